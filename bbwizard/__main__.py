@@ -1,0 +1,3 @@
+from bbwizard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""How the CLI talks to a person: prompts and progress on stderr, data on stdout.
+
+gh's marks: ✓ done, ! warning, X failed. Colour only when stderr is a terminal and NO_COLOR is not
+set. Plain ANSI on purpose: importing rich costs more than ``bbwizard token`` may spend.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from bbwizard.secret import redact
+
+
+def _colour(code: str, text: str) -> str:
+    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+        return text
+    return f"\033[{code}m{text}\033[0m"
+
+
+def _say(mark: str, message: str) -> None:
+    print(f"{mark} {redact(message)}" if mark else redact(message), file=sys.stderr, flush=True)
+
+
+def ok(message: str) -> None:
+    _say(_colour("32", "✓"), message)
+
+
+def warn(message: str) -> None:
+    _say(_colour("33", "!"), message)
+
+
+def fail(message: str) -> None:
+    _say(_colour("31", "X"), message)
+
+
+def info(message: str) -> None:
+    _say("", message)
+
+
+def bold(text: str) -> str:
+    return _colour("1", text)

@@ -1,0 +1,126 @@
+"""Secrets as a masked type, and the one redaction filter every outgoing message goes through.
+
+A bare ``str`` token in a local variable leaks into Textual's crash traceback (it prints locals),
+into ``repr`` of dataclasses and into logs. So secrets travel as :class:`Secret`, whose ``repr`` and
+``str`` show at most the last four characters; ``reveal()`` is the one deliberate way out, used
+only where the value goes onto the wire (an HTTP header, the credential helper's stdout).
+
+Every Secret made in this process is remembered, so :func:`redact` can scrub its exact value (and
+its base64 ``Basic`` form) from git's stderr, an HTTP error body or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Iterable
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+# Shorter values would redact ordinary words; real tokens and secrets are far longer.
+_MIN_KNOWN_LENGTH = 6
+
+
+class Secret:
+    """A string that never shows itself by accident."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError("Secret wants a str")
+        self._value = value
+        if len(value) >= _MIN_KNOWN_LENGTH:
+            with _known_lock:
+                _known.add(value)
+
+    def reveal(self) -> str:
+        """The real value. Call it only where the value goes onto the wire."""
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        """What a person may see: ``***…abcd`` (the last four characters at most)."""
+        if not self._value:
+            return ""
+        tail = self._value[-4:] if len(self._value) >= 12 else ""
+        return f"***…{tail}" if tail else "***"
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked!r})"
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __format__(self, spec: str) -> str:
+        return format(self.masked, spec)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self):  # pickling would write the value somewhere we don't control
+        raise TypeError("Secret can't be pickled")
+
+
+def remember(*values: str | Secret | None) -> None:
+    """Teach :func:`redact` extra values (for example a code or a key seen in a URL)."""
+    for value in values:
+        if value is None:
+            continue
+        Secret(value.reveal() if isinstance(value, Secret) else value)
+
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
+    (re.compile(r"(?i)(://[^/\s:@]+):[^@\s/]+@"), r"\1:***@"),
+    (
+        re.compile(
+            r"(?i)\b(access_token|refresh_token|client_secret|code|code_verifier|password|oauth_refresh_token)"
+            r"(\s*[=:]\s*\"?)[^&\s\"',}]+"
+        ),
+        r"\1\2***",
+    ),
+]
+
+
+def _known_forms() -> list[str]:
+    with _known_lock:
+        values = list(_known)
+    forms: set[str] = set(values)
+    for value in values:
+        for user in ("x-token-auth", "x-bitbucket-api-token-auth"):
+            forms.add(base64.b64encode(f"{user}:{value}".encode()).decode())
+    # Longest first, so a value that contains another is scrubbed whole.
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact(text: str, extra: Iterable[str | Secret | None] = ()) -> str:
+    """Scrub every known secret, its Basic form, and token-shaped patterns from ``text``."""
+    if not text:
+        return text
+    for value in extra:
+        if value:
+            raw = value.reveal() if isinstance(value, Secret) else value
+            text = text.replace(raw, "***")
+            text = text.replace(base64.b64encode(raw.encode()).decode(), "***")
+    for form in _known_forms():
+        if form in text:
+            text = text.replace(form, "***")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
