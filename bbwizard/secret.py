@@ -91,7 +91,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"(?i)\b(access_token|refresh_token|client_secret|code|code_verifier|password|oauth_refresh_token)"
-            r"(\s*[=:]\s*\"?)[^&\s\"',}]+"
+            r"(\"?\s*[=:]\s*\"?)[^&\s\"',}]+"
         ),
         r"\1\2***",
     ),
