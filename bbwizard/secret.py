@@ -90,11 +90,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)(://[^/\s:@]+):[^@\s/]+@"), r"\1:***@"),
     (
         re.compile(
-            r"(?i)\b(access_token|refresh_token|client_secret|code|code_verifier|password|oauth_refresh_token)"
+            r"(?i)\b(access_token|refresh_token|client_secret|code_verifier|password|oauth_refresh_token)"
             r"(\"?\s*[=:]\s*\"?)[^&\s\"',}]+"
         ),
         r"\1\2***",
     ),
+    # An authorization code only in its URL form: "exit code: 128" must stay readable.
+    (re.compile(r"\b(code=)[^&\s\"']+"), r"\1***"),
 ]
 
 

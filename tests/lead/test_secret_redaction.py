@@ -69,3 +69,5 @@ def test_redact_extra_and_remember():
 def test_redact_leaves_ordinary_text_alone():
     text = "Cloning into 'web-app'...\nReceiving objects: 100% (12/12), done."
     assert redact(text) == text
+def test_exit_code_stays_readable():
+    assert redact("git exited with exit code: 128") == "git exited with exit code: 128"
