@@ -86,7 +86,7 @@ def remember(*values: str | Secret | None) -> None:
 
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
     (re.compile(r"(?i)(://[^/\s:@]+):[^@\s/]+@"), r"\1:***@"),
     (
         re.compile(

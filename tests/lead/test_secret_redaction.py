@@ -71,3 +71,8 @@ def test_redact_leaves_ordinary_text_alone():
     assert redact(text) == text
 def test_exit_code_stays_readable():
     assert redact("git exited with exit code: 128") == "git exited with exit code: 128"
+
+
+def test_error_sentences_stay_readable():
+    for text in ("Access token expired.", "Your access token expired; refreshing", "Basic auth failed"):
+        assert redact(text) == text
