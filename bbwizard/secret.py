@@ -86,7 +86,8 @@ def remember(*values: str | Secret | None) -> None:
 
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
+    # A credential has a digit or a symbol in it; "Basic authentication" stays readable.
+    (re.compile(r"(?i)\b(bearer|basic)\s+(?=[A-Za-z._~\-]*[0-9+/=])[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
     (re.compile(r"(?i)(://[^/\s:@]+):[^@\s/]+@"), r"\1:***@"),
     (
         re.compile(

@@ -74,5 +74,5 @@ def test_exit_code_stays_readable():
 
 
 def test_error_sentences_stay_readable():
-    for text in ("Access token expired.", "Your access token expired; refreshing", "Basic auth failed"):
+    for text in ("Access token expired.", "Your access token expired; refreshing", "Basic auth failed", "Basic authentication is required", "Bearer tokens only"):
         assert redact(text) == text
