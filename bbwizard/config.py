@@ -1,0 +1,647 @@
+"""Profiles in one TOML file: load, validate, save atomically under a lock, mode 0600.
+
+The file (``BBWIZARD_CONFIG``, else ``platformdirs.user_config_path("bbwizard") / "config.toml"``)
+looks like this::
+
+    version = 1
+    default = "work"
+
+    [profiles.work]
+    client_id = "…"
+    client_secret = "…"
+    callback_url = "http://localhost:8976/"
+    site_url = "https://bitbucket.org"
+    api_url = "https://api.bitbucket.org/2.0"
+    grant = "authorization_code"
+    access_token = "…"
+    refresh_token = "…"
+    expires_at = 2026-11-30T14:39:00Z
+    scopes = ["account", "repository"]
+    secret_storage = "file"
+
+    [profiles.work.user]
+    display_name = "…"
+    username = "…"
+    uuid = "{…}"
+    account_id = "…"
+
+Rules (``security.md`` "Files"): the folder is created 0700 and the file 0600 with that mode from
+the start; a save writes a temp file in the same folder, fsyncs it, renames it over the old one and
+fsyncs the folder, so a crash leaves the old file or the new one. A file that does not parse is
+never overwritten: it is copied aside and the error gives line and column, never the content.
+Writers serialise on a separate lock file (``config.toml.lock``): the config itself is replaced by
+rename, so a lock held on it would lock a file that no longer has a name.
+
+Reading takes no lock (a rename is atomic), and nothing heavy is imported on the read path:
+``bbwizard token`` with a fresh token must start fast. ``tomli_w`` and ``filelock`` are imported
+only when something is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from bbwizard.errors import ConfigError, SignInRequired, UsageError
+from bbwizard.secret import Secret
+
+CONFIG_VERSION = 1
+DEFAULT_SITE_URL = "https://bitbucket.org"
+DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
+DEFAULT_PROFILE_NAME = "default"
+#: Refresh this long before the expiry (security.md rule 7: "refresh a few minutes early").
+DEFAULT_MIN_VALID = timedelta(minutes=5)
+#: How long a writer waits for another bbwizard holding the lock.
+LOCK_TIMEOUT_SECONDS = 60.0
+
+Grant = Literal["authorization_code", "client_credentials"]
+TokenState = Literal["fresh", "expiring", "expired", "signed_out"]
+
+_GRANTS = ("authorization_code", "client_credentials")
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def validate_profile_name(name: str) -> str:
+    """Return ``name`` when it can name a profile; raise :class:`UsageError` otherwise."""
+    if not isinstance(name, str) or not _PROFILE_NAME.match(name):
+        raise UsageError(
+            f"{name!r} can't name a profile: use letters, digits, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit)."
+        )
+    return name
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def default_api_url(site_url: str) -> str:
+    """The REST base that goes with a site: api.bitbucket.org for bitbucket.org, else SITE/2.0."""
+    parts = urlsplit(site_url)
+    if (parts.hostname or "").lower() == "bitbucket.org":
+        return DEFAULT_API_URL
+    return site_url.rstrip("/") + "/2.0"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """Who a token belongs to, as ``GET /2.0/user`` told us at sign-in."""
+
+    display_name: str | None = None
+    username: str | None = None
+    uuid: str | None = None
+    account_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``Display Name (username)``, or whatever part of it is known."""
+        if self.display_name and self.username and self.display_name != self.username:
+            return f"{self.display_name} ({self.username})"
+        return self.display_name or self.username or self.account_id or self.uuid or "an unknown user"
+
+
+@dataclass
+class Profile:
+    """One consumer and the tokens it got. Secrets are :class:`Secret`; times are aware UTC."""
+
+    name: str
+    client_id: str
+    client_secret: Secret | None = None
+    callback_url: str | None = None
+    site_url: str = DEFAULT_SITE_URL
+    api_url: str = DEFAULT_API_URL
+    grant: Grant = "authorization_code"
+    access_token: Secret | None = None
+    refresh_token: Secret | None = None
+    expires_at: datetime | None = None
+    scopes: list[str] = field(default_factory=list)
+    user: UserInfo | None = None
+    clone_dir: str | None = None
+    secret_storage: str = "file"
+
+    @property
+    def git_host(self) -> str:
+        """``host[:port]`` of the site, the host git and the credential helper see."""
+        parts = urlsplit(self.site_url)
+        host = (parts.hostname or "").lower()
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        default_port = {"https": 443, "http": 80}.get(parts.scheme)
+        if parts.port is not None and parts.port != default_port:
+            return f"{host}:{parts.port}"
+        return host
+
+    @property
+    def site_host(self) -> str:
+        return urlsplit(self.site_url).hostname or self.site_url
+
+    @property
+    def can_refresh(self) -> bool:
+        """True when a new access token can be had without the browser (after a logout: False)."""
+        if not self.access_token and not self.refresh_token:
+            return False
+        if self.grant == "client_credentials" and self.client_secret:
+            return True
+        return bool(self.refresh_token)
+
+    def expires_in(self, now: datetime | None = None) -> timedelta | None:
+        if self.expires_at is None:
+            return None
+        return self.expires_at - (now or utc_now())
+
+    def token_state(self, now: datetime | None = None, min_valid: timedelta = DEFAULT_MIN_VALID) -> TokenState:
+        """``fresh`` (usable for longer than ``min_valid``), ``expiring`` (usable, but refresh soon),
+        ``expired`` (not usable; see :attr:`can_refresh` for whether a refresh can fix it) or
+        ``signed_out`` (no access token and no way to get one without signing in)."""
+        if not self.access_token and not self.refresh_token:
+            return "signed_out"
+        if not self.access_token or self.expires_at is None:
+            return "expired"
+        left = self.expires_at - (now or utc_now())
+        if left <= timedelta(0):
+            return "expired"
+        if left <= min_valid:
+            return "expiring"
+        return "fresh"
+
+    def with_tokens(
+        self,
+        access_token: Secret,
+        refresh_token: Secret | None,
+        expires_at: datetime,
+        scopes: list[str] | None = None,
+    ) -> Profile:
+        """A copy holding a new token pair. A missing new refresh token keeps the old one."""
+        return replace(
+            self,
+            access_token=access_token,
+            refresh_token=refresh_token if refresh_token else self.refresh_token,
+            expires_at=expires_at,
+            scopes=list(scopes) if scopes is not None else list(self.scopes),
+        )
+
+    def signed_out(self) -> Profile:
+        """A copy without tokens (the consumer is kept)."""
+        return replace(self, access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None)
+
+
+# --- TOML <-> Profile ---------------------------------------------------------------------------
+
+
+def _profile_to_table(profile: Profile) -> dict[str, Any]:
+    table: dict[str, Any] = {"client_id": profile.client_id}
+    if profile.client_secret is not None:
+        table["client_secret"] = profile.client_secret.reveal()
+    if profile.callback_url:
+        table["callback_url"] = profile.callback_url
+    table["site_url"] = profile.site_url
+    table["api_url"] = profile.api_url
+    table["grant"] = profile.grant
+    if profile.access_token is not None:
+        table["access_token"] = profile.access_token.reveal()
+    if profile.refresh_token is not None:
+        table["refresh_token"] = profile.refresh_token.reveal()
+    if profile.expires_at is not None:
+        table["expires_at"] = profile.expires_at.astimezone(timezone.utc).replace(microsecond=0)
+    table["scopes"] = list(profile.scopes)
+    if profile.clone_dir:
+        table["clone_dir"] = profile.clone_dir
+    table["secret_storage"] = profile.secret_storage
+    if profile.user is not None:
+        user = {k: v for k, v in vars(profile.user).items() if v is not None}
+        if user:
+            table["user"] = user
+    return table
+
+
+def _bad(path: Path, name: str, key: str, what: str) -> ConfigError:
+    return ConfigError(
+        f"The config file {path} has a bad value in profile '{name}': {key} {what}. "
+        f"Fix it in the file, or sign in again with: bbwizard login --profile {name}"
+    )
+
+
+def _opt_str(table: dict[str, Any], key: str, path: Path, name: str) -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(path, name, key, "should be a string")
+    return value
+
+
+def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
+    if not isinstance(table, dict):
+        raise _bad(path, name, "the profile", "should be a table")
+    client_id = _opt_str(table, "client_id", path, name)
+    if not client_id:
+        raise _bad(path, name, "client_id", "is missing")
+    grant = table.get("grant", "authorization_code")
+    if grant not in _GRANTS:
+        raise _bad(path, name, "grant", "should be authorization_code or client_credentials")
+    expires_at = table.get("expires_at")
+    if expires_at is not None:
+        if isinstance(expires_at, str):
+            try:
+                expires_at = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+            except ValueError:
+                raise _bad(path, name, "expires_at", "is not a date and time") from None
+        if not isinstance(expires_at, datetime):
+            raise _bad(path, name, "expires_at", "is not a date and time")
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=timezone.utc)
+        expires_at = expires_at.astimezone(timezone.utc)
+    scopes = table.get("scopes", [])
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise _bad(path, name, "scopes", "should be a list of strings")
+    user_table = table.get("user")
+    user = None
+    if user_table is not None:
+        if not isinstance(user_table, dict):
+            raise _bad(path, name, "user", "should be a table")
+        user = UserInfo(**{k: _opt_str(user_table, k, path, name) for k in ("display_name", "username", "uuid", "account_id")})
+
+    def secret(key: str) -> Secret | None:
+        value = _opt_str(table, key, path, name)
+        return Secret(value) if value else None
+
+    return Profile(
+        name=name,
+        client_id=client_id,
+        client_secret=secret("client_secret"),
+        callback_url=_opt_str(table, "callback_url", path, name),
+        site_url=_opt_str(table, "site_url", path, name) or DEFAULT_SITE_URL,
+        api_url=_opt_str(table, "api_url", path, name) or DEFAULT_API_URL,
+        grant=grant,
+        access_token=secret("access_token"),
+        refresh_token=secret("refresh_token"),
+        expires_at=expires_at,
+        scopes=list(scopes),
+        user=user,
+        clone_dir=_opt_str(table, "clone_dir", path, name),
+        secret_storage=_opt_str(table, "secret_storage", path, name) or "file",
+    )
+
+
+@dataclass
+class _Document:
+    profiles: dict[str, Profile]
+    default: str | None
+    extra: dict[str, Any]  # top-level keys a newer minor version may add; kept on save
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("BBWIZARD_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # only when no override: tests and scripts skip the import
+
+    return platformdirs.user_config_path("bbwizard") / "config.toml"
+
+
+_POSITION = re.compile(r"at line (\d+), column (\d+)")
+
+
+class ConfigStore:
+    """The profiles file. Reads are lock-free; every write happens under :meth:`lock`."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_config_path()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock: Any = None
+        self._lock_guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ConfigStore({str(self.path)!r})"
+
+    # -- reading --
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _read(self) -> _Document:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return _Document({}, None, {})
+        except IsADirectoryError:
+            raise ConfigError(f"The config path {self.path} is a folder, not a file. Point BBWIZARD_CONFIG at a file.") from None
+        except PermissionError:
+            raise ConfigError(
+                f"bbwizard may not read its config file {self.path} (permission denied). "
+                f"Check its owner and mode: it should be yours, mode 600."
+            ) from None
+        import tomllib
+
+        try:
+            document = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise self._corrupt(data, error) from None
+        return self._parse(document)
+
+    def _corrupt(self, data: bytes, error: Exception) -> ConfigError:
+        if isinstance(error, UnicodeDecodeError):
+            before = data[: error.start]
+            line = before.count(b"\n") + 1
+            column = error.start - (before.rfind(b"\n") + 1) + 1
+            what = "is not UTF-8 text"
+        else:
+            found = _POSITION.search(str(error))
+            if found:
+                line, column = int(found.group(1)), int(found.group(2))
+            else:  # "at end of document"
+                text = data.decode("utf-8", "replace")
+                line = text.count("\n") + 1
+                column = len(text) - (text.rfind("\n") + 1) + 1
+            what = "is not valid TOML"
+        copy = self._copy_aside(data)
+        kept = f"A copy is kept at {copy}. " if copy else ""
+        return ConfigError(
+            f"The config file {self.path} {what} (line {line}, column {column}). "
+            f"{kept}bbwizard won't overwrite it: fix that line, or move the file away to start over."
+        )
+
+    def _copy_aside(self, data: bytes) -> Path | None:
+        """Keep the broken file's bytes beside it (once per distinct content), mode 0600."""
+        folder = self.path.parent
+        try:
+            for existing in folder.glob(self.path.name + ".corrupt-*"):
+                try:
+                    if existing.read_bytes() == data:
+                        return existing
+                except OSError:
+                    continue
+            stamp = utc_now().strftime("%Y%m%dT%H%M%S.%fZ")
+            copy = folder / f"{self.path.name}.corrupt-{stamp}"
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            return copy
+        except OSError:
+            return None  # a read-only folder: the original is untouched anyway
+
+    def _parse(self, document: dict[str, Any]) -> _Document:
+        version = document.get("version", CONFIG_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ConfigError(f"The config file {self.path} has a bad 'version' (should be a whole number).")
+        if version > CONFIG_VERSION:
+            raise ConfigError(
+                f"The config file {self.path} was written by a newer bbwizard (format {version}; "
+                f"this one reads {CONFIG_VERSION}). Upgrade bbwizard, or point BBWIZARD_CONFIG elsewhere."
+            )
+        tables = document.get("profiles", {})
+        if not isinstance(tables, dict):
+            raise ConfigError(f"The config file {self.path} has a bad 'profiles' (should be tables).")
+        profiles = {name: _profile_from_table(name, table, self.path) for name, table in tables.items()}
+        default = document.get("default")
+        if default is not None and not isinstance(default, str):
+            raise ConfigError(f"The config file {self.path} has a bad 'default' (should be a profile name).")
+        extra = {k: v for k, v in document.items() if k not in ("version", "default", "profiles")}
+        return _Document(profiles, default, extra)
+
+    def load(self) -> dict[str, Profile]:
+        """All profiles by name (empty when there is no file yet)."""
+        return self._read().profiles
+
+    @property
+    def default_name(self) -> str | None:
+        """The profile used when none is named: the recorded default, else the only profile."""
+        document = self._read()
+        return self._default_of(document)
+
+    @staticmethod
+    def _default_of(document: _Document) -> str | None:
+        if document.default in document.profiles:
+            return document.default
+        if len(document.profiles) == 1:
+            return next(iter(document.profiles))
+        return None
+
+    def get(self, name: str | None = None) -> Profile:
+        """The named profile, or the default one. Raises :class:`SignInRequired` when there is none."""
+        document = self._read()
+        if name is None:
+            if not document.profiles:
+                raise SignInRequired("You're not signed in yet. Run: bbwizard login")
+            name = self._default_of(document)
+            if name is None:
+                names = ", ".join(sorted(document.profiles))
+                raise UsageError(f"There are several profiles ({names}) and no default: choose one with --profile NAME.")
+        profile = document.profiles.get(name)
+        if profile is None:
+            raise SignInRequired(f"There is no profile named '{name}'. Run: bbwizard login --profile {name}")
+        return profile
+
+    def warnings(self) -> list[str]:
+        """Sentences about a file others may read or that someone else owns (empty on Windows)."""
+        if os.name != "posix":
+            return []
+        try:
+            info = self.path.stat()
+        except OSError:
+            return []
+        found: list[str] = []
+        if info.st_mode & 0o077:
+            found.append(
+                f"The config file {self.path} can be read by other users (mode {info.st_mode & 0o777:o}); "
+                f"it holds secrets. Run: chmod 600 {self.path}"
+            )
+        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+            found.append(
+                f"The config file {self.path} belongs to another user (uid {info.st_uid}). "
+                "Don't trust secrets in a file someone else can change; sign in again into your own file."
+            )
+        return found
+
+    # -- writing --
+
+    def lock(self) -> Any:
+        """The cross-process lock (a re-entrant ``filelock.FileLock`` on ``config.toml.lock``).
+
+        Use it as a context manager around read-modify-write sequences; :meth:`save` takes it too.
+        """
+        with self._lock_guard:
+            if self._lock is None:
+                self._ensure_folder()
+                import filelock
+
+                self._lock = _GuardedLock(
+                    filelock.FileLock(
+                        self.lock_path,
+                        timeout=LOCK_TIMEOUT_SECONDS,
+                        mode=0o600,
+                        preserve_lock_file=True,
+                    ),
+                    self,
+                )
+            return self._lock
+
+    def _ensure_folder(self) -> None:
+        folder = self.path.parent
+        if folder.is_dir():
+            return
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise self._write_error(error) from None
+
+    def _write_error(self, error: OSError) -> ConfigError:
+        folder = self.path.parent
+        reason = error.strerror or type(error).__name__
+        return ConfigError(
+            f"bbwizard can't write in {folder} ({reason.lower()}), so nothing was saved and the "
+            f"existing config was left as it was. Make the folder writable (chmod u+w {folder}), "
+            f"or set BBWIZARD_CONFIG to a file in a writable folder."
+        )
+
+    def _write(self, document: _Document) -> None:
+        import tomli_w
+
+        body: dict[str, Any] = {"version": CONFIG_VERSION}
+        if document.default and document.default in document.profiles:
+            body["default"] = document.default
+        body.update(document.extra)
+        body["profiles"] = {name: _profile_to_table(p) for name, p in sorted(document.profiles.items())}
+        data = tomli_w.dumps(body).encode("utf-8")
+        self._ensure_folder()
+        folder = self.path.parent
+        temp = folder / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        except OSError as error:
+            raise self._write_error(error) from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+        except OSError as error:
+            try:
+                temp.unlink()
+            except OSError:
+                pass
+            raise self._write_error(error) from None
+        _fsync_folder(folder)
+
+    def save(self, profile: Profile, *, make_default: bool | None = None) -> None:
+        """Write one profile (replacing any of that name), keeping every other one as it is.
+
+        ``make_default``: True makes it the default; None makes it the default only when there is
+        none yet.
+        """
+        validate_profile_name(profile.name)
+        with self.lock():
+            document = self._read()
+            prior = self._default_of(document)
+            document.profiles[profile.name] = profile
+            if make_default:
+                document.default = profile.name
+            elif make_default is None:
+                document.default = prior or profile.name
+            self._write(document)
+
+    def delete(self, name: str) -> bool:
+        """Forget a profile. Returns False when there was none of that name."""
+        with self.lock():
+            document = self._read()
+            if name not in document.profiles:
+                return False
+            del document.profiles[name]
+            if document.default == name:
+                document.default = None
+            self._write(document)
+            return True
+
+    def set_default(self, name: str) -> None:
+        with self.lock():
+            document = self._read()
+            if name not in document.profiles:
+                raise SignInRequired(f"There is no profile named '{name}'. Run: bbwizard login --profile {name}")
+            document.default = name
+            self._write(document)
+
+
+class _GuardedLock:
+    """A FileLock whose failures (timeout, read-only folder) become a ConfigError."""
+
+    def __init__(self, inner: Any, store: ConfigStore) -> None:
+        self._inner = inner
+        self._store = store
+
+    @property
+    def is_locked(self) -> bool:
+        return bool(self._inner.is_locked)
+
+    def acquire(self, timeout: float | None = None) -> None:
+        import filelock
+
+        try:
+            self._inner.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise ConfigError(
+                f"Another bbwizard has held the lock {self._store.lock_path} for over "
+                f"{LOCK_TIMEOUT_SECONDS:.0f} seconds. Wait for it to finish, then try again."
+            ) from None
+        except OSError as error:
+            raise self._store._write_error(error) from None
+
+    def release(self) -> None:
+        self._inner.release()
+
+    def __enter__(self) -> _GuardedLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable. Windows can't open a folder for fsync; rename is durable there."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+__all__ = [
+    "CONFIG_VERSION",
+    "ConfigStore",
+    "DEFAULT_API_URL",
+    "DEFAULT_MIN_VALID",
+    "DEFAULT_PROFILE_NAME",
+    "DEFAULT_SITE_URL",
+    "Profile",
+    "UserInfo",
+    "default_api_url",
+    "default_config_path",
+    "utc_now",
+    "validate_profile_name",
+]
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    raise ImportError("bbwizard needs Python 3.11 or newer (tomllib)")
