@@ -1,0 +1,913 @@
+"""Bitbucket Cloud REST client: who am I, workspaces, repositories, branches.
+
+One :class:`BitbucketClient` per profile. It asks its ``token_provider`` for the access token on
+every request (``token_provider(False)``), and once more with ``force_refresh=True`` after a 401:
+one refresh and one retry, never a loop. 429, 502, 503, 504 and connection errors are retried with
+capped, jittered exponential backoff that honours ``Retry-After`` (seconds or an HTTP date).
+
+Repositories are listed with ``pagelen=100``. The first page gives ``size``; the remaining pages
+are then fetched at once (``?page=N``, at most ``max_concurrency`` requests in flight) and handed
+to the caller **as they arrive, not in page order**, so a UI can show the first hundred at once.
+When ``size`` is missing or turns out wrong (an empty or short page in the middle, a page longer
+than ``pagelen``, a ``next`` link on the last page it predicted) the client falls back to following
+``next`` links, and never hands out a repository twice. ``next`` links are followed only on the API
+host of the profile (scheme, host and port of ``api_url``).
+
+Every error is a :mod:`bbwizard.errors` class with a sentence for a person, scrubbed by
+:func:`bbwizard.secret.redact`. Nothing here prints, and nothing imports Textual or the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import json
+import math
+import random
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from bbwizard import __version__
+from bbwizard.errors import (
+    BBWizardError,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    ScopeError,
+    SignInRequired,
+)
+from bbwizard.secret import Secret, redact
+
+__all__ = [
+    "Branch",
+    "BitbucketClient",
+    "Repository",
+    "RepositoryPage",
+    "User",
+    "Workspace",
+    "consumer_permission",
+]
+
+TokenProvider = Callable[[bool], Awaitable[Secret]]
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+PAGELEN = 100
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+# What to tick in Bitbucket's consumer form (Workspace settings → OAuth consumers → Edit →
+# Permissions) for each scope a 403 names. Granular 2026 scopes map by their resource word.
+_PERMISSIONS = {
+    "account": "Account: Read",
+    "account:write": "Account: Write",
+    "email": "Account: Email",
+    "team": "Workspace membership: Read",
+    "team:write": "Workspace membership: Write",
+    "project": "Projects: Read",
+    "project:write": "Projects: Write",
+    "project:admin": "Projects: Admin",
+    "repository": "Repositories: Read",
+    "repository:write": "Repositories: Write",
+    "repository:admin": "Repositories: Admin",
+    "repository:delete": "Repositories: Delete",
+    "pullrequest": "Pull requests: Read",
+    "pullrequest:write": "Pull requests: Write",
+    "issue": "Issues: Read",
+    "issue:write": "Issues: Write",
+    "wiki": "Wikis: Read and write",
+    "snippet": "Snippets: Read",
+    "snippet:write": "Snippets: Write",
+    "webhook": "Webhooks: Read and write",
+    "pipeline": "Pipelines: Read",
+    "pipeline:write": "Pipelines: Write",
+    "pipeline:variable": "Pipelines: Edit variables",
+    "runner": "Runners: Read",
+    "runner:write": "Runners: Write",
+}
+_GRANULAR = {
+    "user": "account",
+    "account": "account",
+    "workspace": "team",
+    "repository": "repository",
+    "project": "project",
+    "pullrequest": "pullrequest",
+    "issue": "issue",
+    "wiki": "wiki",
+    "snippet": "snippet",
+    "webhook": "webhook",
+    "pipeline": "pipeline",
+    "runner": "runner",
+}
+
+
+def consumer_permission(scope: str) -> str:
+    """The consumer permission box that grants ``scope``, e.g. ``"repository"`` → ``"Repositories: Read"``."""
+    if scope in _PERMISSIONS:
+        return _PERMISSIONS[scope]
+    parts = scope.split(":")
+    # Granular scopes look like "read:repository:bitbucket" or "write:pullrequest:bitbucket".
+    if len(parts) >= 2 and parts[1] in _GRANULAR:
+        base = _GRANULAR[parts[1]]
+        key = base if parts[0] == "read" else f"{base}:{parts[0]}"
+        return _PERMISSIONS.get(key, _PERMISSIONS.get(base, scope))
+    return scope
+
+
+# --------------------------------------------------------------------------- typed results
+
+
+@dataclass(frozen=True)
+class User:
+    uuid: str
+    display_name: str
+    username: str | None = None
+    nickname: str | None = None
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    slug: str
+    uuid: str = ""
+    name: str | None = None  # /user/workspaces has no name; get_workspace (or names=True) fills it
+    is_private: bool | None = None
+    administrator: bool | None = None  # only known from /user/workspaces
+
+
+@dataclass(frozen=True)
+class Repository:
+    uuid: str
+    full_name: str
+    slug: str
+    name: str
+    workspace: str
+    description: str = ""
+    is_private: bool = True
+    language: str = ""
+    size: int | None = None
+    updated_on: datetime | None = None  # timezone-aware UTC
+    mainbranch: str | None = None
+    project_key: str | None = None
+    project_name: str | None = None
+    clone_url: str | None = None  # https, with any USER@ stripped
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
+class RepositoryPage:
+    """One batch of repositories as it arrived. ``size`` is what Bitbucket announced on the first
+    page (None when it gave none, or once it proved wrong); ``loaded`` counts distinct repositories
+    handed out so far, this page included."""
+
+    values: list[Repository] = field(default_factory=list)
+    size: int | None = None
+    loaded: int = 0
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _need(obj: Any, key: str, what: str, kind: type | tuple[type, ...] = str) -> Any:
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"Bitbucket's answer for {what} is not a JSON object where one was expected.")
+    if key not in obj or obj[key] is None:
+        raise ProtocolError(f"Bitbucket's answer for {what} lacks the required field `{key}`.")
+    value = obj[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProtocolError(
+            f"Bitbucket's answer for {what} has `{key}` as {type(value).__name__}, which bbwizard can't read."
+        )
+    return value
+
+
+def _opt(obj: dict, key: str, kind: type | tuple[type, ...] = str, default: Any = None) -> Any:
+    value = obj.get(key)
+    if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        return default
+    return value
+
+
+def _parse_time(value: Any, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"Bitbucket's answer for {what} has a date that is not a string.")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ProtocolError(f"Bitbucket's answer for {what} has an unreadable date: {redact(value[:40])!r}.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def parse_user(data: Any) -> User:
+    what = "the signed-in user"
+    uuid = _need(data, "uuid", what)
+    display = _opt(data, "display_name") or _opt(data, "nickname") or _opt(data, "username") or uuid
+    return User(
+        uuid=uuid,
+        display_name=display,
+        username=_opt(data, "username"),
+        nickname=_opt(data, "nickname"),
+        account_id=_opt(data, "account_id"),
+    )
+
+
+def parse_workspace(data: Any, *, administrator: bool | None = None) -> Workspace:
+    what = "a workspace"
+    slug = _need(data, "slug", what)
+    return Workspace(
+        slug=slug,
+        uuid=_opt(data, "uuid", default=""),
+        name=_opt(data, "name"),
+        is_private=_opt(data, "is_private", bool),
+        administrator=administrator,
+    )
+
+
+def parse_workspace_access(data: Any) -> Workspace:
+    what = "a workspace of the signed-in user"
+    inner = _need(data, "workspace", what, dict)
+    return parse_workspace(inner, administrator=_opt(data, "administrator", bool))
+
+
+def parse_repository(data: Any) -> Repository:
+    what = "a repository"
+    full_name = _need(data, "full_name", what)
+    what = f"repository {full_name!r}"
+    uuid = _need(data, "uuid", what)
+    ws_part, _, slug_part = full_name.partition("/")
+    slug = _opt(data, "slug") or slug_part
+    if not slug:
+        raise ProtocolError(f"Bitbucket's answer for {what} lacks the required field `slug`.")
+    workspace = _opt(data, "workspace", dict, {})
+    project = _opt(data, "project", dict, {})
+    mainbranch = _opt(data, "mainbranch", dict, {})
+    clone_url = None
+    links = _opt(data, "links", dict, {})
+    for link in _opt(links, "clone", list, []):
+        if isinstance(link, dict) and link.get("name") == "https" and isinstance(link.get("href"), str):
+            clone_url = _strip_userinfo(link["href"])
+            break
+    return Repository(
+        uuid=uuid,
+        full_name=full_name,
+        slug=slug,
+        name=_opt(data, "name") or slug,
+        workspace=_opt(workspace, "slug") or ws_part,
+        description=_opt(data, "description", default=""),
+        is_private=_opt(data, "is_private", bool, True),
+        language=_opt(data, "language", default=""),
+        size=_opt(data, "size", int),
+        updated_on=_parse_time(data.get("updated_on"), what),
+        mainbranch=_opt(mainbranch, "name"),
+        project_key=_opt(project, "key"),
+        project_name=_opt(project, "name"),
+        clone_url=clone_url,
+    )
+
+
+def parse_branch(data: Any) -> Branch:
+    name = _need(data, "name", "a branch")
+    target = _opt(data, "target", dict, {})
+    return Branch(name=name, commit=_opt(target, "hash"))
+
+
+def _values(page: dict, what: str) -> list:
+    return _need(page, "values", what, list)
+
+
+def _next_link(page: dict, what: str) -> str | None:
+    link = page.get("next")
+    if link is None or link == "":
+        return None
+    if not isinstance(link, str):
+        raise ProtocolError(f"Bitbucket's answer for {what} has a `next` link that is not a string.")
+    return link
+
+
+# --------------------------------------------------------------------------- HTTP helpers
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host.lower(), url.port or default)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+def _error_message(response: httpx.Response) -> tuple[str, Any]:
+    """Bitbucket's ``error.message`` and ``error.detail`` (or ``data``), when the body has them."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return "", None
+    if not isinstance(body, dict):
+        return "", None
+    error = body.get("error")
+    if not isinstance(error, dict):
+        message = body.get("error_description") or body.get("message") or ""
+        return (message if isinstance(message, str) else ""), None
+    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    detail = error.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            pass
+    if not isinstance(detail, dict) and isinstance(error.get("data"), dict):
+        detail = error["data"]
+    return message, detail
+
+
+def _scope_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [s for s in value.replace(",", " ").split() if s]
+    if isinstance(value, list):
+        return [s for s in value if isinstance(s, str)]
+    return []
+
+
+def _ends_early(text: str) -> bool:
+    """True when ``text`` starts a JSON object or array that is never closed (a cut-off answer)."""
+    if not text or text[0] not in "{[":
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return in_string or depth > 0
+
+
+_GONE = object()
+_MISSING = object()
+
+
+class BitbucketClient:
+    """An async client for one profile's API URL. Use as ``async with`` or call :meth:`aclose`."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token_provider: TokenProvider,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrency: int = 16,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 60.0,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.api_url = api_url.rstrip("/")
+        self._base = httpx.URL(self.api_url + "/")
+        if self._base.scheme not in ("http", "https") or not self._base.host:
+            raise BBWizardError(f"The API URL {redact(api_url)!r} is not an http(s) address.")
+        self._origin = _origin(self._base)
+        self._token_provider = token_provider
+        self._max_concurrency = max_concurrency
+        self._retries = max(0, retries)
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._refresh_lock = asyncio.Lock()
+        self._refreshed: Secret | None = None
+        self._role_gone = False
+        self._custom_transport = transport is not None
+        mounts: dict[str, httpx.AsyncBaseTransport | None] | None = None
+        if transport is None:
+            # The emulator and any loopback API are never proxied (a mount of None means "the
+            # default, direct transport"; host patterns outrank the environment's proxy patterns).
+            mounts = {"all://localhost": None, "all://127.0.0.1": None, "all://[::1]": None}
+            if _is_loopback(self._base.host):
+                mounts[f"all://{self._base.netloc.decode('ascii')}"] = None
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            mounts=mounts,
+            timeout=timeout,
+            trust_env=True,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            headers={"Accept": "application/json", "User-Agent": f"bbwizard/{__version__}"},
+        )
+
+    @classmethod
+    def for_profile(cls, store: Any, name: str | None = None, **kwargs: Any) -> BitbucketClient:
+        """A client for a saved profile; tokens come from ``bbwizard.oauth.ensure_fresh`` (in a
+        thread, since it locks and reads files). The profile is kept while its token is fresh, so
+        sixteen concurrent requests don't read the config sixteen times."""
+        from bbwizard import oauth  # the auth core; imported here so api stays importable alone
+
+        profile = store.get(name)
+        state: dict[str, Any] = {"profile": profile}
+        lock = asyncio.Lock()
+
+        def usable(p: Any) -> bool:
+            if p.access_token is None or p.expires_at is None:
+                return False
+            return p.expires_at - datetime.now(UTC) > timedelta(minutes=2)
+
+        async def provider(force_refresh: bool) -> Secret:
+            async with lock:
+                current = state["profile"]
+                if force_refresh or not usable(current):
+                    current = await asyncio.to_thread(oauth.ensure_fresh, store, profile.name, force=force_refresh)
+                    state["profile"] = current
+                if current.access_token is None:
+                    raise SignInRequired(f"The profile {profile.name!r} has no access token. Sign in again.")
+                return current.access_token
+
+        return cls(profile.api_url, provider, **kwargs)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> BitbucketClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ public calls
+
+    async def get_user(self) -> User:
+        return parse_user(await self._get_json("user", None, "the signed-in user"))
+
+    async def list_workspaces(self, *, names: bool = False) -> list[Workspace]:
+        """The workspaces the user can see (``GET /user/workspaces``, every page). That endpoint
+        gives no names; ``names=True`` fetches each workspace concurrently to fill them in."""
+        what = "the workspaces of the signed-in user"
+        found: list[Workspace] = []
+        async for page in self._follow("user/workspaces", {"pagelen": str(PAGELEN)}, what):
+            found.extend(parse_workspace_access(item) for item in _values(page, what))
+        if names and found:
+            detailed = await asyncio.gather(*(self.get_workspace(ws.slug) for ws in found))
+            found = [
+                Workspace(d.slug, d.uuid or w.uuid, d.name, d.is_private, w.administrator)
+                for w, d in zip(found, detailed)
+            ]
+        return found
+
+    async def get_workspace(self, slug: str) -> Workspace:
+        what = f"workspace {slug!r}"
+        return parse_workspace(await self._get_json(f"workspaces/{quote(slug, safe='')}", None, what))
+
+    async def get_repository(self, workspace: str, slug: str) -> Repository:
+        what = f"repository {workspace}/{slug!r}"
+        path = f"repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}"
+        return parse_repository(await self._get_json(path, None, what))
+
+    async def list_branches(self, workspace: str, slug: str) -> list[Branch]:
+        what = f"the branches of {workspace}/{slug}"
+        path = f"repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}/refs/branches"
+        branches: list[Branch] = []
+        async for page in self._follow(path, {"pagelen": str(PAGELEN)}, what):
+            branches.extend(parse_branch(item) for item in _values(page, what))
+        return branches
+
+    async def list_repositories(self, workspace: str, **kwargs: Any) -> list[Repository]:
+        """Every repository of ``workspace`` (see :meth:`iter_repositories`), in arrival order."""
+        result: list[Repository] = []
+        async for page in self.iter_repositories(workspace, **kwargs):
+            result.extend(page.values)
+        return result
+
+    async def iter_repositories(
+        self,
+        workspace: str,
+        *,
+        sort: str | None = "-updated_on",
+        query: str | None = None,
+        role: str | None = "member",
+        paging: str = "concurrent",
+    ) -> AsyncIterator[RepositoryPage]:
+        """Yield the repositories of ``workspace`` page by page, as pages arrive (not in page
+        order when ``paging="concurrent"``). ``paging="next"`` follows ``next`` links one page at
+        a time (the slow, always-correct way; kept for comparison). Close the iterator (for
+        example with ``contextlib.aclosing``) when leaving early: that cancels pages in flight."""
+        if paging not in ("concurrent", "next"):
+            raise ValueError("paging is 'concurrent' or 'next'")
+        what = f"the repositories of workspace {workspace!r}"
+        path = f"repositories/{quote(workspace, safe='')}"
+        params = {"pagelen": str(PAGELEN)}
+        if sort:
+            params["sort"] = sort
+        if query:
+            params["q"] = query
+        if role and not self._role_gone:
+            params["role"] = role
+        first = await self._get_json(path, params, what, gone_ok="role" in params)
+        if first is _GONE:
+            # Some accounts get 410 for role=member since 2026; the unfiltered list still works.
+            self._role_gone = True
+            del params["role"]
+            first = await self._get_json(path, params, what)
+
+        seen: set[str] = set()
+        loaded = 0
+
+        def fresh(page: dict) -> list[Repository]:
+            nonlocal loaded
+            new = []
+            for item in _values(page, what):
+                repo = parse_repository(item)
+                if repo.uuid not in seen:
+                    seen.add(repo.uuid)
+                    new.append(repo)
+            loaded += len(new)
+            return new
+
+        size = _opt(first, "size", int)
+        first_count = len(_values(first, what))
+        yield RepositoryPage(fresh(first), size, loaded)
+        first_next = _next_link(first, what)
+        if first_next is None:
+            return
+
+        next_url: str | None = first_next
+        pagelen = _opt(first, "pagelen", int) or first_count
+        if (
+            paging == "concurrent"
+            and size is not None
+            and pagelen > 0
+            and first_count == pagelen
+            and size > pagelen
+        ):
+            last = math.ceil(size / pagelen)
+            counts: dict[int, tuple[int, str | None]] = {1: (first_count, first_next)}
+            async for number, page in self._fetch_pages(path, params, range(2, last + 1), what):
+                if page is None:  # 404 past the real end: size was too large
+                    counts[number] = (0, None)
+                    continue
+                counts[number] = (len(_values(page, what)), _next_link(page, what))
+                new = fresh(page)
+                if new:
+                    yield RepositoryPage(new, size, loaded)
+            next_url = self._resume_after(counts, last, pagelen, first_next)
+            if next_url is None:
+                return
+            size = None  # it proved wrong; say "unknown" rather than a false total
+
+        visited: set[str] = set()
+        while next_url is not None:
+            if next_url in visited:
+                raise ProtocolError(f"Bitbucket's pages for {what} lead in a circle; the list can't be completed.")
+            visited.add(next_url)
+            page = await self._get_json(next_url, None, what)
+            new = fresh(page)
+            next_url = _next_link(page, what)
+            if new or next_url is None:
+                yield RepositoryPage(new, size, loaded)
+
+    @staticmethod
+    def _resume_after(
+        counts: dict[int, tuple[int, str | None]], last: int, pagelen: int, first_next: str
+    ) -> str | None:
+        """Where to go on after the concurrent pages: None when they were the whole list, the
+        last page's ``next`` when ``size`` was too small, else page 1's ``next`` (start over,
+        with repositories already handed out skipped)."""
+        for number in range(1, last + 1):
+            count, link = counts[number]
+            if count > pagelen:
+                return first_next
+            if count == pagelen and link is not None:
+                if number == last:
+                    return link  # more than size promised: carry on from here
+                continue
+            # A short page, or a full one without `next`: the list should end here.
+            rest_empty = all(counts[n][0] == 0 and counts[n][1] is None for n in range(number + 1, last + 1))
+            if link is None and rest_empty:
+                return None
+            return first_next
+        return None
+
+    # ------------------------------------------------------------------ paging machinery
+
+    async def _fetch_pages(
+        self, path: str, params: dict[str, str], numbers: Iterable[int], what: str
+    ) -> AsyncIterator[tuple[int, dict | None]]:
+        numbers = list(numbers)
+        todo = iter(numbers)
+        arrived: asyncio.Queue = asyncio.Queue()
+
+        async def worker() -> None:
+            for number in todo:  # one shared iterator: each page is taken by one worker
+                try:
+                    page = await self._get_json(path, {**params, "page": str(number)}, what, missing_ok=True)
+                except Exception as error:  # handed to the consumer, which raises it
+                    arrived.put_nowait((number, None, error))
+                    return
+                arrived.put_nowait((number, None if page is _MISSING else page, None))
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(self._max_concurrency, len(numbers)))]
+        try:
+            for _ in numbers:
+                number, page, error = await arrived.get()
+                if error is not None:
+                    raise error
+                yield number, page
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _follow(self, path: str, params: dict[str, str] | None, what: str) -> AsyncIterator[dict]:
+        page = await self._get_json(path, params, what)
+        visited: set[str] = set()
+        while True:
+            yield page
+            link = _next_link(page, what)
+            if link is None:
+                return
+            if link in visited:
+                raise ProtocolError(f"Bitbucket's pages for {what} lead in a circle; the list can't be completed.")
+            visited.add(link)
+            page = await self._get_json(link, None, what)
+
+    # ------------------------------------------------------------------ one request
+
+    def _url(self, path_or_url: str, what: str) -> httpx.URL:
+        if "://" not in path_or_url:
+            return self._base.join(path_or_url.lstrip("/"))
+        url = httpx.URL(path_or_url)
+        if _origin(url) != self._origin:
+            raise ProtocolError(
+                f"Bitbucket's answer for {what} points to another host ({redact(url.scheme)}://"
+                f"{redact(url.netloc.decode('ascii', 'replace'))}); bbwizard only follows links on "
+                f"{self._origin[0]}://{self._base.netloc.decode('ascii')}, the API URL of this profile."
+            )
+        return url
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        if self._custom_transport or _is_loopback(url.host):
+            return None
+        proxies = urllib.request.getproxies_environment()
+        proxy = proxies.get(url.scheme) or proxies.get("all")
+        if not proxy:
+            return None
+        if urllib.request.proxy_bypass_environment(url.host, proxies):
+            return None
+        return redact(proxy)
+
+    def _transport_error(self, error: httpx.TransportError, url: httpx.URL) -> NetworkError:
+        host = url.netloc.decode("ascii", "replace")
+        proxy = self._proxy_for(url)
+        reason = redact(str(error)) or type(error).__name__
+        if isinstance(error, httpx.ProxyError):
+            return NetworkError(
+                f"The proxy {proxy or ''} refused to connect to {host} ({reason}).".replace("  ", " "),
+                hint="Check HTTPS_PROXY and NO_PROXY, or ask whoever runs the proxy.",
+            )
+        if proxy and isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return NetworkError(
+                f"Could not reach the proxy {proxy} (from HTTPS_PROXY/HTTP_PROXY) on the way to {host}: {reason}.",
+                hint="Check that the proxy is running, or fix HTTPS_PROXY / NO_PROXY.",
+            )
+        if isinstance(error, httpx.TimeoutException):
+            return NetworkError(f"{host} did not answer in time ({type(error).__name__}). Check the network and try again.")
+        if isinstance(error, httpx.ConnectError):
+            return NetworkError(f"Could not connect to {host}: {reason}. Check the network connection and try again.")
+        if isinstance(error, httpx.RemoteProtocolError):
+            return NetworkError(
+                f"The connection to {host} was dropped before the answer was complete ({reason}). Try again."
+            )
+        return NetworkError(f"The connection to {host} failed: {reason}. Try again.")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after + self._rng.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
+        capped = min(self._max_backoff, self._backoff * (2**attempt))
+        return self._rng.uniform(capped / 2, capped)
+
+    async def _token(self, after_401: bool, rejected: Secret | None) -> Secret:
+        if not after_401:
+            return await self._token_provider(False)
+        # Sixteen pages may get 401 at once: one refresh serves them all (refresh tokens rotate,
+        # so a second refresh would be harmful, not just wasteful).
+        async with self._refresh_lock:
+            if self._refreshed is not None and self._refreshed != rejected:
+                return self._refreshed
+            token = await self._token_provider(True)
+            self._refreshed = token
+            return token
+
+    async def _send(self, url: httpx.URL, params: dict[str, str] | None, what: str) -> httpx.Response:
+        attempt = 0
+        refreshed = False
+        rejected: Secret | None = None
+        while True:
+            token = await self._token(refreshed, rejected)
+            headers = {"Authorization": f"Bearer {token.reveal()}"}
+            try:
+                async with self._slots:
+                    response = await self._http.get(url, params=params, headers=headers)
+                    await response.aread()
+            except httpx.TransportError as error:
+                if attempt >= self._retries:
+                    raise self._transport_error(error, url) from None
+                await self._sleep(self._delay(attempt, None))
+                attempt += 1
+                continue
+            finally:
+                del headers
+
+            status = response.status_code
+            if status == 401:
+                message, _ = _error_message(response)
+                if refreshed:
+                    raise SignInRequired(
+                        "Bitbucket still refuses the access token after refreshing it"
+                        + (f" ({redact(message)})" if message else "")
+                        + ". Sign in again."
+                    )
+                refreshed, rejected = True, token
+                continue
+            if status in RETRY_STATUSES:
+                wait = _retry_after(response.headers.get("Retry-After"), self._clock())
+                if wait is not None and wait > self._max_retry_after:
+                    raise self._status_error(response, what, waited_out=False, wait=wait)
+                if attempt >= self._retries:
+                    raise self._status_error(response, what, waited_out=True, wait=wait)
+                await self._sleep(self._delay(attempt, wait))
+                attempt += 1
+                continue
+            return response
+
+    def _status_error(self, response: httpx.Response, what: str, *, waited_out: bool, wait: float | None) -> BBWizardError:
+        status = response.status_code
+        host = response.request.url.netloc.decode("ascii", "replace")
+        message, _ = _error_message(response)
+        said = f" ({redact(message)})" if message else ""
+        if status == 429:
+            if not waited_out and wait is not None:
+                return RateLimited(
+                    f"Bitbucket's rate limit is used up{said}; it asks to wait {math.ceil(wait)} seconds "
+                    f"before asking again for {what}. Try again later.",
+                    hint="Bitbucket allows about 1,000 repository requests an hour per OAuth consumer.",
+                )
+            return RateLimited(
+                f"Bitbucket's rate limit is used up{said}, and it still was after {self._retries} retries "
+                f"while asking for {what}. Wait a few minutes and try again.",
+                hint="Bitbucket allows about 1,000 repository requests an hour per OAuth consumer.",
+            )
+        reason = response.reason_phrase or "error"
+        tail = (
+            f"after {self._retries} retries" if waited_out else f"and asks to wait {math.ceil(wait or 0)} seconds"
+        )
+        return NetworkError(
+            f"{host} answered HTTP {status} ({reason}){said} for {what} {tail}. "
+            "Bitbucket or a proxy on the way is having trouble; try again in a while."
+        )
+
+    async def _get_json(
+        self,
+        path_or_url: str,
+        params: dict[str, str] | None,
+        what: str,
+        *,
+        gone_ok: bool = False,
+        missing_ok: bool = False,
+    ) -> Any:
+        url = self._url(path_or_url, what)
+        response = await self._send(url, params, what)
+        status = response.status_code
+        if status == 410 and gone_ok:
+            return _GONE
+        if status == 404 and missing_ok:
+            return _MISSING
+        if not 200 <= status < 300:
+            raise self._refusal(response, what)
+        return self._decode(response, what)
+
+    def _refusal(self, response: httpx.Response, what: str) -> BBWizardError:
+        status = response.status_code
+        message, detail = _error_message(response)
+        said = f": {redact(message)}" if message else ""
+        if status == 403:
+            required = _scope_list(detail.get("required")) if isinstance(detail, dict) else []
+            granted = _scope_list(detail.get("granted")) if isinstance(detail, dict) else []
+            missing = [s for s in required if s not in granted] or required
+            if missing:
+                scopes = ", ".join(f"`{s}`" for s in missing)
+                boxes = ", ".join(dict.fromkeys(consumer_permission(s) for s in missing))
+                return ScopeError(
+                    f"The token lacks the {scopes} scope{'s' if len(missing) > 1 else ''} needed for {what}. "
+                    f"In Bitbucket: Workspace settings → OAuth consumers → Edit → Permissions, tick "
+                    f"{boxes}, save, then sign in again (a token keeps the scopes it was issued with).",
+                    missing=missing,
+                )
+            return BBWizardError(f"Bitbucket refused access to {what}{said}.")
+        if status == 404:
+            return BBWizardError(f"Bitbucket has no {what}, or this account can't see it{said}.")
+        if status == 410:
+            return BBWizardError(f"Bitbucket no longer offers {what}{said}.")
+        if 300 <= status < 400:
+            where = redact(response.headers.get("Location", "elsewhere"))
+            return ProtocolError(
+                f"Bitbucket answered {what} with a redirect to {where} instead of JSON. A captive portal, "
+                f"a proxy or a wrong API URL ({self.api_url}) can cause this."
+            )
+        if status >= 500:
+            return NetworkError(
+                f"Bitbucket had an internal error (HTTP {status}) answering {what}{said}. Try again in a while."
+            )
+        return BBWizardError(f"Bitbucket refused the request for {what} (HTTP {status}){said}.")
+
+    def _decode(self, response: httpx.Response, what: str) -> Any:
+        host = response.request.url.netloc.decode("ascii", "replace")
+        content_type = response.headers.get("Content-Type", "").lower()
+        try:
+            text = response.content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        stripped = (text or "").lstrip()
+        if text is None or not stripped:
+            raise ProtocolError(
+                f"{host} answered {what} with {'an empty answer' if text is not None else 'binary data'} "
+                "instead of JSON. Try again; if it keeps happening, check the API URL and any proxy."
+            )
+        if stripped.startswith("<") or "html" in content_type:
+            raise ProtocolError(
+                f"{host} answered {what} with an HTML page instead of JSON (HTTP {response.status_code}). "
+                f"A captive portal (hotel or office Wi-Fi sign-in), a proxy or a wrong API URL "
+                f"({self.api_url}) can cause this."
+            )
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            if _ends_early(stripped):
+                raise ProtocolError(
+                    f"{host}'s answer for {what} is truncated JSON: it stops after {len(response.content)} bytes. "
+                    "Try again; if it keeps happening, a proxy may be cutting answers short."
+                ) from None
+            raise ProtocolError(
+                f"{host} answered {what} with something that is not JSON "
+                f"({error.msg} at character {error.pos}). Check the API URL ({self.api_url}) and any proxy."
+            ) from None
