@@ -470,9 +470,7 @@ class BitbucketClient:
         lock = asyncio.Lock()
 
         def usable(p: Any) -> bool:
-            if p.access_token is None or p.expires_at is None:
-                return False
-            return p.expires_at - datetime.now(UTC) > timedelta(minutes=2)
+            return p.access_token is not None and p.token_state() == "fresh"
 
         async def provider(force_refresh: bool) -> Secret:
             async with lock:
