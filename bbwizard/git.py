@@ -1,0 +1,1011 @@
+"""git: clones that never leak the token, and the credential helper that keeps them working.
+
+The token reaches git through one door only: a credential helper that is bbwizard itself. For a
+clone it is injected for that one process with ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/
+``GIT_CONFIG_VALUE_n``, after an empty value that resets the host's helper list, so a person's own
+``store`` helper or Git Credential Manager never sees the token. The same two lines (a command,
+never a secret) are written into the new repository's ``.git/config`` so ``git pull`` keeps working
+after the token expires: the helper refreshes it.
+
+This module is core: it never prints. Progress leaves as small event dataclasses through a
+callback; failures leave as :mod:`bbwizard.errors`, with git's stderr redacted.
+
+Import cost matters here: ``bbwizard credential get`` imports this module on every git request, so
+``asyncio`` and friends are imported inside the functions that run a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import quote, unquote, urlsplit
+
+from bbwizard.errors import (
+    CloneCancelled,
+    DestinationExists,
+    GitError,
+    ScopeError,
+    SignInRequired,
+    UsageError,
+)
+from bbwizard.secret import redact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bbwizard.config import ConfigStore, Profile
+
+GIT_USERNAME = "x-token-auth"
+
+# Scopes that let a token read a repository over HTTPS (`repository:admin` does not).
+_READ_SCOPES = frozenset({"repository", "repository:write", "pullrequest", "pullrequest:write", "project", "project:write"})
+
+# Stall guard: abort when fewer than LIMIT bytes/s flow for TIME seconds.
+LOW_SPEED_LIMIT = 1000
+LOW_SPEED_TIME = 60
+
+# How long git gets to clean up after SIGTERM before it is killed.
+TERMINATE_GRACE = 5.0
+
+# Environment a clone must not inherit: askpass programs would prompt (or leak) outside our
+# control; tracing would print the Authorization header; a parent git's GIT_DIR & co would point
+# the clone at the wrong repository; a parent git's -c parameters would come after our reset.
+_DROPPED_ENV_PREFIXES = ("GIT_TRACE",)
+_DROPPED_ENV = frozenset(
+    {
+        "GIT_ASKPASS",
+        "SSH_ASKPASS",
+        "GIT_CURL_VERBOSE",
+        "GIT_CONFIG_PARAMETERS",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_NAMESPACE",
+        "GIT_PREFIX",
+        "GIT_COMMON_DIR",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_TERMINAL_PROMPT",
+        "GIT_HTTP_LOW_SPEED_LIMIT",
+        "GIT_HTTP_LOW_SPEED_TIME",
+        "LC_ALL",
+        "LANGUAGE",
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Repository references
+
+
+class RepositoryRef(NamedTuple):
+    """A repository named by its workspace and slug; unpacks as ``(workspace, slug)``."""
+
+    workspace: str
+    slug: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.workspace}/{self.slug}"
+
+
+# Path segments after ws/repo in a Bitbucket web address a person may paste from the browser.
+_WEB_SEGMENTS = frozenset(
+    {"src", "branch", "branches", "commits", "commit", "pull-requests", "downloads", "overview", "browse"}
+)
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/\s]+)@)?(?P<host>[A-Za-z0-9.\-]+):(?P<path>(?!//).+)$")
+
+
+def _ref_help(text: str) -> str:
+    shown = redact(text.strip())
+    if len(shown) > 80:
+        shown = shown[:77] + "…"
+    return (
+        f"“{shown}” is not a repository bbwizard can clone. Give WORKSPACE/REPO (for example "
+        "acme/website) or the repository's clone URL (https://bitbucket.org/acme/website.git)."
+    )
+
+
+def _check_name(part: str, text: str) -> str:
+    """One workspace or slug: a single, harmless path component."""
+    part = unicodedata.normalize("NFC", part)
+    if part in ("", ".", "..") or part.strip() != part:
+        raise UsageError(_ref_help(text))
+    for char in part:
+        if char in "/\\:*?\"<>|%#" or unicodedata.category(char)[0] in ("C", "Z"):
+            raise UsageError(_ref_help(text))
+    return part
+
+
+def _split_path(path: str, text: str, *, allow_web: bool) -> RepositoryRef:
+    parts = [unquote(p) for p in path.strip("/").split("/")]
+    if len(parts) > 2 and allow_web and parts[2] in _WEB_SEGMENTS:
+        parts = parts[:2]
+    if len(parts) != 2:
+        raise UsageError(_ref_help(text))
+    workspace, slug = parts
+    if slug.endswith(".git"):
+        slug = slug[: -len(".git")]
+    return RepositoryRef(_check_name(workspace, text), _check_name(slug, text))
+
+
+def _site_host(host: str) -> str:
+    """The web host behind an SSH host: ``ssh.bitbucket.org`` serves ``bitbucket.org``."""
+    host = host.lower()
+    return host[len("ssh.") :] if host.startswith("ssh.") else host
+
+
+def parse_repository_ref(text: str, *, site_url: str | None = None) -> RepositoryRef:
+    """Read ``ws/repo``, an https clone or web URL, or an SSH address into a :class:`RepositoryRef`.
+
+    With ``site_url``, a URL that points at another host is refused (the profile can't sign in
+    there). Names are checked to be single path components, so nothing from the input can become
+    an option of git or a path outside the destination folder.
+    """
+    raw = text
+    text = text.strip()
+    if not text or "\n" in text or "\x00" in text:
+        raise UsageError(_ref_help(raw))
+    host: str | None = None
+    if "://" in text:
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError:
+            raise UsageError(_ref_help(raw)) from None
+        scheme = parts.scheme.lower()
+        if scheme not in ("https", "http", "ssh", "git+ssh") or not parts.hostname:
+            raise UsageError(_ref_help(raw))
+        if parts.query or parts.fragment:
+            raise UsageError(_ref_help(raw))
+        if scheme in ("https", "http"):
+            host = _netloc(scheme, parts.hostname, port)
+            ref = _split_path(parts.path, raw, allow_web=True)
+        else:
+            host = _site_host(parts.hostname)
+            ref = _split_path(parts.path, raw, allow_web=False)
+    elif (match := _SCP_LIKE.match(text)) and "." in match["host"]:
+        host = _site_host(match["host"])
+        ref = _split_path(match["path"], raw, allow_web=False)
+    else:
+        ref = _split_path(text, raw, allow_web=False)
+    if site_url and host is not None:
+        site = urlsplit(site_url)
+        wanted = _netloc(site.scheme, site.hostname or "", site.port)
+        if host not in (wanted, (site.hostname or "").lower()):
+            raise UsageError(
+                f"{ref.full_name} is on {host}, but this profile signs in to {wanted}. "
+                "Use a profile for that site, or give WORKSPACE/REPO."
+            )
+    return ref
+
+
+def _netloc(scheme: str, hostname: str, port: int | None) -> str:
+    hostname = hostname.lower()
+    if ":" in hostname:  # IPv6 literal
+        hostname = f"[{hostname}]"
+    default = {"https": 443, "http": 80}.get(scheme.lower())
+    return hostname if port in (None, default) else f"{hostname}:{port}"
+
+
+def site_base(site_url: str) -> str:
+    """The site URL as git's config and credential matching want it: scheme://host[:port]."""
+    parts = urlsplit(site_url.strip())
+    if parts.scheme.lower() not in ("https", "http") or not parts.hostname:
+        raise UsageError(f"The profile's site URL {site_url!r} is not an http(s) address.")
+    return f"{parts.scheme.lower()}://{_netloc(parts.scheme, parts.hostname, parts.port)}"
+
+
+def clone_url(site_url: str, workspace: str, slug: str) -> str:
+    """``{site}/{ws}/{slug}.git``, with no credentials in it."""
+    return f"{site_base(site_url)}/{quote(workspace, safe='')}/{quote(slug, safe='')}.git"
+
+
+# --------------------------------------------------------------------------------------------
+# The helper command and the environment of a clone
+
+
+def helper_command(profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> str:
+    """The credential helper value git runs (through its shell): bbwizard itself, never a secret."""
+    words = [sys.executable, "-m", "bbwizard", "credential", "--profile", profile_name]
+    if config_path is not None:
+        words += ["--config", os.fspath(config_path)]
+    return "!" + " ".join(shlex.quote(word) for word in words)
+
+
+def helper_key(site_url: str) -> str:
+    return f"credential.{site_base(site_url)}.helper"
+
+
+def helper_config(site_url: str, profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
+    """Config entries, in order: reset the host's helper list, then point it at bbwizard."""
+    key = helper_key(site_url)
+    return [(key, ""), (key, helper_command(profile_name, config_path=config_path))]
+
+
+def git_env(
+    config: Sequence[tuple[str, str]] = (),
+    *,
+    base: Mapping[str, str] | None = None,
+    low_speed_limit: int = LOW_SPEED_LIMIT,
+    low_speed_time: int = LOW_SPEED_TIME,
+) -> dict[str, str]:
+    """The environment for a git child: no prompts, no tracing, C locale, the stall guard, and
+    ``config`` injected for that process alone after any ``GIT_CONFIG_*`` the person set."""
+    source = dict(os.environ if base is None else base)
+    env = {
+        k: v
+        for k, v in source.items()
+        if k not in _DROPPED_ENV and not k.startswith(_DROPPED_ENV_PREFIXES)
+    }
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    except ValueError:
+        count = 0
+    if count < 0:
+        count = 0
+    for index, (key, value) in enumerate(config, start=count):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    env["GIT_CONFIG_COUNT"] = str(count + len(config))
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GCM_INTERACTIVE"] = "never"
+    env["LC_ALL"] = "C"
+    env["GIT_HTTP_LOW_SPEED_LIMIT"] = str(low_speed_limit)
+    env["GIT_HTTP_LOW_SPEED_TIME"] = str(low_speed_time)
+    env["GIT_PROGRESS_DELAY"] = "0"
+    return env
+
+
+def clone_config(site_url: str, profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
+    """What a clone injects: the helper reset and bbwizard's helper for the host, and an empty
+    ``core.askPass`` so a configured askpass program can't be asked either."""
+    return [*helper_config(site_url, profile_name, config_path=config_path), ("core.askPass", "")]
+
+
+# --------------------------------------------------------------------------------------------
+# Progress events
+
+
+@dataclass(frozen=True)
+class CloneProgress:
+    """A step of git's progress: ``phase`` is git's own words ("Receiving objects")."""
+
+    phase: str
+    percent: int | None
+    done: int | None
+    total: int | None
+    finished: bool = False
+    remote: bool = False
+    received: str | None = None  # "1.20 MiB", while receiving
+    rate: str | None = None  # "1.00 MiB/s", while receiving
+
+    @property
+    def overall(self) -> float:
+        """One 0–100 figure for a single bar: where this phase sits in a whole clone."""
+        low, high = _PHASE_SPAN.get(self.phase.lower(), (0.0, 0.0))
+        if self.finished:
+            return high
+        share = (self.percent or 0) / 100
+        return round(low + (high - low) * share, 1)
+
+
+@dataclass(frozen=True)
+class CloneOutput:
+    """A line of git's output that is not progress ("Cloning into …", warnings), redacted."""
+
+    text: str
+
+
+CloneEvent = CloneProgress | CloneOutput
+
+_PHASE_SPAN = {
+    "enumerating objects": (0.0, 2.0),
+    "counting objects": (2.0, 5.0),
+    "compressing objects": (5.0, 10.0),
+    "receiving objects": (10.0, 80.0),
+    "resolving deltas": (80.0, 90.0),
+    "checking connectivity": (90.0, 91.0),
+    "updating files": (91.0, 100.0),
+    "checking out files": (91.0, 100.0),
+    "filtering content": (91.0, 100.0),
+}
+
+_PROGRESS = re.compile(
+    r"^(?P<remote>remote:\s*)?(?P<phase>[A-Z][A-Za-z ]*?):\s+"
+    r"(?:(?P<percent>\d{1,3})%\s+\((?P<done>\d+)/(?P<total>\d+)\)|(?P<count>\d+))"
+    r"(?P<rest>.*)$"
+)
+_RECEIVED = re.compile(r",\s*(?P<received>[\d.]+ [KMGT]?i?B)\s*\|\s*(?P<rate>[\d.]+ [KMGT]?i?B/s)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def parse_progress_line(line: str) -> CloneEvent | None:
+    """One piece of git's stderr (already split on ``\\r``/``\\n``) as an event, or None if blank."""
+    line = _ANSI.sub("", line).strip()
+    if not line:
+        return None
+    match = _PROGRESS.match(line)
+    if match and match["phase"].lower() in _PHASE_SPAN:
+        rest = match["rest"] or ""
+        finished = "done" in rest
+        if match["percent"] is not None:
+            percent, done, total = int(match["percent"]), int(match["done"]), int(match["total"])
+        else:
+            percent, done, total = (100 if finished else None), int(match["count"]), None
+        received = rate = None
+        if got := _RECEIVED.search(rest):
+            received, rate = got["received"], got["rate"]
+        return CloneProgress(
+            phase=match["phase"],
+            percent=percent,
+            done=done,
+            total=total,
+            finished=finished,
+            remote=bool(match["remote"]),
+            received=received,
+            rate=rate,
+        )
+    return CloneOutput(redact(line))
+
+
+class ProgressSplitter:
+    """Cuts git's stderr stream into pieces on ``\\r`` and ``\\n``, across read boundaries."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, chunk: str) -> list[str]:
+        pieces = re.split(r"[\r\n]", self._pending + chunk)
+        self._pending = pieces.pop()
+        return [p for p in pieces if p.strip()]
+
+    def flush(self) -> list[str]:
+        rest, self._pending = self._pending, ""
+        return [rest] if rest.strip() else []
+
+
+# --------------------------------------------------------------------------------------------
+# Turning git's failure into a sentence
+
+
+def has_read_scope(scopes: Iterable[str]) -> bool:
+    return bool(_READ_SCOPES.intersection(s.strip() for s in scopes))
+
+
+def scope_error(profile_name: str) -> ScopeError:
+    return ScopeError(
+        "The token can't read repositories: the consumer lacks the Repositories → Read permission "
+        "(scope `repository`). In Bitbucket: Workspace settings → OAuth consumers → Edit → tick "
+        f"Repositories: Read, save, then sign in again with `bbwizard login --profile {profile_name}`.",
+        missing=["repository"],
+    )
+
+
+def sign_in_error(profile_name: str) -> SignInRequired:
+    return SignInRequired(
+        f"Bitbucket refused the token of profile “{profile_name}”: it has expired or was revoked. "
+        f"Sign in again with `bbwizard login --profile {profile_name}`."
+    )
+
+
+def _error_lines(stderr: str) -> list[str]:
+    lines = [ln.strip() for ln in re.split(r"[\r\n]", stderr) if ln.strip()]
+    return [ln for ln in lines if not _PROGRESS.match(_ANSI.sub("", ln))]
+
+
+def explain_git_failure(
+    stderr: str,
+    *,
+    profile: Profile,
+    full_name: str,
+    host: str,
+    branch: str | None = None,
+    action: str = "clone",
+) -> GitError | ScopeError | SignInRequired:
+    """git's (redacted) stderr as the error a person can act on."""
+    text = redact(stderr)
+    low = text.lower()
+    name = getattr(profile, "name", "default")
+    auth_failed = (
+        "authentication failed" in low
+        or "error: 401" in low
+        or "could not read username" in low
+        or "could not read password" in low
+        or "invalid username or password" in low
+    )
+    forbidden = "error: 403" in low or " 403 " in low
+    if auth_failed or forbidden:
+        scopes = list(getattr(profile, "scopes", None) or [])
+        if scopes and not has_read_scope(scopes):
+            return scope_error(name)
+        if forbidden and not auth_failed:
+            return GitError(
+                f"Bitbucket refused access to {full_name}: this account can't read it. "
+                "Ask a workspace admin for access, or check the workspace and repository names."
+            )
+        return sign_in_error(name)
+    if branch and ("remote branch" in low and "not found" in low):
+        return GitError(f"{full_name} has no branch “{branch}”. Leave --branch out for its main branch.")
+    if "not found" in low and ("repository" in low or "error: 404" in low):
+        return GitError(
+            f"{full_name} was not found on {host}, or this account can't see it. "
+            "Check the workspace and repository names."
+        )
+    if "operation too slow" in low or "low speed" in low:
+        return GitError(
+            f"The {action} of {full_name} stalled (under {LOW_SPEED_LIMIT} bytes/s for "
+            f"{LOW_SPEED_TIME} s) and was stopped. Check the connection and try again."
+        )
+    if "could not resolve host" in low or "failed to connect" in low or "connection refused" in low:
+        return GitError(f"Could not reach {host} for {full_name}. Check the connection (or the proxy) and try again.")
+    lines = _error_lines(text)
+    fatal = [ln for ln in lines if ln.lower().startswith(("fatal:", "error:"))]
+    detail = (fatal or lines or ["git gave no reason"])[-1]
+    return GitError(f"git could not {action} {full_name}: {detail}")
+
+
+# --------------------------------------------------------------------------------------------
+# Clone
+
+
+@dataclass
+class CloneResult:
+    workspace: str
+    slug: str
+    path: Path
+    ok: bool
+    branch: str | None = None
+    size_bytes: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.workspace}/{self.slug}"
+
+
+ProgressCallback = Callable[[CloneEvent], None]
+
+
+def prepare_destination(dest: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """Make ``dest`` absolute and claim it. Returns (path, created_by_us).
+
+    A folder that exists and is not empty, or a file, is refused before anything starts. A new
+    folder is created here with ``mkdir`` (atomic), so "created by this clone" is certain.
+    """
+    path = Path(os.path.abspath(os.path.expanduser(os.fspath(dest))))
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise DestinationExists(f"{path} exists and is not a folder. Choose another destination.")
+        if any(path.iterdir()):
+            raise DestinationExists(
+                f"{path} already exists and is not empty. Choose another destination, or remove it first."
+            )
+        return path, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        raise DestinationExists(
+            f"{path} appeared while the clone was starting. Choose another destination."
+        ) from None
+    return path, True
+
+
+def _remove_destination(path: Path, created: bool) -> None:
+    import shutil
+
+    if created:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    # It existed empty before: everything inside is ours.
+    if path.is_dir():
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                try:
+                    child.unlink()
+                except OSError:
+                    pass
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch, read from .git/HEAD (no subprocess)."""
+    try:
+        head = (repo / ".git" / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    prefix = "ref: refs/heads/"
+    return head[len(prefix) :] if head.startswith(prefix) else None
+
+
+def _config_path_for(store: ConfigStore | None) -> str | None:
+    """The config file to name in the helper command when it isn't the one found by default.
+
+    The helper in a repository's .git/config runs days later, from a shell that may not have the
+    ``BBWIZARD_CONFIG`` of today; naming a non-default file keeps it pointing at the right one.
+    """
+    path = getattr(store, "path", None)
+    if path is None:
+        return None
+    try:
+        import platformdirs
+
+        default = platformdirs.user_config_path("bbwizard") / "config.toml"
+    except ImportError:  # pragma: no cover - platformdirs is a dependency
+        default = None
+    absolute = os.path.abspath(os.fspath(path))
+    if default is not None and Path(absolute) == Path(os.path.abspath(default)):
+        return None
+    return absolute
+
+
+async def _terminate(proc) -> None:  # noqa: ANN001 - asyncio.subprocess.Process
+    import asyncio
+    import signal
+
+    if proc.returncode is not None:
+        return
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.terminate()
+    except ProcessLookupError:
+        return
+    try:
+        await asyncio.wait_for(proc.wait(), TERMINATE_GRACE)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        _kill_now(proc)
+        await proc.wait()
+
+
+def _kill_now(proc) -> None:  # noqa: ANN001
+    import signal
+
+    if proc.returncode is not None:
+        return
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except ProcessLookupError:
+        pass
+
+
+async def _fresh_profile(profile: Profile, store: ConfigStore | None) -> Profile:
+    if store is None:
+        return profile
+    import asyncio
+
+    from bbwizard.oauth import ensure_fresh
+
+    return await asyncio.to_thread(ensure_fresh, store, profile.name)
+
+
+async def clone_repository(
+    profile: Profile,
+    workspace: str,
+    slug: str,
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    branch: str | None = None,
+    depth: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    store: ConfigStore | None = None,
+    git: str = "git",
+    low_speed_limit: int = LOW_SPEED_LIMIT,
+    low_speed_time: int = LOW_SPEED_TIME,
+) -> CloneResult:
+    """Clone ``workspace/slug`` of the profile's site into ``dest`` (default ``./slug``).
+
+    With ``store``, the token is made fresh first (so a needed sign-in is reported before git
+    starts). Cancelling the task stops git, removes what this clone created, and raises
+    :class:`~bbwizard.errors.CloneCancelled`.
+    """
+    import asyncio
+
+    ref = RepositoryRef(_check_name(workspace, f"{workspace}/{slug}"), _check_name(slug, f"{workspace}/{slug}"))
+    if depth is not None and depth < 1:
+        raise UsageError("--depth must be a whole number of at least 1.")
+    if branch is not None and (not branch.strip() or branch.startswith("-") or any(c in branch for c in "\x00\n\r")):
+        raise UsageError(f"“{branch}” is not a branch name.")
+    started = time.monotonic()
+    path, created = prepare_destination(dest if dest is not None else ref.slug)
+    proc = None
+    try:
+        profile = await _fresh_profile(profile, store)
+        site = site_base(profile.site_url)
+        url = clone_url(site, ref.workspace, ref.slug)
+        host = urlsplit(site).netloc
+        config_path = _config_path_for(store)
+        helper = helper_config(site, profile.name, config_path=config_path)
+        argv = [git, "clone", "--progress"]
+        for key, value in helper:  # persisted in the new repository's .git/config: a command, no secret
+            argv += ["-c", f"{key}={value}"]
+        if branch:
+            argv += ["--branch", branch]
+        if depth:
+            argv += ["--depth", str(depth)]
+        argv += ["--", url, str(path)]
+        env = git_env(
+            clone_config(site, profile.name, config_path=config_path),
+            low_speed_limit=low_speed_limit,
+            low_speed_time=low_speed_time,
+        )
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=(os.name == "posix"),
+        )
+        splitter = ProgressSplitter()
+        kept: list[str] = []
+        assert proc.stderr is not None
+        while True:
+            chunk = await proc.stderr.read(8192)
+            if not chunk:
+                break
+            for piece in splitter.feed(chunk.decode("utf-8", "replace")):
+                _emit(piece, on_progress, kept)
+        for piece in splitter.flush():
+            _emit(piece, on_progress, kept)
+        code = await proc.wait()
+        if code != 0:
+            raise explain_git_failure("\n".join(kept), profile=profile, full_name=ref.full_name, host=host, branch=branch)
+        size = await asyncio.to_thread(folder_size, path)
+        return CloneResult(
+            workspace=ref.workspace,
+            slug=ref.slug,
+            path=path,
+            ok=True,
+            branch=current_branch(path),
+            size_bytes=size,
+            seconds=time.monotonic() - started,
+        )
+    except asyncio.CancelledError:
+        try:
+            if proc is not None:
+                await _terminate(proc)
+        finally:
+            if proc is not None:
+                _kill_now(proc)
+            _remove_destination(path, created)
+        where = f" and removed {path}" if created else f" and emptied {path}"
+        raise CloneCancelled(f"Cancelled the clone of {ref.full_name}{where}.") from None
+    except BaseException:
+        if proc is not None:
+            _kill_now(proc)
+        _remove_destination(path, created)
+        raise
+
+
+def _emit(piece: str, on_progress: ProgressCallback | None, kept: list[str]) -> None:
+    event = parse_progress_line(piece)
+    if event is None:
+        return
+    if isinstance(event, CloneOutput):
+        kept.append(event.text)
+        del kept[:-200]
+    if on_progress is not None:
+        on_progress(event)
+
+
+@dataclass(frozen=True)
+class CloneRequest:
+    workspace: str
+    slug: str
+    dest: str | os.PathLike[str] | None = None
+    branch: str | None = None
+    depth: int | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.workspace}/{self.slug}"
+
+
+async def clone_many(
+    profile: Profile,
+    requests: Sequence[CloneRequest],
+    *,
+    into: str | os.PathLike[str] | None = None,
+    jobs: int = 4,
+    on_progress: Callable[[int, CloneEvent], None] | None = None,
+    on_done: Callable[[int, CloneResult], None] | None = None,
+    store: ConfigStore | None = None,
+    git: str = "git",
+) -> list[CloneResult]:
+    """Clone several repositories, ``jobs`` at a time, each with its own events (by index).
+
+    Never raises for one failed clone: each result says ok or carries the error sentence.
+    Cancelling stops every clone (each removes what it created) and raises CloneCancelled.
+    """
+    import asyncio
+
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1.")
+    base = Path(os.path.abspath(os.path.expanduser(os.fspath(into)))) if into is not None else Path.cwd()
+    targets: list[Path] = []
+    seen: dict[Path, str] = {}
+    for request in requests:
+        target = Path(request.dest) if request.dest is not None else base / request.slug
+        target = Path(os.path.abspath(target))
+        if target in seen:
+            raise UsageError(
+                f"{seen[target]} and {request.full_name} would both go to {target}. "
+                "Clone them into different folders."
+            )
+        seen[target] = request.full_name
+        targets.append(target)
+    if store is not None:  # one refresh for all, before any git starts
+        profile = await _fresh_profile(profile, store)
+    limit = asyncio.Semaphore(jobs)
+
+    async def one(index: int, request: CloneRequest) -> CloneResult:
+        async with limit:
+            started = time.monotonic()
+            callback = (lambda event: on_progress(index, event)) if on_progress else None
+            try:
+                result = await clone_repository(
+                    profile,
+                    request.workspace,
+                    request.slug,
+                    targets[index],
+                    branch=request.branch,
+                    depth=request.depth,
+                    on_progress=callback,
+                    store=store,
+                    git=git,
+                )
+            except (GitError, ScopeError, SignInRequired, UsageError, OSError) as error:
+                if isinstance(error, CloneCancelled):
+                    raise
+                message = redact(str(error)) if not isinstance(error, OSError) else redact(f"{targets[index]}: {error.strerror or error}")
+                result = CloneResult(
+                    workspace=request.workspace,
+                    slug=request.slug,
+                    path=targets[index],
+                    ok=False,
+                    seconds=time.monotonic() - started,
+                    error=message,
+                    exception=error,
+                )
+            if on_done is not None:
+                on_done(index, result)
+            return result
+
+    tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(requests)]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except (asyncio.CancelledError, CloneCancelled):
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise CloneCancelled(f"Cancelled; removed the folders of the {len(requests)} clones that had not finished.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# The credential helper protocol
+
+
+def parse_credential_request(text: str) -> dict[str, str]:
+    """git's ``key=value`` lines up to a blank line or the end. Repeated ``key[]`` keys keep the
+    last value (bbwizard needs none of them)."""
+    request: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        request[key.strip()] = value
+    return request
+
+
+def read_credential_request(stream) -> dict[str, str]:  # noqa: ANN001 - a text stream
+    lines = []
+    for line in stream:
+        if not line.strip():
+            break
+        lines.append(line.rstrip("\r\n"))
+    return parse_credential_request("\n".join(lines))
+
+
+def format_credential(answer: Mapping[str, str]) -> str:
+    for key, value in answer.items():
+        if "\n" in key or "\n" in value or "=" in key or "\x00" in value:
+            raise GitError("Refusing to answer git with a value that holds a newline or NUL.")
+    return "".join(f"{key}={value}\n" for key, value in answer.items())
+
+
+def request_matches(request: Mapping[str, str], site_url: str) -> bool:
+    """Does git's request name the profile's site (scheme, host and port)?"""
+    protocol = request.get("protocol", "").lower()
+    host = request.get("host", "")
+    if not protocol or not host:
+        return False
+    site = urlsplit(site_base(site_url))
+    try:
+        asked = urlsplit(f"{protocol}://{host}")
+        asked_netloc = _netloc(protocol, asked.hostname or "", asked.port)
+    except ValueError:
+        return False
+    return protocol == site.scheme and asked_netloc == site.netloc
+
+
+def _usernames(profile: Profile) -> set[str]:
+    names = {GIT_USERNAME}
+    user = getattr(profile, "user", None)
+    for attr in ("username", "nickname"):
+        value = getattr(user, attr, None) if user is not None and not isinstance(user, Mapping) else (user or {}).get(attr)
+        if value:
+            names.add(str(value))
+    return names
+
+
+def credential_answer(profile: Profile, request: Mapping[str, str]) -> dict[str, str] | None:
+    """The answer for a ``get`` when the request is for this profile's site, else None. Pure."""
+    if not request_matches(request, profile.site_url):
+        return None
+    asked_user = request.get("username")
+    if asked_user and asked_user not in _usernames(profile):
+        return None  # git was told to use another identity: not ours to answer
+    token = getattr(profile, "access_token", None)
+    if not token:
+        return None
+    answer = {"username": GIT_USERNAME, "password": token.reveal()}
+    expires_at = getattr(profile, "expires_at", None)
+    if isinstance(expires_at, datetime):
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=timezone.utc)
+        answer["password_expiry_utc"] = str(int(expires_at.timestamp()))
+    return answer
+
+
+def credential_get(store: ConfigStore, request: Mapping[str, str], name: str | None = None) -> dict[str, str] | None:
+    """Answer git's ``get``: a fresh token for the profile's site, refreshed when stale.
+
+    Returns None when the request is for another host (git then asks its next helper). Raises
+    SignInRequired when the token can't be refreshed.
+    """
+    profile = store.get(name)
+    if not request_matches(request, profile.site_url):
+        return None
+    from bbwizard.oauth import ensure_fresh
+
+    profile = ensure_fresh(store, profile.name)
+    return credential_answer(profile, request)
+
+
+# --------------------------------------------------------------------------------------------
+# setup-git
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    key: str
+    scope: str  # "local" or "global"
+    changed: bool
+    replaced: tuple[str, ...] = ()  # helper values that were there before and are now gone
+    where: str = ""
+
+
+def _run_git(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, git: str = "git", check: bool = True):  # noqa: ANN202
+    import subprocess
+
+    result = subprocess.run(
+        [git, *args],
+        cwd=cwd,
+        env=git_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        detail = _error_lines(redact(result.stderr)) or [f"exit status {result.returncode}"]
+        raise GitError(f"git config failed: {detail[-1]}")
+    return result
+
+
+def _scope_args(scope: str) -> list[str]:
+    return ["--global"] if scope == "global" else ["--local"]
+
+
+def _repository_root(cwd: str | os.PathLike[str] | None, git: str) -> str:
+    result = _run_git(["rev-parse", "--show-toplevel"], cwd=cwd, git=git, check=False)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise UsageError(
+            "This folder is not inside a git repository. Run `bbwizard setup-git` in one, or add "
+            "--global to set up every repository of this account."
+        )
+    return result.stdout.strip()
+
+
+def _is_our_helper(value: str) -> bool:
+    return value.startswith("!") and " -m bbwizard credential" in value
+
+
+def configured_helpers(key: str, scope: str, *, cwd: str | os.PathLike[str] | None = None, git: str = "git") -> list[str]:
+    result = _run_git(["config", *_scope_args(scope), "--get-all", key], cwd=cwd, git=git, check=False)
+    if result.returncode not in (0, 1):
+        detail = _error_lines(redact(result.stderr)) or [f"exit status {result.returncode}"]
+        raise GitError(f"git config failed: {detail[-1]}")
+    return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def setup_git(
+    profile: Profile,
+    *,
+    scope: str = "local",
+    store: ConfigStore | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    git: str = "git",
+) -> SetupResult:
+    """Make bbwizard the credential helper for the profile's site, like ``gh auth setup-git``:
+    the host's helper list is reset, then bbwizard's helper added. Local (the repository at
+    ``cwd``) unless ``scope="global"``. Writes a command, never a secret."""
+    where = "your global git config" if scope == "global" else _repository_root(cwd, git)
+    key, wanted = helper_config(profile.site_url, profile.name, config_path=_config_path_for(store))[1]
+    before = configured_helpers(key, scope, cwd=cwd, git=git)
+    if before == ["", wanted]:
+        return SetupResult(key=key, scope=scope, changed=False, where=where)
+    _run_git(["config", *_scope_args(scope), "--replace-all", key, ""], cwd=cwd, git=git)
+    _run_git(["config", *_scope_args(scope), "--add", key, wanted], cwd=cwd, git=git)
+    replaced = tuple(v for v in before if v and v != wanted)
+    return SetupResult(key=key, scope=scope, changed=True, replaced=replaced, where=where)
+
+
+def unset_git(
+    profile: Profile,
+    *,
+    scope: str = "local",
+    cwd: str | os.PathLike[str] | None = None,
+    git: str = "git",
+) -> SetupResult:
+    """Undo :func:`setup_git`: remove bbwizard's helper for the site, and the empty reset line
+    when nothing else is left under that key."""
+    where = "your global git config" if scope == "global" else _repository_root(cwd, git)
+    key = helper_key(profile.site_url)
+    before = configured_helpers(key, scope, cwd=cwd, git=git)
+    ours = [v for v in before if _is_our_helper(v)]
+    if not ours:
+        return SetupResult(key=key, scope=scope, changed=False, where=where)
+    for value in dict.fromkeys(ours):
+        _run_git(["config", *_scope_args(scope), "--fixed-value", "--unset-all", key, value], cwd=cwd, git=git)
+    rest = [v for v in before if not _is_our_helper(v)]
+    if all(v == "" for v in rest):
+        _run_git(["config", *_scope_args(scope), "--unset-all", key], cwd=cwd, git=git, check=False)
+        _remove_empty_section(key, scope, cwd=cwd, git=git)
+    return SetupResult(key=key, scope=scope, changed=True, where=where)
+
+
+def _remove_empty_section(key: str, scope: str, *, cwd: str | os.PathLike[str] | None, git: str) -> None:
+    section = key.rsplit(".", 1)[0]
+    result = _run_git(["config", *_scope_args(scope), "--get-regexp", "^" + re.escape(section) + r"\."], cwd=cwd, git=git, check=False)
+    if result.returncode == 1:  # nothing left in it
+        _run_git(["config", *_scope_args(scope), "--remove-section", section], cwd=cwd, git=git, check=False)
