@@ -126,6 +126,8 @@ class Profile:
     user: UserInfo | None = None
     clone_dir: str | None = None
     secret_storage: str = "file"
+    #: Workspace slugs the wizard last listed (display only; the TUI fills it).
+    workspaces: list[str] = field(default_factory=list)
 
     @property
     def git_host(self) -> str:
@@ -215,6 +217,8 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
     if profile.clone_dir:
         table["clone_dir"] = profile.clone_dir
     table["secret_storage"] = profile.secret_storage
+    if profile.workspaces:
+        table["workspaces"] = list(profile.workspaces)
     if profile.user is not None:
         user = {k: v for k, v in vars(profile.user).items() if v is not None}
         if user:
@@ -264,6 +268,9 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
         scopes = scopes.split()
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise _bad(path, name, "scopes", "should be a list of strings")
+    workspaces = table.get("workspaces", [])
+    if not isinstance(workspaces, list) or not all(isinstance(w, str) for w in workspaces):
+        raise _bad(path, name, "workspaces", "should be a list of strings")
     user_table = table.get("user")
     user = None
     if user_table is not None:
@@ -290,6 +297,7 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
         user=user,
         clone_dir=_opt_str(table, "clone_dir", path, name),
         secret_storage=_opt_str(table, "secret_storage", path, name) or "file",
+        workspaces=list(workspaces),
     )
 
 

@@ -1,0 +1,846 @@
+"""Bitbucket Cloud OAuth 2.0: consumer check, authorize URL, pasted codes, token exchange and refresh.
+
+Synchronous on purpose: the CLI calls it directly and the TUI through ``asyncio.to_thread``. httpx is
+imported inside the functions that go on the network, so ``bbwizard token`` with a fresh token
+never imports it.
+
+What happens on each answer of the token endpoint is in ``../shared/bitbucket-cloud.md``; the rules
+(single flight, never retry an exchange, no blind retries of a refresh) are ``security.md`` 1, 3,
+5–8, 17–19.
+
+Decision on missing scopes: :func:`exchange_code` and friends return the tokens whatever the
+scopes; :func:`check_scopes` raises :class:`ScopeError`. The caller saves the profile first (a
+refresh token is precious: it rotates) and then checks, so ``bbwizard status`` can show what the
+consumer granted while the error says which permission to tick.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from bbwizard import __version__
+from bbwizard.config import DEFAULT_MIN_VALID, ConfigStore, Profile, UserInfo, utc_now
+from bbwizard.errors import (
+    AuthorizationDenied,
+    BBWizardError,
+    CodeError,
+    ConsumerError,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    ScopeError,
+    SignInRequired,
+)
+from bbwizard.secret import Secret, redact, remember
+
+if TYPE_CHECKING:
+    import httpx
+
+#: The scopes bbwizard needs, and the consumer permission that grants each.
+REQUIRED_SCOPES = ("account", "repository")
+PERMISSION_FOR_SCOPE = {"account": "Account: Read", "repository": "Repositories: Read"}
+CONSUMER_SETTINGS = "Workspace settings → OAuth consumers → (your consumer) → Edit"
+
+#: Explicit timeouts (security.md 17): connect quickly, let Bitbucket think.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+#: A refresh that never reached the server is tried this many times in all.
+REFRESH_ATTEMPTS = 3
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class ServerNotReached(NetworkError):
+    """The request never reached the server (connect error or connect timeout): safe to retry."""
+
+
+# --- value types --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What the token endpoint granted. ``scopes`` is None when the answer didn't say."""
+
+    access_token: Secret
+    refresh_token: Secret | None
+    expires_at: datetime
+    scopes: list[str] | None = None
+    token_type: str = "bearer"
+
+    @property
+    def missing_scopes(self) -> list[str]:
+        return missing_scopes(self.scopes) if self.scopes is not None else []
+
+
+@dataclass(frozen=True)
+class ConsumerCheck:
+    """The verdict on a key and secret. ``kind`` "private" carries a token right away."""
+
+    kind: Literal["private", "public"]
+    message: str
+    token: TokenSet | None = None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """One attempt at the browser step: repeat ``redirect_uri`` and ``code_verifier`` at the exchange."""
+
+    url: str
+    state: str
+    redirect_uri: str | None = None
+    code_verifier: Secret | None = None
+
+
+@dataclass(frozen=True)
+class PastedCode:
+    """A code read from what a person pasted; ``warning`` says when its origin couldn't be checked."""
+
+    code: str
+    warning: str | None = None
+    state: str | None = None
+
+
+# --- scopes -------------------------------------------------------------------------------------
+
+
+def parse_scopes(value: Any) -> list[str]:
+    """``"account repository"`` (or a list, or commas) -> ``["account", "repository"]``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [s for s in re.split(r"[\s,]+", value) if s]
+    if isinstance(value, list):
+        return [s for s in value if isinstance(s, str) and s]
+    return []
+
+
+def _implied(scope: str) -> set[str]:
+    found = {scope}
+    base, _, level = scope.partition(":")
+    if level == "write":  # x:write implies x (repository:admin does NOT imply repository)
+        found.add(base)
+    if base in ("pullrequest", "project") or scope == "repository:write":
+        found.add("repository")
+    return found
+
+
+def missing_scopes(scopes: Iterable[str]) -> list[str]:
+    """The required scopes (``account``, ``repository``) the granted ones don't cover."""
+    granted: set[str] = set()
+    for scope in scopes:
+        granted |= _implied(scope)
+    return [scope for scope in REQUIRED_SCOPES if scope not in granted]
+
+
+def check_scopes(scopes: Iterable[str] | None) -> None:
+    """Raise :class:`ScopeError` naming the consumer permissions to tick. None = not reported."""
+    if scopes is None:
+        return
+    missing = missing_scopes(scopes)
+    if not missing:
+        return
+    names = " and ".join(missing)
+    ticks = " and ".join(PERMISSION_FOR_SCOPE[s] for s in missing)
+    plural = "scopes" if len(missing) > 1 else "scope"
+    raise ScopeError(
+        f"The token lacks the {names} {plural} bbwizard needs. In Bitbucket: {CONSUMER_SETTINGS} → "
+        f"Permissions, tick {ticks}, save, then sign in again (bbwizard login).",
+        missing=missing,
+    )
+
+
+# --- the authorize step -------------------------------------------------------------------------
+
+
+def _site(site_url: str) -> str:
+    return site_url.rstrip("/")
+
+
+def authorize_endpoint(site_url: str) -> str:
+    return f"{_site(site_url)}/site/oauth2/authorize"
+
+
+def token_endpoint(site_url: str) -> str:
+    return f"{_site(site_url)}/site/oauth2/access_token"
+
+
+def new_state() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def start_authorization(
+    site_url: str,
+    client_id: str,
+    redirect_uri: str | None = None,
+    pkce: bool = True,
+) -> Authorization:
+    """A fresh attempt: new ``state``, optional S256 PKCE, ``redirect_uri`` only when given.
+
+    Leave ``redirect_uri`` None when the consumer's own callback URL is the one to use: Bitbucket
+    then redirects there, and nothing must match at the exchange.
+    """
+    state = new_state()
+    params = {"client_id": client_id, "response_type": "code", "state": state}
+    if redirect_uri:
+        params["redirect_uri"] = redirect_uri
+    verifier = None
+    if pkce:
+        raw_verifier = secrets.token_urlsafe(64)  # 86 characters, inside RFC 7636's 43..128
+        verifier = Secret(raw_verifier)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(raw_verifier.encode()).digest()).rstrip(b"=").decode()
+        params["code_challenge"] = challenge
+        params["code_challenge_method"] = "S256"
+    url = f"{authorize_endpoint(site_url)}?{urlencode(params)}"
+    return Authorization(url=url, state=state, redirect_uri=redirect_uri, code_verifier=verifier)
+
+
+_QUOTES = "\"'`<>“”‘’«»"
+_CODE_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+_DENIED = (
+    "You clicked Deny on Bitbucket's page, so bbwizard got no access. "
+    "Start the sign-in again and click Grant access."
+)
+_NO_STATE_WARNING = (
+    "bbwizard can't check that this code comes from this sign-in (a bare code carries no state). "
+    "Use it only if you copied it from the page this sign-in opened."
+)
+
+
+def _clean_description(text: str | None, limit: int = 200) -> str:
+    if not text:
+        return ""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    text = redact(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_pasted(text: str, expected_state: str | None) -> PastedCode:
+    """The code in what a person pasted: a bare code (spaces, newlines and quotes around it are
+    fine), a whole redirect URL, or just its query. A URL's state must match ``expected_state``."""
+    if text is None:
+        text = ""
+    cleaned = "".join(str(text).split())  # a code or URL never holds whitespace; wrapping adds it
+    cleaned = cleaned.strip(_QUOTES)
+    if not cleaned:
+        raise CodeError("The code is empty. Paste the code, or the whole address the browser landed on.")
+    looks_like_url = "://" in cleaned or cleaned.startswith(("?", "/", "#")) or re.search(r"(^|[?&#])(code|error|state)=", cleaned)
+    if not looks_like_url:
+        if not _CODE_CHARS.match(cleaned) or len(cleaned) > 4096:
+            raise CodeError(
+                "That doesn't look like a code or an address. Paste the code shown after "
+                "Grant access, or the whole address the browser landed on."
+            )
+        remember(cleaned)
+        return PastedCode(code=cleaned, warning=_NO_STATE_WARNING if expected_state else None)
+
+    if "://" in cleaned:
+        parts = urlsplit(cleaned)
+    else:
+        rest = cleaned.lstrip("/")
+        if rest.startswith(("?", "#")) or "?" in rest:
+            parts = urlsplit("x://host/" + rest)  # a query, or a path with its query
+        else:
+            parts = urlsplit("x://host/?" + rest)  # "code=…&state=…" on its own
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if parts.fragment:  # some pages move the answer into the fragment
+        for key, values in parse_qs(parts.fragment, keep_blank_values=True).items():
+            query.setdefault(key, values)
+    code = (query.get("code") or [""])[0].strip().strip(_QUOTES)
+    state = (query.get("state") or [None])[0]
+    error = (query.get("error") or [None])[0]
+    state_ok = state is None or expected_state is None or hmac.compare_digest(state.encode(), expected_state.encode())
+    if error:
+        if not state_ok:
+            raise CodeError(_WRONG_STATE)
+        if error == "access_denied":
+            raise AuthorizationDenied(_DENIED)
+        description = _clean_description((query.get("error_description") or [""])[0])
+        detail = f" ({description})" if description else ""
+        raise CodeError(
+            f"Bitbucket refused the sign-in: {_clean_description(error, 60)}{detail}. "
+            f"Check the consumer in Bitbucket ({CONSUMER_SETTINGS}), then start again."
+        )
+    if not code:
+        raise CodeError(
+            "That address has no code in it. Paste the whole address the browser landed on "
+            "after you clicked Grant access."
+        )
+    if not state_ok:
+        raise CodeError(_WRONG_STATE)
+    if not _CODE_CHARS.match(code):
+        raise CodeError("The code in that address is damaged. Copy the whole address again, exactly.")
+    remember(code)
+    warning = _NO_STATE_WARNING if (state is None and expected_state) else None
+    return PastedCode(code=code, warning=warning, state=state)
+
+
+_WRONG_STATE = (
+    "That address belongs to another sign-in attempt (its state doesn't match this one), so "
+    "bbwizard refused it. Use the address from the browser tab this sign-in opened, or start again."
+)
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+def _timeout() -> httpx.Timeout:
+    import httpx
+
+    return httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+
+
+def http_client(transport: httpx.BaseTransport | None = None, **kwargs: Any) -> httpx.Client:
+    """An httpx client with bbwizard's defaults: proxies from the environment except for loopback
+    hosts, TLS verification on (``SSL_CERT_FILE`` honoured), explicit timeouts, no redirects."""
+    import httpx
+
+    mounts = {f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")}
+    return httpx.Client(
+        transport=transport,
+        mounts=mounts,
+        trust_env=True,
+        timeout=kwargs.pop("timeout", _timeout()),
+        follow_redirects=False,
+        headers={"User-Agent": f"bbwizard/{__version__}", "Accept": "application/json"},
+        **kwargs,
+    )
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy httpx takes from the environment for ``url`` (userinfo removed), if any."""
+    import urllib.request
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host in _LOOPBACK_HOSTS:
+        return None
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass_environment(host):
+        return None
+    proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    port = f":{proxy_parts.port}" if proxy_parts.port else ""
+    return f"{proxy_parts.scheme}://{proxy_parts.hostname}{port}"
+
+
+def _network_error(error: Exception, url: str) -> NetworkError:
+    import httpx
+
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    proxy = _proxy_for(url)
+    reason = _clean_description(str(error), 120) or type(error).__name__
+    if isinstance(error, httpx.ProxyError) or (proxy and isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))):
+        via = f"The proxy {proxy}" if proxy else "The proxy"
+        return ServerNotReached(
+            f"{via} failed to connect bbwizard to {host} ({reason}). Check the proxy, or fix HTTPS_PROXY / "
+            f"NO_PROXY in your environment (add {urlsplit(url).hostname} to NO_PROXY to go direct)."
+        )
+    if isinstance(error, httpx.ConnectTimeout):
+        return ServerNotReached(f"Connecting to {host} timed out. Check your network connection, then try again.")
+    if isinstance(error, httpx.ConnectError):
+        return ServerNotReached(
+            f"Can't reach {host} ({reason}). Check your network connection and the site URL, then try again."
+        )
+    if isinstance(error, httpx.TimeoutException):
+        return NetworkError(f"{host} didn't answer in time. Try again in a minute.")
+    return NetworkError(f"The connection to {host} failed ({reason}). Try again in a minute.")
+
+
+@dataclass
+class _Answer:
+    status: int
+    content_type: str
+    body: bytes
+    started_at: datetime
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _post_token(
+    site_url: str,
+    client_id: str,
+    client_secret: Secret | str | None,
+    data: dict[str, str],
+    transport: httpx.BaseTransport | None,
+) -> _Answer:
+    import httpx
+
+    if client_secret is None:
+        raise ConsumerError(
+            "This profile has no consumer secret. Sign in again with the key and secret "
+            f"(bbwizard login), shown in Bitbucket under {CONSUMER_SETTINGS}."
+        )
+    secret = client_secret if isinstance(client_secret, Secret) else Secret(client_secret)
+    url = token_endpoint(site_url)
+    started_at = utc_now()
+    with http_client(transport) as client:
+        try:
+            response = client.post(url, data=data, auth=httpx.BasicAuth(client_id, secret.reveal()))
+        except httpx.HTTPError as error:
+            raise _network_error(error, url) from None
+    return _Answer(
+        status=response.status_code,
+        content_type=response.headers.get("content-type", ""),
+        body=response.content,
+        started_at=started_at,
+        url=url,
+        headers=dict(response.headers),
+    )
+
+
+def _decode_json(answer: _Answer, what: str) -> Any:
+    """The JSON in an answer, or a ProtocolError saying what came instead."""
+    text = answer.body.decode("utf-8", "replace")
+    stripped = text.lstrip()
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        where = f"HTTP {answer.status}"
+        if not stripped:
+            raise ProtocolError(f"{what} answered with nothing at all ({where}). Try again in a minute.") from None
+        if stripped.startswith("<") or "html" in answer.content_type.lower():
+            raise ProtocolError(
+                f"{what} answered with a web page instead of JSON ({where}). A captive portal, a proxy or "
+                "a wrong site URL is in the way: open the site in a browser, sign in to the network if "
+                "asked, check the site URL, then try again."
+            ) from None
+        if stripped.startswith(("{", "[")):
+            raise ProtocolError(
+                f"{what} sent an answer that was cut off or malformed ({where}; the JSON breaks at "
+                f"character {getattr(error, 'pos', '?')}). Try again; if it keeps happening, a proxy may "
+                "be damaging the connection."
+            ) from None
+        raise ProtocolError(f"{what} answered with something that isn't JSON ({where}). Try again in a minute.") from None
+
+
+Context = Literal["check", "exchange", "refresh", "client_credentials"]
+
+_WRONG_CREDENTIALS = (
+    "Bitbucket doesn't accept this key and secret. Copy both again from Bitbucket: "
+    f"{CONSUMER_SETTINGS} (the Key, and the Secret shown beside it)."
+)
+
+
+def _no_callback_message() -> str:
+    from bbwizard.loopback import suggest_callback_url
+
+    return (
+        f"The consumer has no callback URL. In Bitbucket: {CONSUMER_SETTINGS} → Callback URL: "
+        f"{suggest_callback_url()} , save, then try again."
+    )
+
+
+_PUBLIC_FOR_CLIENT_CREDENTIALS = (
+    "This consumer is public, so it can't get a token without the browser. In Bitbucket: "
+    f"{CONSUMER_SETTINGS}, tick 'This is a private consumer', or sign in with the browser instead."
+)
+
+
+def _token_error(answer: _Answer, context: Context) -> BBWizardError:
+    """Map a non-200 answer of the token endpoint to the sentence a person needs."""
+    what = "Bitbucket's token endpoint"
+    if answer.status == 429:
+        return RateLimited(
+            "Bitbucket is rate-limiting this consumer (HTTP 429: too many requests). Wait a few minutes, then try again."
+        )
+    if answer.status >= 500:
+        return NetworkError(
+            f"{what} failed (HTTP {answer.status}); the trouble is on Bitbucket's side or a proxy's. Try again in a minute."
+        )
+    payload = _decode_json(answer, what)
+    if not isinstance(payload, dict) or not isinstance(payload.get("error"), str):
+        return ProtocolError(
+            f"{what} refused the request (HTTP {answer.status}) without saying why. Check the site URL, then try again."
+        )
+    error = payload["error"]
+    description = payload.get("error_description") if isinstance(payload.get("error_description"), str) else ""
+    low = description.lower()
+    if error == "unauthorized_client":
+        return ConsumerError(_WRONG_CREDENTIALS)
+    if "callback" in low and ("no " in low or "not" in low):
+        return ConsumerError(_no_callback_message())
+    if "client_credentials" in low and "public" in low:
+        return ConsumerError(_PUBLIC_FOR_CLIENT_CREDENTIALS)
+    if context == "refresh" and (error == "invalid_grant" or "refresh_token" in low or "refresh token" in low):
+        return SignInRequired("Bitbucket no longer accepts this profile's refresh token, so the sign-in has ended.")
+    if context == "exchange" and error == "invalid_grant":
+        if "redirect" in low:
+            return CodeError(
+                "Bitbucket refused the code: the callback URL doesn't match the consumer's. Set the same "
+                f"callback URL on the consumer ({CONSUMER_SETTINGS}) and in bbwizard, then sign in again."
+            )
+        return CodeError(
+            "Bitbucket refused the code: it was already used, has expired, or belongs to another consumer. "
+            "A code works once and for a few minutes: start the sign-in again and use the new code."
+        )
+    detail = _clean_description(description)
+    return ConsumerError(
+        f"Bitbucket refused the request ({_clean_description(error, 60)}{': ' + detail if detail else ''}). "
+        f"Check the consumer in Bitbucket ({CONSUMER_SETTINGS}), then try again."
+    )
+
+
+def parse_token_answer(answer: _Answer | httpx.Response, started_at: datetime | None = None) -> TokenSet:
+    """Read a 200 answer of the token endpoint. ``expires_at`` = request start + ``expires_in``."""
+    if not isinstance(answer, _Answer):
+        answer = _Answer(
+            status=answer.status_code,
+            content_type=answer.headers.get("content-type", ""),
+            body=answer.content,
+            started_at=started_at or utc_now(),
+            url=str(answer.request.url) if answer._request is not None else "",
+        )
+    what = "Bitbucket's token endpoint"
+    payload = _decode_json(answer, what)
+    if not isinstance(payload, dict):
+        raise ProtocolError(f"{what} answered JSON that isn't an object. Try again; check the site URL.")
+    access = payload.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise ProtocolError(f"{what}'s answer has no access_token. Try again; check the site URL.")
+    access_token = Secret(access)
+    refresh = payload.get("refresh_token")
+    refresh_token = Secret(refresh) if isinstance(refresh, str) and refresh else None
+    if "expires_in" not in payload or payload["expires_in"] is None:
+        raise ProtocolError(f"{what}'s answer has no expires_in, so bbwizard can't tell when the token ends.")
+    expires_in = payload["expires_in"]
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)):
+        raise ProtocolError(
+            f"{what}'s answer gives expires_in as {type(expires_in).__name__}, not a number of seconds, "
+            "so bbwizard can't tell when the token ends."
+        )
+    if expires_in <= 0:
+        raise ProtocolError(
+            f"{what}'s answer says the token expires at once (expires_in={expires_in}). Try again; if it "
+            "keeps happening, check the system clock and the site URL."
+        )
+    token_type = payload.get("token_type")
+    if isinstance(token_type, str) and token_type.lower() not in ("bearer", ""):
+        raise ProtocolError(f"{what} granted a {token_type!r} token; bbwizard can only use bearer tokens.")
+    scope_field = payload.get("scopes", payload.get("scope"))
+    scopes = parse_scopes(scope_field) if scope_field is not None else None
+    if "scopes" in payload and "scope" in payload:  # both present (the 2026 change): take the union
+        scopes = sorted(set(parse_scopes(payload["scopes"])) | set(parse_scopes(payload["scope"])))
+    return TokenSet(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_at=answer.started_at + timedelta(seconds=float(expires_in)),
+        scopes=scopes,
+        token_type="bearer",
+    )
+
+
+def _tokens_or_error(answer: _Answer, context: Context) -> TokenSet:
+    if answer.status == 200:
+        return parse_token_answer(answer)
+    raise _token_error(answer, context)
+
+
+# --- the grants ---------------------------------------------------------------------------------
+
+
+def _secret(value: Secret | str | None) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(value)
+
+
+def check_consumer(
+    site_url: str,
+    client_id: str,
+    client_secret: Secret | str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> ConsumerCheck:
+    """One ``client_credentials`` request that tells what this key and secret are.
+
+    Returns a "private" check (valid; holding a token acting as the consumer's owner) or a
+    "public" one (valid; the browser sign-in is next). Raises :class:`ConsumerError` (wrong key or
+    secret, no callback URL), :class:`NetworkError` or :class:`ProtocolError` with the sentence to show.
+    """
+    client_id = (client_id or "").strip()
+    if not client_id:
+        raise ConsumerError(f"The consumer key is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
+    if not client_secret or not (client_secret.reveal() if isinstance(client_secret, Secret) else client_secret).strip():
+        raise ConsumerError(f"The consumer secret is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
+    remember(client_id)
+    answer = _post_token(site_url, client_id, _secret(client_secret), {"grant_type": "client_credentials"}, transport)
+    if answer.status == 200:
+        tokens = parse_token_answer(answer)
+        return ConsumerCheck(
+            kind="private",
+            token=tokens,
+            message=(
+                "The key and secret are right. This is a private consumer: it can get a token right "
+                "away, acting as the consumer's owner."
+            ),
+        )
+    error = _token_error(answer, "check")
+    if isinstance(error, ConsumerError) and error.message == _PUBLIC_FOR_CLIENT_CREDENTIALS:
+        return ConsumerCheck(
+            kind="public",
+            message="The key and secret are right. This consumer is public, so the browser sign-in comes next.",
+        )
+    raise error
+
+
+def exchange_code(
+    consumer: Profile,
+    code: str,
+    authorization: Authorization | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> TokenSet:
+    """Trade a code for tokens, once. Never retried: a code works a single time."""
+    code = (code or "").strip()
+    if not code:
+        raise CodeError("The code is empty. Paste the code, or the whole address the browser landed on.")
+    remember(code)
+    data = {"grant_type": "authorization_code", "code": code}
+    if authorization is not None and authorization.redirect_uri:
+        data["redirect_uri"] = authorization.redirect_uri
+    if authorization is not None and authorization.code_verifier is not None:
+        data["code_verifier"] = authorization.code_verifier.reveal()
+    answer = _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport)
+    return _tokens_or_error(answer, "exchange")
+
+
+def client_credentials(consumer: Profile, *, transport: httpx.BaseTransport | None = None) -> TokenSet:
+    """A token for a private consumer, acting as its owner."""
+    answer = _post_token(
+        consumer.site_url, consumer.client_id, consumer.client_secret, {"grant_type": "client_credentials"}, transport
+    )
+    return _tokens_or_error(answer, "client_credentials")
+
+
+def refresh(consumer: Profile, *, transport: httpx.BaseTransport | None = None) -> TokenSet:
+    """One ``refresh_token`` grant, retried only while the request never reached the server.
+
+    Call it under the profile's locks (see :func:`ensure_fresh`): refresh tokens rotate.
+    """
+    if not consumer.refresh_token:
+        raise SignInRequired(f"Profile '{consumer.name}' has no refresh token. Sign in again: bbwizard login --profile {consumer.name}")
+    data = {"grant_type": "refresh_token", "refresh_token": consumer.refresh_token.reveal()}
+    return _with_connect_retries(
+        lambda: _tokens_or_error(
+            _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport), "refresh"
+        )
+    )
+
+
+def _with_connect_retries(call: Any) -> TokenSet:
+    for attempt in range(REFRESH_ATTEMPTS):
+        try:
+            return call()
+        except ServerNotReached:
+            if attempt == REFRESH_ATTEMPTS - 1:
+                raise
+            time.sleep(min(2.0, 0.25 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- single-flight refresh ----------------------------------------------------------------------
+
+_flights_guard = threading.Lock()
+_flights: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _flight_lock(store: ConfigStore, name: str) -> threading.Lock:
+    key = (os.path.abspath(store.path), name)
+    with _flights_guard:
+        lock = _flights.get(key)
+        if lock is None:
+            lock = _flights[key] = threading.Lock()
+        return lock
+
+
+def _sign_in_again(profile: Profile, reason: str) -> SignInRequired:
+    return SignInRequired(f"{reason} Sign in again: bbwizard login --profile {profile.name}")
+
+
+def ensure_fresh(
+    store: ConfigStore,
+    name: str | None = None,
+    *,
+    min_valid: timedelta = DEFAULT_MIN_VALID,
+    force: bool = False,
+    transport: httpx.BaseTransport | None = None,
+) -> Profile:
+    """The profile with an access token valid for at least ``min_valid``, refreshing when needed.
+
+    Single flight: one thread per profile in this process (a lock per profile) and one process
+    (``store.lock()``); under both the file is read again, and a token another process just got is
+    used as it is. A new pair is saved before this returns, so the rotated refresh token is never
+    lost. ``force`` refreshes even a fresh-looking token (after a 401) unless someone else already
+    replaced it meanwhile.
+    """
+    profile = store.get(name)
+    state = profile.token_state(None, min_valid)
+    if state == "fresh" and not force:
+        return profile
+    if state == "signed_out":
+        raise _sign_in_again(profile, f"Profile '{profile.name}' is signed out.")
+    if not profile.can_refresh:
+        if state == "expiring" and not force:
+            return profile  # still usable a little longer; nothing to refresh it with
+        raise _sign_in_again(profile, f"The token of profile '{profile.name}' has expired and can't be refreshed.")
+    seen = profile.access_token
+    with _flight_lock(store, profile.name):
+        with store.lock():
+            current = store.get(profile.name)
+            current_state = current.token_state(None, min_valid)
+            if current_state == "fresh" and (not force or current.access_token != seen):
+                return current  # another thread or process refreshed while we waited
+            if current_state == "signed_out" or not current.can_refresh:
+                raise _sign_in_again(current, f"Profile '{current.name}' is signed out.")
+            try:
+                tokens = _renew(current, transport)
+            except SignInRequired as error:
+                raise _sign_in_again(current, error.message) from None
+            except NetworkError as error:
+                if not isinstance(error, ServerNotReached):
+                    # The request may have reached Bitbucket and spent the refresh token. The old
+                    # one stays valid for a while after rotation, so a later try can still work.
+                    reread = store.get(current.name)
+                    if reread.token_state(None, min_valid) == "fresh":
+                        return reread
+                    error = NetworkError(
+                        f"{error.message} The refresh may have reached Bitbucket; if the next try says "
+                        f"the sign-in has ended, run: bbwizard login --profile {current.name}"
+                    )
+                if current_state == "expiring" and not force:
+                    return current  # the old token still works for a few minutes
+                raise error from None
+            updated = current.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes)
+            store.save(updated, make_default=False)
+            return updated
+
+
+def _renew(profile: Profile, transport: httpx.BaseTransport | None) -> TokenSet:
+    if profile.grant == "client_credentials" and profile.client_secret:
+        # No rotation hazard here: a private consumer can always mint a new pair.
+        return _with_connect_retries(lambda: client_credentials(profile, transport=transport))
+    return refresh(profile, transport=transport)
+
+
+# --- who is signed in ---------------------------------------------------------------------------
+
+
+def fetch_user(
+    api_url: str,
+    access_token: Secret,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> UserInfo:
+    """``GET /user`` with the token: who it belongs to. Used at sign-in to say who is signed in."""
+    import httpx
+
+    url = f"{api_url.rstrip('/')}/user"
+    with http_client(transport) as client:
+        try:
+            response = client.get(url, headers={"Authorization": f"Bearer {access_token.reveal()}"})
+        except httpx.HTTPError as error:
+            raise _network_error(error, url) from None
+    answer = _Answer(
+        status=response.status_code,
+        content_type=response.headers.get("content-type", ""),
+        body=response.content,
+        started_at=utc_now(),
+        url=url,
+    )
+    what = "Bitbucket's API"
+    if answer.status == 401:
+        raise SignInRequired("Bitbucket didn't accept the new token (HTTP 401). Sign in again: bbwizard login")
+    if answer.status == 403:
+        payload = _safe_json(answer)
+        required: list[str] = []
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            detail = payload["error"].get("detail")
+            if isinstance(detail, dict):
+                required = parse_scopes(detail.get("required"))
+        missing = [s for s in required if s in REQUIRED_SCOPES] or ["account"]
+        check_scopes([s for s in REQUIRED_SCOPES if s not in missing])  # raises, naming what to tick
+    if answer.status == 429:
+        raise RateLimited("Bitbucket is rate-limiting this consumer (HTTP 429). Wait a few minutes, then try again.")
+    if answer.status >= 500:
+        raise NetworkError(f"{what} failed (HTTP {answer.status}). Try again in a minute.")
+    payload = _decode_json(answer, what)
+    if answer.status != 200 or not isinstance(payload, dict):
+        raise ProtocolError(f"{what} answered HTTP {answer.status} to 'who am I'. Check the API URL, then try again.")
+
+    def text(key: str) -> str | None:
+        value = payload.get(key)
+        return value if isinstance(value, str) and value else None
+
+    return UserInfo(
+        display_name=text("display_name"),
+        username=text("username") or text("nickname"),
+        uuid=text("uuid"),
+        account_id=text("account_id"),
+    )
+
+
+def _safe_json(answer: _Answer) -> Any:
+    try:
+        return json.loads(answer.body)
+    except ValueError:
+        return None
+
+
+def describe_expiry(expires_at: datetime | None, now: datetime | None = None) -> str:
+    """"in 1 h 59 min (14:39 UTC)" / "2 min ago (12:01 UTC)" / "unknown"."""
+    if expires_at is None:
+        return "unknown"
+    now = now or utc_now()
+    delta = expires_at - now
+    seconds = int(abs(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    if hours:
+        span = f"{hours} h {minutes} min"
+    elif minutes:
+        span = f"{minutes} min"
+    else:
+        span = f"{seconds} s"
+    stamp = expires_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"in {span} ({stamp})" if delta.total_seconds() > 0 else f"{span} ago ({stamp})"
+
+
+__all__ = [
+    "Authorization",
+    "ConsumerCheck",
+    "PERMISSION_FOR_SCOPE",
+    "PastedCode",
+    "REQUIRED_SCOPES",
+    "ServerNotReached",
+    "TokenSet",
+    "authorize_endpoint",
+    "check_consumer",
+    "check_scopes",
+    "client_credentials",
+    "describe_expiry",
+    "ensure_fresh",
+    "exchange_code",
+    "fetch_user",
+    "http_client",
+    "missing_scopes",
+    "parse_pasted",
+    "parse_scopes",
+    "parse_token_answer",
+    "refresh",
+    "start_authorization",
+    "token_endpoint",
+]
