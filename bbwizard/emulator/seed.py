@@ -1,0 +1,401 @@
+"""The emulator's world: consumers, users, workspaces, repositories, API tokens, from a seed.
+
+A seed is TOML or JSON (same shape) or a plain dict. Top-level keys:
+
+- ``browser_user``: username "logged in" in the emulator's browser (the consent page grants as
+  this user). Default: the first user.
+- ``consumers``: list of ``{key, secret, callback_url (absent/"" = none), private (bool),
+  scopes (list), owner (username), name}``.
+- ``users``: list of ``{username, display_name, uuid, account_id, nickname, email}``; only
+  ``username`` is required, the rest is derived.
+- ``workspaces``: list of ``{slug, name, uuid, members (usernames), administrators (usernames,
+  members too), is_private, is_personal, repositories: [...]}``.
+- repositories (in ``workspaces[].repositories``, or top-level ``repositories`` with a
+  ``workspace`` key): ``{slug, name, description, language, is_private, mainbranch, branches
+  (names; the first commit is on mainbranch, every other branch is one commit ahead of it),
+  files ({path: text}), project ({key, name}), commits (N commits of history, default 3),
+  size (extra incompressible bytes spread over the history, int or "5MB"/"300KB"),
+  created_on, updated_on}``.
+- ``generators``: list of ``{workspace, count, prefix (default "repo"), name (workspace name),
+  members, administrators, commits, languages}``: a workspace with ``count`` generated
+  repositories ``{prefix}-00001``…  They cost one small Python object each; their JSON is made
+  per page and their git repository on first clone.
+- ``api_tokens``: list of ``{token, username, scopes (default repository + repository:write)}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tomllib
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+SEEDS_DIR = Path(__file__).with_name("seeds")
+DEMO_SEED_PATH = SEEDS_DIR / "demo.toml"
+
+# The demo seed's consumers, for tests and `bbwizard demo`. Read them from the seed file so the
+# two can't drift apart.
+DEMO_CONSUMER_KEY = "bbwDemoKey7qR2mN4x"
+DEMO_CONSUMER_SECRET = "bbwDemoSecret9fK3pL6vT1wY8zC2hJ5nQ"
+PRIVATE_CONSUMER_KEY = "bbwPrivKey3hT8wQ1z"
+PRIVATE_CONSUMER_SECRET = "bbwPrivSecret4mV7cX2bN9kL5pR8sD3g"
+NO_CALLBACK_CONSUMER_KEY = "bbwNoCbKey6pL2kS9d"
+NO_CALLBACK_CONSUMER_SECRET = "bbwNoCbSecret7tR4yU1iO8pA3sD6fG2hJ"
+ACCOUNT_ONLY_CONSUMER_KEY = "bbwAcctKey5nB8vC3x"
+ACCOUNT_ONLY_CONSUMER_SECRET = "bbwAcctSecret2qW9eR6tY3uI8oP5aS1dF"
+READ_ONLY_CONSUMER_KEY = "bbwReadKey8dF1gH4j"
+READ_ONLY_CONSUMER_SECRET = "bbwReadSecret5zX2cV9bN6mQ3wE8rT1yU"
+DEMO_API_TOKEN = "ATATT3xFfGF0bbwDemoApiToken4kL9mN2pQ7rS1tV6wX3yZ8"
+DEMO_CALLBACK_URL = "http://localhost:8976/"
+
+_NAMESPACE = uuidlib.UUID("5f0c3a52-7b1e-4f5e-9a43-0b8f6d7c2e11")
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+_LANGUAGES = ("python", "javascript", "java", "go", "typescript", "c#", "ruby", "php", "shell", "kotlin")
+
+
+class SeedError(ValueError):
+    """The seed does not have the documented shape."""
+
+
+def braced_uuid(kind: str, name: str) -> str:
+    return "{" + str(uuidlib.uuid5(_NAMESPACE, f"{kind}:{name}")) + "}"
+
+
+def iso(moment: datetime) -> str:
+    """Bitbucket's timestamp format: ``2019-01-21T15:06:54.618532+00:00``."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_time(value: Any, default: datetime) -> datetime:
+    if value in (None, ""):
+        return default
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).replace("Z", "+00:00")
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_size(value: Any) -> int:
+    if value in (None, ""):
+        return 0
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)i?B?\s*", str(value), re.IGNORECASE)
+    if not match:
+        raise SeedError(f"size {value!r}: use bytes or a number with KB/MB/GB")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    return int(number * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit])
+
+
+@dataclass
+class Consumer:
+    key: str
+    secret: str
+    callback_url: str | None
+    private: bool
+    scopes: list[str]
+    owner: str
+    name: str
+
+
+@dataclass
+class User:
+    username: str
+    display_name: str
+    uuid: str
+    account_id: str
+    nickname: str
+    email: str
+    created_on: datetime
+
+
+@dataclass(slots=True)
+class Repo:
+    workspace: str
+    slug: str
+    name: str
+    description: str
+    language: str
+    is_private: bool
+    mainbranch: str
+    branches: list[str]
+    files: dict[str, str]
+    project_key: str
+    project_name: str
+    commits: int
+    size: int
+    created_on: datetime
+    updated_on: datetime
+    uuid: str
+    generated: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.workspace}/{self.slug}"
+
+    @property
+    def api_size(self) -> int:
+        """What ``size`` reports: roughly the bytes on disk once materialised."""
+        return 20_000 + self.size + sum(len(text.encode()) for text in self.files.values()) * 2
+
+
+@dataclass
+class Workspace:
+    slug: str
+    name: str
+    uuid: str
+    members: list[str]
+    administrators: set[str]
+    is_private: bool
+    is_personal: bool
+    created_on: datetime
+    repos: dict[str, Repo] = field(default_factory=dict)
+
+
+@dataclass
+class ApiToken:
+    token: str
+    username: str
+    scopes: list[str]
+
+
+@dataclass
+class World:
+    consumers: dict[str, Consumer]
+    users: dict[str, User]
+    workspaces: dict[str, Workspace]
+    api_tokens: dict[str, ApiToken]
+    browser_user: str | None
+
+    def workspace(self, ident: str) -> Workspace | None:
+        """A workspace by slug or by ``{uuid}``."""
+        found = self.workspaces.get(ident)
+        if found is None and ident.startswith("{"):
+            found = next((ws for ws in self.workspaces.values() if ws.uuid == ident), None)
+        return found
+
+    def repo(self, ws: Workspace, ident: str) -> Repo | None:
+        found = ws.repos.get(ident)
+        if found is None and ident.startswith("{"):
+            found = next((repo for repo in ws.repos.values() if repo.uuid == ident), None)
+        return found
+
+
+def load_seed_source(source: dict | str | Path | None) -> dict:
+    """A seed as a dict: ``None`` = the demo seed, a dict as is, a path to .toml or .json."""
+    if source is None:
+        return demo_seed()
+    if isinstance(source, dict):
+        return copy.deepcopy(source)
+    path = Path(source)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        return json.loads(text)
+    if path.suffix.lower() == ".toml":
+        return tomllib.loads(text)
+    raise SeedError(f"{path}: a seed is a .toml or a .json file")
+
+
+def demo_seed(callback_url: str | None = None) -> dict:
+    """The built-in demo seed as a dict (a fresh copy; change it freely).
+
+    ``callback_url`` replaces the demo consumer's callback URL (and the other consumers' that
+    share it), so ``bbwizard demo`` can use a free port.
+    """
+    seed = tomllib.loads(DEMO_SEED_PATH.read_text(encoding="utf-8"))
+    if callback_url is not None:
+        for consumer in seed["consumers"]:
+            if consumer.get("callback_url") == DEMO_CALLBACK_URL:
+                consumer["callback_url"] = callback_url
+    return seed
+
+
+def demo_consumer(seed: dict) -> dict:
+    """The demo consumer's entry (``key``, ``secret``, ``callback_url``, …) of a seed dict."""
+    for consumer in seed.get("consumers", []):
+        if consumer.get("key") == DEMO_CONSUMER_KEY:
+            return consumer
+    return seed["consumers"][0]
+
+
+def _user(entry: dict) -> User:
+    username = entry["username"]
+    uid = entry.get("uuid") or braced_uuid("user", username)
+    return User(
+        username=username,
+        display_name=entry.get("display_name") or username.capitalize(),
+        uuid=uid,
+        account_id=entry.get("account_id") or "557058:" + uid.strip("{}"),
+        nickname=entry.get("nickname") or username,
+        email=entry.get("email") or f"{username}@example.com",
+        created_on=_parse_time(entry.get("created_on"), _EPOCH - timedelta(days=900)),
+    )
+
+
+def _repo(ws_slug: str, entry: dict, index: int) -> Repo:
+    slug = entry["slug"]
+    mainbranch = entry.get("mainbranch") or "main"
+    branches = list(entry.get("branches") or [mainbranch])
+    if mainbranch not in branches:
+        branches.insert(0, mainbranch)
+    project = entry.get("project") or {}
+    created = _parse_time(entry.get("created_on"), _EPOCH + timedelta(days=index))
+    name = entry.get("name") or slug
+    files = dict(entry.get("files") or {})
+    files.setdefault("README.md", f"# {name}\n")
+    return Repo(
+        workspace=ws_slug,
+        slug=slug,
+        name=name,
+        description=entry.get("description", ""),
+        language=entry.get("language", ""),
+        is_private=bool(entry.get("is_private", True)),
+        mainbranch=mainbranch,
+        branches=branches,
+        files=files,
+        project_key=project.get("key", "PROJ"),
+        project_name=project.get("name", "Untitled project"),
+        commits=int(entry.get("commits", 3)),
+        size=_parse_size(entry.get("size")),
+        created_on=created,
+        updated_on=_parse_time(entry.get("updated_on"), created + timedelta(days=30)),
+        uuid=entry.get("uuid") or braced_uuid("repo", f"{ws_slug}/{slug}"),
+    )
+
+
+def _workspace(entry: dict, users: dict[str, User]) -> Workspace:
+    slug = entry["slug"]
+    members = list(entry.get("members") or [])
+    admins = set(entry.get("administrators") or [])
+    for name in admins:
+        if name not in members:
+            members.append(name)
+    for name in members:
+        if name not in users:
+            raise SeedError(f"workspace {slug}: member {name!r} is not in users")
+    return Workspace(
+        slug=slug,
+        name=entry.get("name") or slug,
+        uuid=entry.get("uuid") or braced_uuid("workspace", slug),
+        members=members,
+        administrators=admins,
+        is_private=bool(entry.get("is_private", True)),
+        is_personal=bool(entry.get("is_personal", False)),
+        created_on=_parse_time(entry.get("created_on"), _EPOCH - timedelta(days=400)),
+    )
+
+
+def generated_repos(ws_slug: str, count: int, prefix: str = "repo", commits: int = 2,
+                    languages: tuple[str, ...] = _LANGUAGES) -> dict[str, Repo]:
+    """``count`` repositories ``{prefix}-00001``… with distinct, shuffled ``updated_on``.
+
+    Deterministic: the same arguments give the same names, uuids and dates.
+    """
+    width = max(5, len(str(count)))
+    repos: dict[str, Repo] = {}
+    # A multiplier coprime with count shuffles updated_on, so sort=-updated_on is not index order.
+    step = 7919 if count % 7919 else 104729
+    for i in range(1, count + 1):
+        slug = f"{prefix}-{i:0{width}d}"
+        created = _EPOCH + timedelta(minutes=37 * i)
+        updated = _EPOCH + timedelta(days=400, seconds=600 * ((i * step) % count))
+        repos[slug] = Repo(
+            workspace=ws_slug,
+            slug=slug,
+            name=f"{prefix.capitalize()} {i:0{width}d}",
+            description=f"Generated repository number {i}.",
+            language=languages[i % len(languages)] if languages else "",
+            is_private=True,
+            mainbranch="main",
+            branches=["main"],
+            files={"README.md": f"# {prefix}-{i}\n"},
+            project_key="GEN",
+            project_name="Generated",
+            commits=commits,
+            size=0,
+            created_on=created,
+            updated_on=updated,
+            uuid=braced_uuid("repo", f"{ws_slug}/{slug}"),
+            generated=True,
+        )
+    return repos
+
+
+def build_world(raw: dict) -> World:
+    """Validate a seed dict and build the emulator's world from it."""
+    if not isinstance(raw, dict):
+        raise SeedError("a seed is a table (TOML) or an object (JSON)")
+    users = {u.username: u for u in (_user(entry) for entry in raw.get("users", []))}
+    consumers: dict[str, Consumer] = {}
+    for entry in raw.get("consumers", []):
+        if "key" not in entry or "secret" not in entry:
+            raise SeedError("every consumer needs a key and a secret")
+        owner = entry.get("owner") or next(iter(users), "")
+        consumers[entry["key"]] = Consumer(
+            key=entry["key"],
+            secret=entry["secret"],
+            callback_url=entry.get("callback_url") or None,
+            private=bool(entry.get("private", False)),
+            scopes=list(entry.get("scopes", ["account", "repository"])),
+            owner=owner,
+            name=entry.get("name") or entry["key"],
+        )
+    workspaces: dict[str, Workspace] = {}
+    for entry in raw.get("workspaces", []):
+        ws = _workspace(entry, users)
+        workspaces[ws.slug] = ws
+        for index, repo_entry in enumerate(entry.get("repositories", [])):
+            repo = _repo(ws.slug, repo_entry, index)
+            ws.repos[repo.slug] = repo
+    for index, repo_entry in enumerate(raw.get("repositories", [])):
+        ws = workspaces.get(repo_entry.get("workspace", ""))
+        if ws is None:
+            raise SeedError(f"repository {repo_entry.get('slug')!r}: unknown workspace")
+        repo = _repo(ws.slug, repo_entry, index)
+        ws.repos[repo.slug] = repo
+    for entry in raw.get("generators", []):
+        slug = entry["workspace"]
+        ws = workspaces.get(slug)
+        if ws is None:
+            ws = _workspace(
+                {
+                    "slug": slug,
+                    "name": entry.get("name") or slug,
+                    "members": entry.get("members") or list(users)[:1],
+                    "administrators": entry.get("administrators") or [],
+                    "is_private": entry.get("is_private", True),
+                },
+                users,
+            )
+            workspaces[slug] = ws
+        ws.repos.update(
+            generated_repos(
+                slug,
+                int(entry["count"]),
+                prefix=entry.get("prefix", "repo"),
+                commits=int(entry.get("commits", 2)),
+                languages=tuple(entry.get("languages", _LANGUAGES)),
+            )
+        )
+    api_tokens = {}
+    for entry in raw.get("api_tokens", []):
+        if entry.get("username") not in users:
+            raise SeedError("every api token needs the username of a seeded user")
+        api_tokens[entry["token"]] = ApiToken(
+            token=entry["token"],
+            username=entry["username"],
+            scopes=list(entry.get("scopes", ["repository", "repository:write"])),
+        )
+    browser_user = raw.get("browser_user") or next(iter(users), None)
+    if browser_user is not None and browser_user not in users:
+        raise SeedError(f"browser_user {browser_user!r} is not in users")
+    for consumer in consumers.values():
+        if consumer.owner and consumer.owner not in users:
+            raise SeedError(f"consumer {consumer.name!r}: owner {consumer.owner!r} is not in users")
+    return World(consumers, users, workspaces, api_tokens, browser_user)

@@ -1,0 +1,74 @@
+"""Fixtures shared by every test folder: the Bitbucket Cloud emulator and a clean git.
+
+- ``emulator``: a running :class:`bbwizard.emulator.Emulator` with the demo seed (function scope;
+  starting one takes milliseconds, git repositories are built on first use).
+- ``emulator_factory``: ``emulator_factory(seed=None, **knobs)`` starts one more with your seed
+  and knobs (``token_lifetime=2``, ``refresh_grace=1``, ``request_budget=5``, …); all are stopped
+  at teardown.
+- ``git_env``: a dict environment for subprocess git: temp HOME, no system/global config,
+  ``GIT_TERMINAL_PROMPT=0``, ``user.name``/``user.email`` set, no inherited ``GIT_*`` variables.
+- ``big_seed``: the demo seed plus a workspace ``big`` with 10,000 generated repositories.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bbwizard.emulator import Emulator, demo_seed
+
+
+@pytest.fixture
+def emulator_factory(tmp_path_factory):
+    started: list[Emulator] = []
+
+    def make(seed=None, **knobs) -> Emulator:
+        knobs.setdefault("data_dir", tmp_path_factory.mktemp("emulator"))
+        emu = Emulator(seed, **knobs).start()
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def emulator(emulator_factory) -> Emulator:
+    return emulator_factory()
+
+
+@pytest.fixture
+def big_seed() -> dict:
+    seed = demo_seed()
+    seed["generators"] = [{"workspace": "big", "name": "Big Corp", "count": 10_000, "members": ["alice"]}]
+    return seed
+
+
+@pytest.fixture
+def git_env(tmp_path_factory) -> dict[str, str]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    home: Path = tmp_path_factory.mktemp("home")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("GIT_") and key not in ("SSH_ASKPASS", "BROWSER", "XDG_CONFIG_HOME")}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="Test Person",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test Person",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        LC_ALL="C",
+    )
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Person\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[protocol]\n\tversion = 2\n",
+        encoding="utf-8",
+    )
+    return env
