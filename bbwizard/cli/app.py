@@ -1,0 +1,124 @@
+"""`bbwizard` (no command): the Textual wizard, and `bbwizard demo`: the same wizard offline.
+
+Nothing heavy is imported at module level: `bbwizard --help` and `bbwizard token` load this module
+to build the parser, and must not pay for Textual or the emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    demo = subparsers.add_parser(
+        "demo",
+        help="try the wizard offline against the built-in Bitbucket Cloud emulator",
+        description=(
+            "Start the Bitbucket Cloud emulator on loopback with demo repositories and a demo "
+            "consumer, then run the wizard against it. Nothing leaves this machine; the temporary "
+            "config folder is removed at the end."
+        ),
+    )
+    demo.add_argument(
+        "--no-tui",
+        action="store_true",
+        help="only start the emulator and print its URLs and the demo consumer (Ctrl+C stops it)",
+    )
+    demo.set_defaults(func=run_demo)
+
+
+def run_wizard(args: argparse.Namespace) -> int:
+    """`bbwizard` with no command: the wizard against the real Bitbucket Cloud."""
+    from bbwizard.tui.app import WizardApp
+
+    app = WizardApp()
+    result = app.run()
+    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def approver_command() -> str:
+    """The `$BROWSER` value that makes the emulator's approver click Grant."""
+    import shlex
+
+    return shlex.join([sys.executable, "-m", "bbwizard.emulator.approve"])
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from bbwizard.cli import output
+
+    try:
+        from bbwizard.emulator import Emulator, demo_consumer, demo_seed
+    except ImportError:
+        output.fail("The built-in Bitbucket Cloud emulator is not available in this installation.")
+        return 1
+
+    callback_port = free_loopback_port()
+    callback_url = f"http://localhost:{callback_port}/"
+    config_dir = Path(tempfile.mkdtemp(prefix="bbwizard-demo-"))
+    saved_env = {key: os.environ.get(key) for key in ("BBWIZARD_CONFIG", "BROWSER")}
+    os.environ["BBWIZARD_CONFIG"] = str(config_dir / "config.toml")
+    os.environ["BROWSER"] = approver_command()
+    try:
+        seed = demo_seed(callback_url=callback_url)
+        consumer = demo_consumer(seed)
+        with Emulator(seed) as emulator:
+            if args.no_tui:
+                _print_demo(emulator, consumer, callback_url, config_dir)
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    print(file=sys.stderr)
+                return 0
+            print(
+                f"bbwizard demo: a Bitbucket Cloud emulator runs on {emulator.site_url}, a stand-in browser "
+                "clicks Grant for you, and the config goes to a temporary folder removed when you quit.",
+                file=sys.stderr,
+                flush=True,
+            )
+            from bbwizard.tui.app import ConsumerPrefill, WizardApp
+
+            prefill = ConsumerPrefill(
+                name="demo",
+                client_id=consumer["key"],
+                client_secret=consumer["secret"],
+                callback_url=callback_url,
+                site_url=emulator.site_url,
+                api_url=emulator.api_url,
+            )
+            app = WizardApp(prefill=prefill, demo=True)
+            app.run()
+            return int(app.return_code or 0)
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(config_dir, ignore_errors=True)
+
+
+def _print_demo(emulator, consumer: dict, callback_url: str, config_dir: Path) -> None:
+    # Plain print, not output.info: the demo secret is meant to be read (it works only here).
+    lines = [
+        f"✓ Bitbucket Cloud emulator on {emulator.site_url} (API {emulator.api_url})",
+        f"  consumer key:    {consumer['key']}",
+        f"  consumer secret: {consumer['secret']}  (a demo secret, valid only in this emulator)",
+        f"  callback URL:    {callback_url}",
+        f"  config folder:   {config_dir} (removed when this stops)",
+        "Next: run `bbwizard demo` (without --no-tui) for the wizard against it. Ctrl+C stops the emulator.",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
