@@ -326,9 +326,56 @@ class LoopbackCatcher:
             self._done.set()
 
 
+def open_browser(url: str) -> bool:
+    """Open ``url`` in the person's browser without waiting for it; False when there is none.
+
+    ``$BROWSER`` wins (a command line; ``%s`` marks where the URL goes, else it is appended; several
+    choices separated by ``os.pathsep``). Python's ``webbrowser`` can't run a ``$BROWSER`` that has
+    arguments and no ``%s`` (``python -m bbwizard.emulator.approve``), hence this. With no
+    ``$BROWSER`` and no display (ssh, a container) nothing is opened: the caller shows the URL.
+    """
+    import shlex
+    import subprocess
+    import sys
+
+    choices = os.environ.get("BROWSER", "")
+    if choices.strip():
+        for choice in choices.split(os.pathsep):
+            try:
+                argv = shlex.split(choice, posix=os.name != "nt")
+            except ValueError:
+                continue
+            if not argv:
+                continue
+            if any("%s" in arg for arg in argv):
+                argv = [arg.replace("%s", url) for arg in argv]
+            else:
+                argv.append(url)
+            try:
+                process = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=os.name != "nt"
+                )
+            except OSError:
+                continue
+            threading.Thread(target=process.wait, name="bbwizard-browser", daemon=True).start()  # reap it
+            return True
+        return False
+    if sys.platform not in ("darwin", "win32", "cygwin") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False
+    import webbrowser
+
+    try:
+        return bool(webbrowser.open(url, new=2))
+    except Exception:
+        return False
+
+
 __all__ = [
     "CallbackResult",
     "LoopbackCatcher",
+    "open_browser",
     "SUGGESTED_PORT",
     "is_loopback_url",
     "suggest_callback_url",

@@ -576,7 +576,6 @@ def check_consumer(
         raise ConsumerError(f"The consumer key is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
     if not client_secret or not (client_secret.reveal() if isinstance(client_secret, Secret) else client_secret).strip():
         raise ConsumerError(f"The consumer secret is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
-    remember(client_id)
     answer = _post_token(site_url, client_id, _secret(client_secret), {"grant_type": "client_credentials"}, transport)
     if answer.status == 200:
         tokens = parse_token_answer(answer)

@@ -1,0 +1,419 @@
+"""``bbwizard login``, ``token``, ``status`` and ``logout``: sign-in without the wizard, gh style.
+
+Prompts and progress go to stderr (✓ ! X marks); data (the token, ``status``) to stdout. Every
+prompt has a flag, and when stdin is not a terminal a missing value is a usage error naming the
+flag, never a prompt that hangs. Secrets are never arguments: hidden input or ``--secret-stdin``.
+
+Imports stay light at module level: ``bbwizard token`` with a fresh token must not import httpx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bbwizard.errors import EXIT_OK, EXIT_SIGN_IN, CodeError, LoopbackError, ScopeError, UsageError
+
+_LOGIN_HELP = """\
+Sign in to Bitbucket Cloud with an OAuth consumer (Workspace settings → OAuth consumers).
+
+Give the consumer a callback URL such as http://localhost:8976/ and the permissions
+Account: Read and Repositories: Read. bbwizard checks the key and secret, opens the
+authorize page, catches the redirect on that loopback port (or takes the code or the
+address you paste), and saves the profile.
+
+Unattended:  printf '%s\\n' "$SECRET" | bbwizard login --key KEY --secret-stdin --client-credentials
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    login = subparsers.add_parser(
+        "login",
+        help="sign in with an OAuth consumer and save a profile",
+        description=_LOGIN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    login.add_argument("--profile", metavar="NAME", help="the profile to create or sign in again (default: the default profile, else 'default')")
+    login.add_argument("--key", metavar="KEY", help="the consumer's key (asked when missing)")
+    login.add_argument("--secret-stdin", action="store_true", help="read the consumer's secret from the first line of stdin (never pass it as an argument)")
+    login.add_argument("--callback-url", metavar="URL", help="the callback URL set on the consumer (suggested: http://localhost:8976/)")
+    login.add_argument("--no-browser", action="store_true", help="don't open a browser; print the address to open")
+    login.add_argument("--paste", action="store_true", help="read the code, or the address the browser landed on, from stdin (after the secret) instead of catching the redirect")
+    login.add_argument("--client-credentials", action="store_true", help="private consumers: get a token without the browser, acting as the consumer's owner")
+    login.add_argument("--site-url", metavar="URL", help="the Bitbucket site (default https://bitbucket.org)")
+    login.add_argument("--api-url", metavar="URL", help="the REST API base (default https://api.bitbucket.org/2.0, or SITE/2.0 with --site-url)")
+    login.add_argument("--timeout", metavar="SECONDS", type=float, default=300.0, help="how long to wait for the browser to come back (default 300)")
+    login.set_defaults(func=cmd_login)
+
+    token = subparsers.add_parser(
+        "token",
+        help="print a valid access token (refreshed first when stale)",
+        description="Print a valid access token on stdout and nothing else, refreshing it first when it is stale. For scripts and SDKs.",
+    )
+    token.add_argument("--profile", metavar="NAME", help="the profile (default: the default profile)")
+    token.set_defaults(func=cmd_token)
+
+    status = subparsers.add_parser(
+        "status",
+        help="show profiles, user, scopes and token expiry",
+        description="Show each profile: the user, the scopes, when the token expires, and where secrets are kept. Exit 3 when a profile needs a new sign-in.",
+    )
+    status.add_argument("--profile", metavar="NAME", help="only this profile")
+    status.add_argument("--json", action="store_true", help="print JSON on stdout (no secrets)")
+    status.set_defaults(func=cmd_status)
+
+    logout = subparsers.add_parser(
+        "logout",
+        help="forget a profile's tokens",
+        description="Forget a profile's tokens. The consumer key and secret stay for the next login unless --forget-consumer.",
+    )
+    logout.add_argument("--profile", metavar="NAME", help="the profile (default: the default profile)")
+    logout.add_argument("--forget-consumer", action="store_true", help="also forget the consumer key and secret (the whole profile)")
+    logout.set_defaults(func=cmd_logout)
+
+
+# --- token --------------------------------------------------------------------------------------
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from bbwizard.config import ConfigStore
+
+    store = ConfigStore()
+    profile = store.get(args.profile)
+    if profile.token_state() != "fresh":
+        from bbwizard.oauth import ensure_fresh
+
+        profile = ensure_fresh(store, profile.name)
+    if store.warnings():
+        from bbwizard.cli import output
+
+        for warning in store.warnings():
+            output.warn(warning)
+    assert profile.access_token is not None
+    sys.stdout.write(profile.access_token.reveal() + "\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+# --- prompts ------------------------------------------------------------------------------------
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def _ask(prompt: str, flag: str, what: str, default: str | None = None) -> str:
+    if not _stdin_is_tty():
+        raise UsageError(f"{what} is needed: pass {flag} (stdin is not a terminal, so bbwizard can't ask).")
+    shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
+    sys.stderr.write(shown)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError(f"{what} is needed: pass {flag}.")
+    answer = line.strip()
+    return answer or (default or "")
+
+
+def _read_secret(args: argparse.Namespace) -> Any:
+    from bbwizard.secret import Secret
+
+    if args.secret_stdin:
+        line = sys.stdin.readline()
+        value = line.rstrip("\r\n").strip()
+        if not value:
+            raise UsageError("--secret-stdin read an empty line: put the consumer's secret on the first line of stdin.")
+        return Secret(value)
+    if not _stdin_is_tty():
+        raise UsageError("The consumer's secret is needed: pass --secret-stdin and write it on stdin (stdin is not a terminal, so bbwizard can't ask).")
+    import getpass
+
+    value = getpass.getpass("Consumer secret (hidden): ", stream=sys.stderr).strip()
+    if not value:
+        raise UsageError("The consumer's secret is empty. Copy it from Bitbucket: Workspace settings → OAuth consumers.")
+    return Secret(value)
+
+
+def _read_pasted(args: argparse.Namespace, expected_state: str) -> Any:
+    from bbwizard.cli import output
+    from bbwizard.oauth import parse_pasted
+
+    attempts = 3 if _stdin_is_tty() else 1
+    for attempt in range(attempts):
+        if _stdin_is_tty():
+            sys.stderr.write("Paste the code, or the whole address the browser landed on: ")
+            sys.stderr.flush()
+        elif not args.paste:
+            raise UsageError("The code is needed: pass --paste and write the code or the address on stdin (stdin is not a terminal, so bbwizard can't ask).")
+        line = sys.stdin.readline()
+        try:
+            pasted = parse_pasted(line, expected_state)
+        except CodeError as error:
+            if attempt == attempts - 1:
+                raise
+            output.fail(str(error))
+            continue
+        if pasted.warning:
+            output.warn(pasted.warning)
+        return pasted
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- login --------------------------------------------------------------------------------------
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from bbwizard import oauth
+    from bbwizard.cli import output
+    from bbwizard.config import DEFAULT_PROFILE_NAME, ConfigStore, Profile, default_api_url, validate_profile_name
+    from bbwizard.loopback import is_loopback_url, suggest_callback_url
+
+    store = ConfigStore()
+    for warning in store.warnings():
+        output.warn(warning)
+    existing_profiles = store.load()  # a corrupt file stops us here, before anything is written
+    name = args.profile or store.default_name or DEFAULT_PROFILE_NAME
+    validate_profile_name(name)
+    existing = existing_profiles.get(name)
+
+    site_url = (args.site_url or (existing.site_url if existing else None) or "https://bitbucket.org").rstrip("/")
+    if args.api_url:
+        api_url = args.api_url.rstrip("/")
+    elif existing and not args.site_url:
+        api_url = existing.api_url
+    else:
+        api_url = default_api_url(site_url)
+    for flag, url in (("--site-url", site_url), ("--api-url", api_url)):
+        if not url.startswith(("https://", "http://")):
+            raise UsageError(f"{flag} must be an http(s) address, like https://bitbucket.org.")
+
+    if args.key:
+        client_id = args.key.strip()
+    elif existing and existing.client_id:
+        client_id = existing.client_id
+        output.info(f"Using the consumer key saved in profile '{name}' (--key to use another).")
+    else:
+        client_id = _ask("Consumer key", "--key KEY", "The consumer's key")
+    if not client_id:
+        raise UsageError("The consumer's key is empty. Copy it from Bitbucket: Workspace settings → OAuth consumers.")
+
+    if args.secret_stdin or not (existing and existing.client_secret and existing.client_id == client_id):
+        client_secret = _read_secret(args)
+    else:
+        client_secret = existing.client_secret
+
+    output.info(f"Checking the consumer with {oauth.token_endpoint(site_url)} …")
+    check = oauth.check_consumer(site_url, client_id, client_secret)
+    output.ok(check.message)
+
+    base = Profile(
+        name=name,
+        client_id=client_id,
+        client_secret=client_secret,
+        callback_url=existing.callback_url if existing else None,
+        site_url=site_url,
+        api_url=api_url,
+        clone_dir=existing.clone_dir if existing else None,
+        workspaces=list(existing.workspaces) if existing else [],
+    )
+
+    if args.client_credentials:
+        if check.kind != "private" or check.token is None:
+            from bbwizard.errors import ConsumerError
+
+            raise ConsumerError(oauth._PUBLIC_FOR_CLIENT_CREDENTIALS, hint="Leave out --client-credentials to sign in with the browser.")
+        if args.callback_url:
+            base.callback_url = args.callback_url.strip()
+        base.grant = "client_credentials"
+        return _finish(store, base, check.token, output)
+
+    if check.kind == "private":
+        output.info("  (This consumer is private: --client-credentials would get a token without the browser, as its owner.)")
+
+    callback_url = (args.callback_url or "").strip() or base.callback_url
+    if not callback_url and not args.paste:
+        output.info(f"The consumer's callback URL must be set in Bitbucket. To have bbwizard catch the redirect, use {suggest_callback_url()}")
+        callback_url = _ask("Callback URL set on the consumer", "--callback-url URL", "The consumer's callback URL", default=suggest_callback_url())
+    base.callback_url = callback_url or None
+
+    authorization = oauth.start_authorization(site_url, client_id)
+    catcher = None
+    if not args.paste and callback_url:
+        from bbwizard.loopback import LoopbackCatcher
+
+        if is_loopback_url(callback_url):
+            catcher = LoopbackCatcher(callback_url, authorization.state, timeout=args.timeout)
+            try:
+                catcher.start()
+            except LoopbackError as error:
+                catcher = None
+                if not _stdin_is_tty():
+                    raise LoopbackError(error.message, hint="Or pass --paste and write the address the browser lands on to stdin.") from None
+                output.warn(error.message)
+        else:
+            output.info(f"The callback URL {callback_url} isn't on this machine: after you click Grant access, paste the address the browser lands on.")
+    try:
+        output.info("Open this address in a browser and click Grant access:")
+        output.info(f"  {authorization.url}")
+        if not args.no_browser:
+            from bbwizard.loopback import open_browser
+
+            if open_browser(authorization.url):
+                output.ok("Opened the browser.")
+            else:
+                output.warn("No browser here: open the address above on any machine.")
+        if catcher is not None:
+            output.info(f"Waiting for the browser to come back to {callback_url} (Ctrl+C to stop) …")
+            result = catcher.wait()
+            code = result.code
+            output.ok("Bitbucket sent the code.")
+        else:
+            code = _read_pasted(args, authorization.state).code
+    finally:
+        if catcher is not None:
+            catcher.close()
+
+    tokens = oauth.exchange_code(base, code, authorization)
+    base.grant = "authorization_code"
+    return _finish(store, base, tokens, output)
+
+
+def _finish(store: Any, base: Any, tokens: Any, output: Any) -> int:
+    """Save the new tokens at once (they rotate), then say who is signed in; scopes last."""
+    from bbwizard import oauth
+
+    profile = base.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes or [])
+    store.save(profile)
+    user_error = None
+    try:
+        user = oauth.fetch_user(profile.api_url, profile.access_token)
+    except ScopeError as error:
+        user_error = error
+    else:
+        profile.user = user
+        store.save(profile)
+        output.ok(f"Signed in to {profile.site_host} as {user.label}")
+    if tokens.scopes is not None:
+        output.ok(f"Scopes: {' '.join(tokens.scopes) or '(none)'}")
+    output.ok(f"The token expires {oauth.describe_expiry(profile.expires_at)}; bbwizard refreshes it on its own.")
+    output.ok(f"Saved profile '{profile.name}' in {store.path}")
+    oauth.check_scopes(tokens.scopes)
+    if user_error is not None:
+        raise user_error
+    return EXIT_OK
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bbwizard.config import ConfigStore, utc_now
+    from bbwizard.oauth import describe_expiry, missing_scopes
+
+    store = ConfigStore()
+    profiles = store.load()
+    default = store.default_name if profiles else None
+    if args.profile:
+        profiles = {args.profile: store.get(args.profile)}
+    now = utc_now()
+    warnings = store.warnings()
+    rows = []
+    needs_sign_in = not profiles
+    for name, profile in sorted(profiles.items()):
+        state = profile.token_state(now)
+        usable = state in ("fresh", "expiring") or (state == "expired" and profile.can_refresh)
+        needs_sign_in = needs_sign_in or not usable
+        left = profile.expires_in(now)
+        rows.append(
+            {
+                "name": name,
+                "default": name == default,
+                "site_url": profile.site_url,
+                "api_url": profile.api_url,
+                "git_host": profile.git_host,
+                "grant": profile.grant,
+                "client_id": profile.client_id,
+                "callback_url": profile.callback_url,
+                "user": None if profile.user is None else {k: v for k, v in vars(profile.user).items()},
+                "scopes": list(profile.scopes),
+                "missing_scopes": missing_scopes(profile.scopes) if profile.access_token else [],
+                "token_state": state,
+                "can_refresh": profile.can_refresh,
+                "usable": usable,
+                "expires_at": profile.expires_at.isoformat().replace("+00:00", "Z") if profile.expires_at else None,
+                "expires_in_seconds": int(left.total_seconds()) if left is not None else None,
+                "secret_storage": profile.secret_storage,
+            }
+        )
+    if args.json:
+        document = {"config_path": str(store.path), "default": default, "warnings": warnings, "profiles": rows}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return EXIT_SIGN_IN if needs_sign_in else EXIT_OK
+
+    from bbwizard.cli import output
+
+    for warning in warnings:
+        output.warn(warning)
+    if not rows:
+        output.fail(f"Not signed in (no profiles in {store.path}). Run: bbwizard login")
+        return EXIT_SIGN_IN
+    lines: list[str] = []
+    for row in rows:
+        profile = profiles[row["name"]]
+        mark = " (default)" if row["default"] else ""
+        lines.append(f"{profile.site_host} — profile '{row['name']}'{mark}")
+        who = profile.user.label if profile.user else "an unknown user"
+        state = row["token_state"]
+        if state == "signed_out":
+            lines.append(f"  X Signed out. Sign in: bbwizard login --profile {row['name']}")
+        else:
+            lines.append(f"  ✓ Signed in as {who}" + (" (client credentials: the consumer's owner)" if profile.grant == "client_credentials" else ""))
+            expiry = describe_expiry(profile.expires_at, now)
+            if state == "fresh":
+                lines.append(f"  - Token: expires {expiry}")
+            elif state == "expiring":
+                lines.append(f"  ! Token: expires {expiry}; bbwizard refreshes it on next use")
+            elif profile.can_refresh:
+                lines.append(f"  - Token: expired {expiry.removeprefix('in ')}; bbwizard refreshes it on next use")
+            else:
+                lines.append(f"  X Token: expired {expiry}; sign in again: bbwizard login --profile {row['name']}")
+            lines.append(f"  - Scopes: {' '.join(profile.scopes) or '(none reported)'}")
+            if row["missing_scopes"]:
+                from bbwizard.oauth import PERMISSION_FOR_SCOPE
+
+                ticks = " and ".join(PERMISSION_FOR_SCOPE[s] for s in row["missing_scopes"])
+                lines.append(f"  ! Missing {' and '.join(row['missing_scopes'])}: tick {ticks} on the consumer, then sign in again")
+        lines.append(f"  - Consumer key: {profile.client_id}; site {profile.site_url}, API {profile.api_url}")
+        lines.append(f"  - Secrets kept in: the config file {store.path}" if profile.secret_storage == "file" else f"  - Secrets kept in: {profile.secret_storage}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_SIGN_IN if needs_sign_in else EXIT_OK
+
+
+# --- logout -------------------------------------------------------------------------------------
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from bbwizard.cli import output
+    from bbwizard.config import ConfigStore
+
+    store = ConfigStore()
+    profile = store.get(args.profile)
+    if args.forget_consumer:
+        store.delete(profile.name)
+        output.ok(f"Forgot profile '{profile.name}': its tokens, consumer key and secret are gone from {store.path}")
+        return EXIT_OK
+    if profile.token_state() == "signed_out":
+        output.ok(f"Profile '{profile.name}' was already signed out.")
+        return EXIT_OK
+    store.save(profile.signed_out(), make_default=False)
+    output.ok(f"Signed out of profile '{profile.name}': its tokens are forgotten.")
+    output.info(
+        f"  The consumer key and secret are kept for the next `bbwizard login --profile {profile.name}`; "
+        "--forget-consumer forgets them too. Bitbucket can't revoke a token early: it ends on its own."
+    )
+    return EXIT_OK
