@@ -1,0 +1,470 @@
+"""The wizard: one App, one flow coroutine that pushes each step and waits for its answer.
+
+Everything the flow does is a call into the core (config, oauth, loopback, api, git), made from a
+worker so the screen keeps drawing. The clock, the HTTP transport, the git runner and the browser
+opener come in through `WizardApp.__init__`, so tests freeze time and point at the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from bbwizard.errors import BBWizardError, SignInRequired
+from bbwizard.secret import Secret, redact
+from bbwizard.tui.screens.base import BACK, WizardStep
+from bbwizard.tui.screens.modals import ConfirmModal, ErrorModal, HelpModal
+
+log = logging.getLogger("bbwizard.tui")
+
+# Refresh on our own when less than this is left (the core's default margin).
+AUTO_REFRESH_BEFORE = timedelta(minutes=5)
+# After a failed automatic refresh, wait this long before trying again.
+AUTO_REFRESH_PAUSE = timedelta(seconds=30)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class ConsumerPrefill:
+    """What the Consumer screen starts with (the demo fills it from the emulator)."""
+
+    name: str = ""
+    client_id: str = ""
+    client_secret: Secret | str | None = None
+    callback_url: str = ""
+    site_url: str = "https://bitbucket.org"
+    api_url: str = "https://api.bitbucket.org/2.0"
+    clone_dir: str | None = None
+
+
+@dataclass
+class FlowState:
+    """What the steps hand each other."""
+
+    form: Any = None  # screens.consumer.ConsumerForm
+    authorization: Any = None  # oauth.Authorization
+    code: str | None = None
+    profile: Any = None  # config.Profile
+    repositories: list[Any] = field(default_factory=list)
+
+
+class WizardApp(App[int]):
+    """`bbwizard`: from an OAuth consumer to a cloned repository, with the keyboard."""
+
+    CSS_PATH = "bbwizard.tcss"
+    TITLE = "bbwizard"
+
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="help", tooltip="Help for this step"),
+        Binding("r", "refresh_token", "Refresh token", id="refresh", tooltip="Refresh the access token now"),
+    ]
+
+    profile: reactive[Any] = reactive(None, always_update=True)
+    refreshing: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        *,
+        store: Any = None,
+        clock: Callable[[], datetime] | None = None,
+        transport: Any = None,
+        oauth_transport: Any = None,
+        git_runner: Any = None,
+        open_browser: Callable[[str], None] | None = None,
+        prefill: ConsumerPrefill | None = None,
+        demo: bool = False,
+        start: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self.clock = clock or utc_now
+        self.transport = transport  # httpx async transport for bbwizard.api
+        self.oauth_transport = oauth_transport  # httpx sync transport for bbwizard.oauth
+        self.git_runner = git_runner
+        self.open_browser = open_browser
+        self.prefill = prefill
+        self.demo = demo
+        self.start = start
+        self.flow = FlowState()
+        self._last_auto_refresh: datetime | None = None
+
+    # Injected pieces
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from bbwizard.config import ConfigStore
+
+            self._store = ConfigStore()
+        return self._store
+
+    # Start and the flow
+
+    def on_mount(self) -> None:
+        self.set_interval(1, self.refresh_when_due, name="auto-refresh")
+        if self.start != "none":
+            self.run_flow()
+
+    @work(group="flow", exclusive=True, exit_on_error=False)
+    async def run_flow(self, first_step: str | None = None) -> None:
+        """The wizard from top to bottom. Each step is a screen; escape on it goes one step back."""
+        from bbwizard.tui.screens.authorize import AuthorizeScreen, PasteRequested
+        from bbwizard.tui.screens.clone import CloneScreen
+        from bbwizard.tui.screens.code import CodeScreen
+        from bbwizard.tui.screens.consumer import ConsumerScreen
+        from bbwizard.tui.screens.profiles import ProfilesScreen
+        from bbwizard.tui.screens.repositories import RepositoriesScreen
+        from bbwizard.tui.screens.token import TokenScreen
+
+        flow = self.flow
+        profiles = await self.load_profiles()
+        step = first_step or self.start or ("profiles" if profiles else "consumer")
+        while True:
+            try:
+                if step == "profiles":
+                    choice = await self.push_screen_wait(ProfilesScreen())
+                    if choice is BACK:
+                        self.exit(0)
+                        return
+                    if choice is None:
+                        flow.form, flow.profile = None, None
+                        self.profile = None
+                        step = "consumer"
+                        continue
+                    self.profile = choice
+                    flow.profile = await self.make_usable(choice)
+                    if flow.profile is None:
+                        flow.form = None
+                        step = "consumer"
+                        continue
+                    step = "repositories"
+
+                elif step == "consumer":
+                    form = await self.push_screen_wait(ConsumerScreen(self.consumer_prefill()))
+                    if form is BACK:
+                        if await self.has_profiles():
+                            step = "profiles"
+                            continue
+                        self.exit(0)
+                        return
+                    flow.form = form
+                    step = "token" if form.use_client_credentials else "authorize"
+
+                elif step == "authorize":
+                    outcome = await self.push_screen_wait(AuthorizeScreen(flow.form))
+                    if outcome is BACK:
+                        step = "consumer"
+                    elif isinstance(outcome, PasteRequested):
+                        flow.authorization = outcome.authorization
+                        step = "code"
+                    else:
+                        flow.authorization, flow.code = outcome.authorization, outcome.code
+                        step = "token"
+
+                elif step == "code":
+                    pasted = await self.push_screen_wait(CodeScreen(flow.authorization))
+                    if pasted is BACK:
+                        step = "authorize"
+                    else:
+                        flow.code = pasted
+                        step = "token"
+
+                elif step == "token":
+                    profile = await self.push_screen_wait(
+                        TokenScreen(flow.form, code=flow.code, authorization=flow.authorization)
+                    )
+                    flow.code = None
+                    if profile is BACK:
+                        step = "consumer"
+                    else:
+                        flow.profile = profile
+                        self.profile = profile
+                        step = "repositories"
+
+                elif step == "repositories":
+                    chosen = await self.push_screen_wait(RepositoriesScreen(flow.profile))
+                    if chosen is BACK:
+                        step = "profiles" if await self.has_profiles() else "consumer"
+                    else:
+                        flow.repositories = chosen
+                        step = "clone"
+
+                elif step == "clone":
+                    finished = await self.push_screen_wait(CloneScreen(flow.profile, flow.repositories))
+                    if finished is BACK:
+                        step = "repositories"
+                    else:
+                        self.exit(0)
+                        return
+                else:
+                    raise ValueError(f"unknown step {step!r}")
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a bug: say so, log it without secrets, go back a step
+                await self.show_unexpected(error)
+                step = "profiles" if await self.has_profiles() else "consumer"
+
+    async def load_profiles(self) -> dict[str, Any]:
+        try:
+            return await asyncio.to_thread(self.store.load)
+        except BBWizardError as error:
+            await self.push_screen_wait(ErrorModal("The config file can't be used", str(error), error.hint))
+            return {}
+
+    async def has_profiles(self) -> bool:
+        try:
+            return bool(await asyncio.to_thread(self.store.load))
+        except BBWizardError:
+            return False
+
+    async def make_usable(self, profile: Any) -> Any | None:
+        """A chosen profile with a usable token, refreshed through the core; None = sign in again."""
+        from bbwizard import oauth
+
+        if profile.token_state(utc_now()) == "fresh":
+            return profile
+        try:
+            self.refreshing = True
+            fresh = await asyncio.to_thread(
+                oauth.ensure_fresh, self.store, profile.name, transport=self.oauth_transport
+            )
+        except SignInRequired as error:
+            self.flow.form = None
+            self.prefill_from_profile(profile)
+            await self.push_screen_wait(
+                ErrorModal("Sign in again", str(error), error.hint or "The consumer is filled in; check it and sign in.")
+            )
+            return None
+        except BBWizardError as error:
+            await self.push_screen_wait(ErrorModal("The token could not be refreshed", str(error), error.hint))
+            return None
+        finally:
+            self.refreshing = False
+        self.profile = fresh
+        return fresh
+
+    def prefill_from_profile(self, profile: Any) -> None:
+        self.prefill = ConsumerPrefill(
+            name=profile.name,
+            client_id=profile.client_id,
+            client_secret=profile.client_secret,
+            callback_url=profile.callback_url or "",
+            site_url=profile.site_url,
+            api_url=profile.api_url,
+            clone_dir=str(profile.clone_dir) if getattr(profile, "clone_dir", None) else None,
+        )
+
+    def consumer_prefill(self) -> ConsumerPrefill:
+        form = self.flow.form
+        if form is not None:
+            return ConsumerPrefill(
+                name=form.name,
+                client_id=form.client_id,
+                client_secret=form.client_secret,
+                callback_url=form.callback_url,
+                site_url=form.site_url,
+                api_url=form.api_url,
+            )
+        return self.prefill or ConsumerPrefill()
+
+    # The token: countdown, automatic and manual refresh
+
+    def refresh_when_due(self) -> None:
+        profile = self.profile
+        if profile is None or self.refreshing or not getattr(profile, "refresh_token", None):
+            return
+        if profile.expires_at is None:
+            return
+        now = self.now()
+        if profile.expires_at - now > AUTO_REFRESH_BEFORE:
+            return
+        if self._last_auto_refresh and now - self._last_auto_refresh < AUTO_REFRESH_PAUSE:
+            return
+        self._last_auto_refresh = now
+        self.refresh_token(force=False)
+
+    def action_refresh_token(self) -> None:
+        if self.profile is None:
+            self.notify("There is no profile yet: sign in first.", severity="warning")
+            return
+        self.refresh_token(force=True)
+
+    @work(group="refresh", exclusive=True, exit_on_error=False, thread=True)
+    def refresh_token(self, force: bool) -> None:
+        from bbwizard import oauth
+
+        profile = self.profile
+        if profile is None:
+            return
+        self.call_from_thread(setattr, self, "refreshing", True)
+        try:
+            fresh = oauth.ensure_fresh(self.store, profile.name, force=force, transport=self.oauth_transport)
+        except BBWizardError as error:
+            message = str(error) + (f" {error.hint}" if error.hint else "")
+            self.call_from_thread(self.notify, message, title="Token not refreshed", severity="error", markup=False)
+            return
+        finally:
+            self.call_from_thread(setattr, self, "refreshing", False)
+        self.call_from_thread(self._refreshed, fresh, force)
+
+    def _refreshed(self, fresh: Any, announce: bool) -> None:
+        self.profile = fresh
+        if self.flow.profile is not None and self.flow.profile.name == fresh.name:
+            self.flow.profile = fresh
+        if announce:
+            self.notify("The token is fresh again.", title="Token refreshed")
+
+    # Help, palette commands
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpModal):
+            return
+        text = getattr(screen, "HELP", "") or "Escape goes back, ctrl+q quits, ctrl+p opens the command palette."
+        title = getattr(screen, "STEP", "") or "bbwizard"
+        self.push_screen(HelpModal(title, text + GLOBAL_HELP))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Refresh token", "Get a fresh access token now, through the refresh token", self.action_refresh_token)
+        yield SystemCommand("Switch profile", "Go back to the list of saved profiles", self.action_switch_profile)
+        yield SystemCommand("Copy token", "Copy the access token to the clipboard (asks first)", self.action_copy_token)
+        yield SystemCommand("Open config folder", "Show the folder that holds config.toml", self.action_open_config_folder)
+        yield from super().get_system_commands(screen)
+
+    def action_switch_profile(self) -> None:
+        async def restart() -> None:
+            while len(self.screen_stack) > 1:
+                await self.pop_screen()
+            self.run_flow("profiles")
+
+        self.workers.cancel_group(self, "flow")
+        self.call_later(restart)
+
+    def action_copy_token(self) -> None:
+        profile = self.profile
+        if profile is None or not getattr(profile, "access_token", None):
+            self.notify("There is no token yet: sign in first.", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.copy_to_clipboard(profile.access_token.reveal())
+                self.notify("The access token is on the clipboard. Clear it when you are done.", title="Copied")
+
+        self.push_screen(
+            ConfirmModal(
+                "Copy the access token to the clipboard?",
+                "Anyone who can read your clipboard can act as you on Bitbucket until the token "
+                "expires. Paste it only where you trust it, and never into a chat or a ticket.",
+                yes="Copy",
+            ),
+            answered,
+        )
+
+    def config_folder(self) -> Path:
+        return Path(self.store.path).parent
+
+    def action_open_config_folder(self) -> None:
+        folder = self.config_folder()
+        self.notify(f"The config folder is {folder}", title="Config folder", markup=False)
+        if not self.demo:
+            self._open_folder(folder)
+
+    @work(group="open-folder", thread=True, exit_on_error=False)
+    def _open_folder(self, folder: Path) -> None:
+        from bbwizard.tui.browser import open_in_browser
+
+        try:
+            open_in_browser(folder.as_uri())
+        except Exception:  # a file manager that does not start is not worth a modal
+            pass
+
+    # Errors nobody expected
+
+    async def show_unexpected(self, error: BaseException) -> None:
+        where = self.write_crash_log(error)
+        await self.push_screen_wait(
+            ErrorModal(
+                "Something went wrong",
+                f"bbwizard hit an unexpected error ({type(error).__name__}): {redact(str(error))}",
+                f"Details, without secrets, are in {where}. Press Enter to go back and try again.",
+            )
+        )
+
+    def write_crash_log(self, error: BaseException) -> str:
+        text = redact("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+        log.error("unexpected error: %s", text)
+        try:
+            import platformdirs
+
+            folder = platformdirs.user_log_path("bbwizard")
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "wizard.log"
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(f"{utc_now().isoformat()} {text}\n")
+            os.chmod(path, 0o600)
+            return str(path)
+        except OSError:
+            return "the Textual log"
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.error is None:
+            return
+        error = worker.error
+        if isinstance(error, BBWizardError):
+            self.push_screen(ErrorModal("That did not work", str(error), error.hint))
+        else:
+            self.run_worker(self.show_unexpected(error), group="unexpected", exit_on_error=False)
+
+    def _fatal_error(self) -> None:
+        # Textual's own crash report prints local variables; one of them may hold a token.
+        import sys
+
+        error = sys.exc_info()[1] or self._exception
+        text = "bbwizard stopped on an unexpected error."
+        if error is not None:
+            where = self.write_crash_log(error)
+            text = (
+                f"bbwizard stopped on an unexpected error ({type(error).__name__}): {redact(str(error))}\n"
+                f"Details, without secrets: {where}"
+            )
+        from rich.text import Text
+
+        self.panic(Text(text))
+
+
+GLOBAL_HELP = """
+
+## Everywhere
+
+| key | what it does |
+|---|---|
+| escape | go back one step |
+| ctrl+q | quit |
+| ctrl+p | command palette: refresh token, switch profile, copy token, open config folder |
+| r | refresh the token now (when no text box has the focus) |
+| f1 | this help |
+"""
+
+__all__ = ["WizardApp", "ConsumerPrefill", "WizardStep", "BACK"]

@@ -1,0 +1,1 @@
+"""The wizard's steps, one Screen each, plus the modals."""

@@ -1,0 +1,207 @@
+"""Step 3: the authorize address, the browser, and the loopback catcher waiting for the redirect."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, LoadingIndicator, Static
+
+from bbwizard.errors import AuthorizationDenied, BBWizardError
+from bbwizard.tui.browser import NoDisplay, has_display, open_in_browser, ssh_forward_hint
+from bbwizard.tui.screens.base import WizardStep
+
+
+@dataclass
+class PasteRequested:
+    """The person will paste the code (or the address the browser landed on)."""
+
+    authorization: Any
+
+
+@dataclass
+class CodeCaught:
+    """The loopback catcher got the redirect with a code and the right state."""
+
+    authorization: Any
+    code: str
+
+
+def is_loopback(url: str) -> bool:
+    from bbwizard.loopback import is_loopback_url
+
+    return is_loopback_url(url)
+
+
+class AuthorizeScreen(WizardStep[Any]):
+    STEP = "Step 3 of 7 · Grant access in the browser"
+    HELP = """\
+# Grant access
+
+Bitbucket asks you, in a browser, whether bbwizard may act for you.
+
+- **o** opens the address in your browser (`$BROWSER` is honoured).
+- **c** copies it, to open it on another machine.
+- When the callback URL is on this machine, bbwizard waits for the browser's redirect and goes on
+  by itself. Otherwise, or when that does not work, press **p** and paste the address the browser
+  landed on.
+- On a machine without a display (an SSH session), forward the port with the `ssh -L` line shown,
+  or use the paste path.
+"""
+
+    BINDINGS = [
+        Binding("o", "open", "Open browser", id="authorize-open", tooltip="Open the address in your browser"),
+        Binding("c", "copy", "Copy address", id="authorize-copy", tooltip="Copy the address to the clipboard"),
+        Binding("p", "paste", "Paste code", id="authorize-paste", tooltip="Paste the code or the address the browser landed on"),
+    ]
+
+    def __init__(self, form: Any) -> None:
+        super().__init__()
+        self.form = form
+        self.authorization: Any = None
+        self.catcher: Any = None
+        self.port: int | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="authorize"):
+            yield Static("Open this address in a browser and grant access:", classes="note", markup=False)
+            yield Static("", id="authorize-url", markup=False)
+            with Horizontal(id="authorize-buttons"):
+                yield Button("Open in browser (o)", id="open", variant="primary")
+                yield Button("Copy address (c)", id="copy")
+                yield Button("Paste the code (p)", id="paste")
+            with Horizontal(id="waiting-line"):
+                yield LoadingIndicator(id="waiting-spinner")
+                yield Static("", id="waiting", markup=False)
+            yield Static("", id="browser-result", markup=False)
+            yield Static("", id="display-note", classes="note", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#open", Button).focus()
+        self.new_attempt()
+
+    def on_unmount(self) -> None:
+        self.stop_catcher()
+
+    def new_attempt(self) -> None:
+        """A fresh state for every attempt: after a Deny or a failure, start over cleanly."""
+        from bbwizard import oauth
+
+        self.stop_catcher()
+        form = self.form
+        # No redirect_uri: Bitbucket then uses the consumer's own callback URL, and nothing has to match.
+        self.authorization = oauth.start_authorization(form.site_url, form.client_id)
+        self.query_one("#authorize-url", Static).update(self.authorization.url)
+        self.query_one("#waiting-line").display = False
+        if not has_display():
+            port = urlsplit(form.callback_url).port or 80
+            self.say(
+                "display-note",
+                "There is no display here (an SSH session?), so no browser can open on this machine. "
+                "Copy the address (c), open it on a machine with a browser, then press p and paste the "
+                f"address the browser lands on. Or forward the port first and keep the automatic path:\n"
+                f"{ssh_forward_hint(port)}",
+                "warning",
+            )
+        if is_loopback(form.callback_url):
+            self.catch_redirect(self.authorization)
+        else:
+            self.say(
+                "browser-result",
+                "The callback URL is not on this machine, so after you grant access, copy the address "
+                "the browser lands on and press p to paste it.",
+            )
+
+    def stop_catcher(self) -> None:
+        catcher, self.catcher = self.catcher, None
+        if catcher is not None:
+            try:
+                catcher.close()
+            except Exception:
+                pass
+
+    @work(group="loopback", exclusive=True, exit_on_error=False)
+    async def catch_redirect(self, authorization: Any) -> None:
+        from bbwizard.loopback import LoopbackCatcher
+
+        catcher = LoopbackCatcher(self.form.callback_url, authorization.state)
+        try:
+            await asyncio.to_thread(catcher.start)
+        except BBWizardError as error:
+            self.say("browser-result", f"{error} Press p to paste the code instead.", "error")
+            return
+        self.catcher = catcher
+        self.port = catcher.port
+        self.query_one("#waiting-line").display = True
+        self.say("waiting", f"waiting for the browser… (port {catcher.port})")
+        try:
+            result = await asyncio.to_thread(catcher.wait)
+        except AuthorizationDenied as error:
+            if self.catcher is catcher:
+                self.show_failure(f"{error} Press o to ask again, or escape to change the consumer.")
+            return
+        except BBWizardError as error:
+            if self.catcher is catcher:
+                self.show_failure(f"{error} Press p to paste the code instead.")
+            return
+        if self.catcher is not catcher or not self.is_current:
+            return
+        self.catcher = None
+        catcher.close()
+        self.dismiss(CodeCaught(authorization, result.code))
+
+    def show_failure(self, sentence: str) -> None:
+        self.query_one("#waiting-line").display = False
+        self.say("browser-result", sentence, "error")
+        self.stop_catcher()
+        self.failed = True
+
+    def action_open(self) -> None:
+        if getattr(self, "failed", False):
+            self.failed = False
+            self.say("browser-result", "")
+            self.new_attempt()
+        self.open_browser(self.authorization.url)
+
+    @work(group="browser", exclusive=True, exit_on_error=False)
+    async def open_browser(self, url: str) -> None:
+        opener = self.wizard.open_browser or open_in_browser
+        self.say("browser-result", "Opening the browser…", "busy")
+        try:
+            await asyncio.to_thread(opener, url)
+        except NoDisplay:
+            self.say(
+                "browser-result",
+                "No browser can open here: there is no display. Copy the address (c) and press p to paste "
+                "where the browser lands.",
+                "warning",
+            )
+            return
+        except OSError as error:
+            self.say("browser-result", f"The browser did not start ({error}). Copy the address (c) instead.", "error")
+            return
+        if self.catcher is not None:
+            self.say("browser-result", "Grant access in the browser; this screen goes on by itself.", "ok")
+        else:
+            self.say("browser-result", "After you grant access, press p and paste the address the browser lands on.")
+
+    @staticmethod
+    def _button_action(button_id: str) -> str:
+        return {"open": "open", "copy": "copy", "paste": "paste"}[button_id]
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        getattr(self, f"action_{self._button_action(event.button.id or '')}")()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.authorization.url)
+        self.notify("The address is on the clipboard.", title="Copied")
+
+    def action_paste(self) -> None:
+        self.dismiss(PasteRequested(self.authorization))

@@ -1,0 +1,77 @@
+"""What every wizard step shares: a title line, the body, and the bottom bar (status + Footer)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from bbwizard.tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from bbwizard.tui.app import WizardApp
+
+T = TypeVar("T")
+
+
+class Back:
+    """What a step dismisses with when the person presses escape: the flow goes one step back."""
+
+    _instance: ClassVar[Back | None] = None
+
+    def __new__(cls) -> Back:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "BACK"
+
+
+BACK = Back()
+
+
+class WizardStep(Screen[T], Generic[T]):
+    """A step of the wizard. Subclasses yield their widgets from `compose_body`."""
+
+    STEP: ClassVar[str] = ""
+    HELP: ClassVar[str] = ""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back", tooltip="Go back one step"),
+    ]
+
+    @property
+    def wizard(self) -> WizardApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="body"):
+            yield Static(self.STEP, id="step-title", markup=False)
+            yield from self.compose_body()
+        with Vertical(id="bottom"):
+            yield StatusBar(id="status-bar")
+            yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def action_back(self) -> None:
+        self.dismiss(BACK)  # type: ignore[arg-type]
+
+    def say(self, widget_id: str, text: str, state: str | None = None) -> None:
+        """Put a sentence in a message line, with `error`, `warning` or `ok` as its class."""
+        line = self.query_one(f"#{widget_id}", Static)
+        line.update(text)
+        for name in ("error", "warning", "ok", "busy"):
+            line.set_class(name == state, name)
+
+    def run_in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """For tests and the flow: call a sync core function off the event loop."""
+        import asyncio
+
+        return asyncio.to_thread(func, *args, **kwargs)

@@ -1,0 +1,104 @@
+"""Step 4: paste the code, or the whole address the browser landed on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Input, Static
+
+from bbwizard.errors import BBWizardError
+from bbwizard.tui.screens.base import WizardStep
+
+
+class PastedCodeValidator(Validator):
+    """Runs the core's parser on every keystroke; its refusal is the sentence shown."""
+
+    def __init__(self, expected_state: str) -> None:
+        super().__init__()
+        self.expected_state = expected_state
+        self.last: Any = None
+
+    def validate(self, value: str) -> ValidationResult:
+        from bbwizard import oauth
+
+        self.last = None
+        try:
+            self.last = oauth.parse_pasted(value, self.expected_state)
+        except BBWizardError as error:
+            return self.failure(str(error) + (f" {error.hint}" if error.hint else ""))
+        return self.success()
+
+
+class CodeScreen(WizardStep[Any]):
+    STEP = "Step 4 of 7 · Paste the code"
+    HELP = """\
+# Paste the code
+
+After you grant access, the browser lands on your callback address with `?code=…` in it.
+Paste the whole address, or only the code. Spaces, quotes and the address around the code are
+handled. An address from another attempt (a different `state`) is refused, to keep a stranger's
+code out.
+
+| key | what it does |
+|---|---|
+| enter | use the code |
+| escape | back to the browser step |
+"""
+
+    def __init__(self, authorization: Any) -> None:
+        super().__init__()
+        self.authorization = authorization
+        self.validator = PastedCodeValidator(authorization.state)
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="code-form"):
+            yield Static(
+                "Paste the code, or the whole address the browser landed on, and press Enter.",
+                classes="note",
+                markup=False,
+            )
+            yield Input(
+                placeholder="http://localhost:8976/?code=…&state=…",
+                id="code",
+                validators=[self.validator],
+                validate_on=["changed", "submitted"],
+            )
+            yield Static("", id="code-verdict", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#code", Input).focus()
+
+    @on(Input.Changed, "#code")
+    def judge(self, event: Input.Changed) -> None:
+        self.show_verdict(event.validation_result, event.value)
+
+    def show_verdict(self, result: ValidationResult | None, value: str) -> None:
+        if not value.strip():
+            self.say("code-verdict", "")
+            return
+        if result is not None and not result.is_valid:
+            self.say("code-verdict", " ".join(result.failure_descriptions), "error")
+            return
+        warning = getattr(self.validator.last, "warning", None)
+        if warning:
+            self.say("code-verdict", f"{warning} Press Enter to use it.", "warning")
+        else:
+            self.say("code-verdict", "That looks right. Press Enter to use it.", "ok")
+
+    @on(Input.Submitted, "#code")
+    def use_code(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.say("code-verdict", "Paste the code first.", "error")
+            return
+        result = event.validation_result
+        if result is not None and not result.is_valid:
+            self.show_verdict(result, event.value)
+            return
+        pasted = self.validator.last
+        if pasted is None:
+            return
+        self.dismiss(pasted.code)

@@ -1,0 +1,228 @@
+"""Step 2: the OAuth consumer: profile name, key, secret, callback URL, and a check before any browser."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, Static
+
+from bbwizard.errors import BBWizardError
+from bbwizard.secret import Secret
+from bbwizard.tui.screens.base import WizardStep
+
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+WHERE_TO_PASTE = (
+    "In Bitbucket: Workspace settings → OAuth consumers → Edit → Callback URL: paste this address, "
+    "and tick the permissions Account: Read and Repositories: Read."
+)
+
+
+@dataclass
+class ConsumerForm:
+    """The consumer as the person typed it, plus what the check said."""
+
+    name: str
+    client_id: str
+    client_secret: Secret
+    callback_url: str
+    site_url: str
+    api_url: str
+    kind: str | None = None  # "private" or "public", once checked
+    check: Any = None  # oauth.ConsumerCheck
+    use_client_credentials: bool = False
+
+
+def suggested_callback_url() -> str:
+    try:
+        from bbwizard.loopback import suggest_callback_url
+
+        return suggest_callback_url()
+    except ImportError:
+        return "http://localhost:8976/"
+
+
+def field_problems(name: str, key: str, secret: str, callback: str) -> dict[str, str]:
+    """What is wrong with each field, as a sentence; empty when all is well."""
+    problems: dict[str, str] = {}
+    if not name:
+        problems["name"] = "Give the profile a name, for example work."
+    elif not PROFILE_NAME.match(name):
+        problems["name"] = "A profile name uses letters, digits, dots, dashes and underscores only."
+    if not key:
+        problems["key"] = "Paste the consumer's Key from its page in Bitbucket."
+    elif any(ch.isspace() for ch in key):
+        problems["key"] = "The key has spaces in it; copy it again from Bitbucket."
+    if not secret:
+        problems["secret"] = "Paste the consumer's Secret (shown under the key in Bitbucket)."
+    parts = urlsplit(callback)
+    if not callback:
+        problems["callback"] = "Bitbucket needs a callback URL; the suggested one works on this machine."
+    elif parts.scheme not in ("http", "https") or not parts.hostname:
+        problems["callback"] = "The callback URL must be an http:// or https:// address, like http://localhost:8976/."
+    return problems
+
+
+class ConsumerScreen(WizardStep[Any]):
+    STEP = "Step 2 of 7 · OAuth consumer"
+    HELP = """\
+# The OAuth consumer
+
+bbwizard signs in with an **OAuth consumer** you create in Bitbucket:
+Workspace settings → OAuth consumers → Add consumer.
+
+- **Key** and **Secret** are on the consumer's page. They are not git credentials.
+- **Callback URL** must be set in the consumer; use the address shown here
+  (a loopback address, so this machine can catch the browser's redirect).
+- Tick the permissions **Account: Read** and **Repositories: Read**.
+
+**Check** asks Bitbucket whether it knows the key and secret, before any browser opens.
+A *private* consumer can also act as its owner without a browser.
+
+| key | what it does |
+|---|---|
+| enter | next field; on the last one, check |
+| ctrl+k | check the consumer |
+| ctrl+n | continue |
+"""
+
+    BINDINGS = [
+        Binding("ctrl+k", "check", "Check", id="consumer-check", tooltip="Ask Bitbucket whether the consumer works"),
+        Binding("ctrl+n", "continue", "Continue", id="consumer-continue", tooltip="Go on to sign in"),
+    ]
+
+    def __init__(self, prefill: Any) -> None:
+        super().__init__()
+        self.prefill = prefill
+        self.checked: ConsumerForm | None = None
+
+    def compose_body(self) -> ComposeResult:
+        prefill = self.prefill
+        secret = prefill.client_secret
+        secret_text = secret.reveal() if isinstance(secret, Secret) else (secret or "")
+        with VerticalScroll(id="form"):
+            yield Label("Profile name")
+            yield Input(prefill.name or "", placeholder="work", id="name")
+            yield Static("", id="name-problem", classes="problem", markup=False)
+            yield Label("Key")
+            yield Input(prefill.client_id or "", placeholder="the consumer's Key", id="key")
+            yield Static("", id="key-problem", classes="problem", markup=False)
+            yield Label("Secret")
+            yield Input(secret_text, placeholder="the consumer's Secret", password=True, id="secret")
+            yield Static("", id="secret-problem", classes="problem", markup=False)
+            yield Label("Callback URL")
+            yield Input(prefill.callback_url or suggested_callback_url(), id="callback")
+            yield Static(WHERE_TO_PASTE, id="callback-where", classes="note", markup=False)
+            yield Static("", id="callback-problem", classes="problem", markup=False)
+            yield Static("", id="check-result", markup=False)
+            with Horizontal(id="consumer-buttons"):
+                yield Button("Check", id="check", variant="primary")
+                yield Button("Continue in the browser", id="continue", variant="success")
+                yield Button("Use the consumer's own identity (no browser)", id="own-identity", classes="hidden")
+
+    def on_mount(self) -> None:
+        prefill = self.prefill
+        if prefill.name and prefill.client_id and prefill.client_secret:
+            self.query_one("#check", Button).focus()
+        else:
+            for field_id in ("name", "key", "secret", "callback"):
+                field = self.query_one(f"#{field_id}", Input)
+                if not field.value:
+                    field.focus()
+                    break
+
+    def read_form(self) -> ConsumerForm | None:
+        values = {field_id: self.query_one(f"#{field_id}", Input).value.strip() for field_id in ("name", "key", "secret", "callback")}
+        problems = field_problems(values["name"], values["key"], values["secret"], values["callback"])
+        for field_id in ("name", "key", "secret", "callback"):
+            self.say(f"{field_id}-problem", problems.get(field_id, ""), "error" if field_id in problems else None)
+            self.query_one(f"#{field_id}", Input).set_class(field_id in problems, "-invalid")
+        if problems:
+            first = next(iter(problems))
+            self.query_one(f"#{first}", Input).focus()
+            self.say("check-result", "Fix the fields marked above first.", "error")
+            return None
+        return ConsumerForm(
+            name=values["name"],
+            client_id=values["key"],
+            client_secret=Secret(values["secret"]),
+            callback_url=values["callback"],
+            site_url=self.prefill.site_url,
+            api_url=self.prefill.api_url,
+        )
+
+    @on(Input.Changed)
+    def forget_check(self, event: Input.Changed) -> None:
+        if self.checked is not None:
+            self.checked = None
+            self.say("check-result", "")
+            self.query_one("#own-identity", Button).add_class("hidden")
+
+    @on(Input.Submitted)
+    def next_field(self, event: Input.Submitted) -> None:
+        if event.input.id == "callback":
+            self.action_check()
+        else:
+            self.focus_next()
+
+    @on(Button.Pressed, "#check")
+    def action_check(self) -> None:
+        form = self.read_form()
+        if form is not None:
+            self.run_check(form, then_continue=False)
+
+    @on(Button.Pressed, "#continue")
+    def action_continue(self) -> None:
+        form = self.read_form()
+        if form is None:
+            return
+        if self.checked is not None and self.checked.client_id == form.client_id:
+            self.dismiss(self.checked)
+        else:
+            self.run_check(form, then_continue=True)
+
+    @on(Button.Pressed, "#own-identity")
+    def use_own_identity(self) -> None:
+        if self.checked is not None:
+            self.checked.use_client_credentials = True
+            self.dismiss(self.checked)
+
+    @work(group="consumer-check", exclusive=True, exit_on_error=False)
+    async def run_check(self, form: ConsumerForm, then_continue: bool) -> None:
+        import asyncio
+
+        from bbwizard import oauth
+
+        self.say("check-result", "Asking Bitbucket about this consumer…", "busy")
+        self.query_one("#check", Button).disabled = True
+        try:
+            result = await asyncio.to_thread(oauth.check_consumer, form.site_url, form.client_id, form.client_secret)
+        except BBWizardError as error:
+            self.say("check-result", str(error) + (f"\n{error.hint}" if error.hint else ""), "error")
+            return
+        finally:
+            self.query_one("#check", Button).disabled = False
+        form.kind = result.kind
+        form.check = result
+        self.checked = form
+        own = self.query_one("#own-identity", Button)
+        if result.kind == "private":
+            sentence = (
+                f"{result.message} This is a private consumer: it can also act as its owner with no "
+                "browser at all (choose the consumer's own identity), or sign you in through the browser."
+            )
+            own.remove_class("hidden")
+        else:
+            sentence = f"{result.message} Next, the browser asks you to grant access."
+            own.add_class("hidden")
+        self.say("check-result", sentence, "ok")
+        if then_continue and result.kind != "private":
+            self.dismiss(form)
+        else:
+            self.query_one("#continue", Button).focus()

@@ -1,0 +1,159 @@
+"""Step 1: the saved profiles; continue with one, make a new one, or delete one."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from bbwizard.errors import BBWizardError
+from bbwizard.tui.screens.base import WizardStep
+from bbwizard.tui.screens.modals import ConfirmModal
+from bbwizard.tui.widgets.status import format_duration, user_label
+
+
+def token_state_text(profile: Any, now: datetime) -> tuple[str, str]:
+    """"fresh", "expires in 12 min", "expired, refreshable", "must sign in", with a colour."""
+    state = profile.token_state(now)
+    if state == "signed_out" or not profile.access_token:
+        return "must sign in", "red"
+    if state == "expired":
+        if profile.refresh_token or profile.grant == "client_credentials":
+            return "expired, refreshable", "yellow"
+        return "expired, must sign in", "red"
+    left = profile.expires_at - now
+    if state == "expiring":
+        return f"expires in {format_duration(left)}", "yellow"
+    return f"fresh ({format_duration(left)} left)", "green"
+
+
+class ProfilesScreen(WizardStep[Any]):
+    STEP = "Step 1 of 7 · Profiles"
+    HELP = """\
+# Profiles
+
+Each profile is an OAuth consumer and its tokens, saved in `config.toml` (mode 0600).
+Pick one to go straight to your repositories; an expired token is refreshed on the way,
+and when it can't be, you sign in again with the consumer filled in.
+
+| key | what it does |
+|---|---|
+| enter | continue with the profile under the cursor |
+| n | a new profile (a new consumer) |
+| d | delete the profile under the cursor (asks first) |
+| escape | quit |
+"""
+
+    BINDINGS = [
+        Binding("enter", "choose", "Continue", id="profiles-continue", tooltip="Continue with this profile"),
+        Binding("n", "new", "New profile", id="profiles-new", tooltip="Set up a new consumer"),
+        Binding("d", "delete", "Delete", id="profiles-delete", tooltip="Delete this profile"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profiles: dict[str, Any] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Continue with a saved profile, or press n for a new one.", classes="note", markup=False)
+        table: DataTable[Any] = DataTable(id="profiles", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="profiles-result", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#profiles", DataTable)
+        table.add_column("Profile", key="name")
+        table.add_column("User", key="user")
+        table.add_column("Workspaces", key="workspaces")
+        table.add_column("Token", key="token")
+        table.add_column("Site", key="site")
+        table.focus()
+        self.load()
+
+    @work(group="profiles", exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        store = self.wizard.store
+        try:
+            profiles = await asyncio.to_thread(store.load)
+            default = getattr(store, "default_name", None)
+        except BBWizardError as error:
+            self.say("profiles-result", str(error) + (f"\n{error.hint}" if error.hint else ""), "error")
+            return
+        self.profiles = profiles
+        self.fill(default)
+
+    def fill(self, default: str | None) -> None:
+        table = self.query_one("#profiles", DataTable)
+        table.clear()
+        now = self.wizard.now()
+        for name, profile in sorted(self.profiles.items()):
+            state, colour = token_state_text(profile, now)
+            workspaces = getattr(profile, "workspaces", None)
+            label = f"{name} (default)" if name == default else name
+            table.add_row(
+                Text(label),
+                Text(user_label(profile.user) or "—"),
+                Text(str(len(workspaces)) if workspaces else "—"),
+                Text(state, style=colour),
+                Text(profile.site_url),
+                key=name,
+            )
+        if not self.profiles:
+            self.say("profiles-result", "No profiles left. Press n to set one up.")
+
+    def current_name(self) -> str | None:
+        table = self.query_one("#profiles", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def action_choose(self) -> None:
+        name = self.current_name()
+        if name is not None:
+            self.dismiss(self.profiles[name])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_choose()
+
+    def action_new(self) -> None:
+        self.dismiss(None)
+
+    def action_delete(self) -> None:
+        name = self.current_name()
+        if name is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete(name)
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Delete the profile “{name}”?",
+                "Its tokens are forgotten on this machine. The consumer in Bitbucket stays as it is.",
+                yes="Delete",
+            ),
+            answered,
+        )
+
+    @work(group="profiles", exclusive=True, exit_on_error=False)
+    async def delete(self, name: str) -> None:
+        store = self.wizard.store
+        try:
+            await asyncio.to_thread(store.delete, name)
+        except BBWizardError as error:
+            self.say("profiles-result", str(error), "error")
+            return
+        self.say("profiles-result", f"Deleted the profile “{name}”.", "ok")
+        if self.wizard.profile is not None and self.wizard.profile.name == name:
+            self.wizard.profile = None
+        self.profiles.pop(name, None)
+        self.fill(getattr(store, "default_name", None))

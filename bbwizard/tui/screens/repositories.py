@@ -1,0 +1,200 @@
+"""Step 6: workspaces on the left, their repositories on the right, streamed and filtered as you type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from bbwizard.errors import BBWizardError
+from bbwizard.tui.screens.base import WizardStep
+from bbwizard.tui.widgets.repository_list import RepositoryList
+
+
+def count_text(loaded: int, total: int | None, done: bool) -> str:
+    if total and not done:
+        return f"{loaded:,} of {total:,}"
+    return f"{loaded:,}"
+
+
+class RepositoriesScreen(WizardStep[Any]):
+    STEP = "Step 6 of 7 · Repositories"
+    HELP = """\
+# Repositories
+
+Workspaces are on the left, the chosen workspace's repositories on the right, most recently
+updated first. They stream in as Bitbucket answers.
+
+Type in the filter box: letters match in order anywhere in a repository's name, slug, project or
+language (fuzzy), and the matched letters are highlighted.
+
+| key | what it does |
+|---|---|
+| / | go to the filter box |
+| tab | move between workspaces, filter and repositories |
+| space | select or unselect the repository under the cursor |
+| s | sort by last update or by name |
+| enter | clone the selected repositories (or the one under the cursor) |
+"""
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="repos-filter", tooltip="Type to filter repositories"),
+        Binding("s", "sort", "Sort", id="repos-sort", tooltip="Sort by last update or by name"),
+        Binding("enter", "continue", "Clone selected", id="repos-continue", tooltip="Go on with the selection"),
+    ]
+
+    def __init__(self, profile: Any) -> None:
+        super().__init__()
+        self.profile = profile
+        self.workspace: str | None = None
+        self.total: int | None = None
+        self.loading = False
+        self.client: Any = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="repositories-panes"):
+            with Vertical(id="workspaces-pane"):
+                yield Static("Workspaces", classes="pane-title", markup=False)
+                yield OptionList(id="workspaces")
+            with Vertical(id="repositories-pane"):
+                yield Input(placeholder="filter: name, slug, project, language", id="filter")
+                yield Static("", id="repositories-count", markup=False)
+                yield RepositoryList(id="repositories", clock=self.wizard.now)
+        yield Static("", id="repositories-result", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#repositories", RepositoryList).focus()
+        self.load_workspaces()
+
+    async def on_unmount(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                await client.aclose()
+            except Exception:
+                pass
+
+    async def get_client(self) -> Any:
+        if self.client is None:
+            from bbwizard.api import BitbucketClient
+
+            self.client = BitbucketClient.for_profile(
+                self.wizard.store, self.profile.name, transport=self.wizard.transport
+            )
+        return self.client
+
+    @work(group="workspaces", exclusive=True, exit_on_error=False)
+    async def load_workspaces(self) -> None:
+        self.say("repositories-count", "loading workspaces…", "busy")
+        try:
+            client = await self.get_client()
+            workspaces = await client.list_workspaces()
+        except BBWizardError as error:
+            self.say("repositories-count", "")
+            self.say("repositories-result", str(error) + (f" {error.hint}" if error.hint else ""), "error")
+            return
+        options = self.query_one("#workspaces", OptionList)
+        options.clear_options()
+        for workspace in workspaces:
+            slug = workspace.slug
+            name = getattr(workspace, "name", None) or slug
+            options.add_option(Option(Text(name if name == slug else f"{name} ({slug})"), id=slug))
+        if not workspaces:
+            self.say("repositories-count", "")
+            self.say("repositories-result", "This account belongs to no workspace yet.", "warning")
+            return
+        options.highlighted = 0
+        self.show_workspace(workspaces[0].slug)
+
+    @on(OptionList.OptionHighlighted, "#workspaces")
+    def workspace_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.workspace:
+            self.show_workspace(event.option.id)
+
+    @on(OptionList.OptionSelected, "#workspaces")
+    def workspace_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.query_one("#repositories", RepositoryList).focus()
+
+    def show_workspace(self, slug: str) -> None:
+        self.workspace = slug
+        self.query_one("#repositories", RepositoryList).clear_rows()
+        self.say("repositories-result", "")
+        self.stream_repositories(slug)
+
+    @work(group="listing", exclusive=True, exit_on_error=False)
+    async def stream_repositories(self, slug: str) -> None:
+        repositories = self.query_one("#repositories", RepositoryList)
+        self.loading = True
+        self.total = None
+        loaded = 0
+        self.say("repositories-count", f"{slug}: loading…", "busy")
+        try:
+            client = await self.get_client()
+            async for page in client.iter_repositories(slug):
+                if self.workspace != slug:
+                    return
+                repositories.add_repositories(list(page.values))
+                loaded = len(repositories.rows)
+                self.total = page.size
+                self.say("repositories-count", f"{slug}: {count_text(loaded, page.size, False)} repositories", "busy")
+        except BBWizardError as error:
+            self.say(
+                "repositories-count",
+                f"{slug}: {count_text(len(repositories.rows), self.total, False)} repositories (stopped)",
+            )
+            self.say("repositories-result", str(error) + (f" {error.hint}" if error.hint else ""), "error")
+            return
+        finally:
+            self.loading = False
+        self.say("repositories-count", f"{slug}: {count_text(loaded, self.total, True)} repositories")
+        self.update_selection_line()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.query_one("#repositories", RepositoryList).set_filter(event.value)
+        self.update_selection_line()
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#repositories", RepositoryList).focus()
+
+    @on(RepositoryList.SelectionChanged)
+    def selection_changed(self, event: RepositoryList.SelectionChanged) -> None:
+        self.update_selection_line()
+
+    def update_selection_line(self) -> None:
+        repositories = self.query_one("#repositories", RepositoryList)
+        parts = []
+        if repositories.filter_text:
+            parts.append(f"{len(repositories.shown):,} match “{repositories.filter_text}”")
+        if repositories.selected:
+            parts.append(f"{len(repositories.selected)} selected")
+        parts.append(f"sorted by {'name' if repositories.sort_by == 'name' else 'last update'}")
+        if not self.query_one("#repositories-result", Static).has_class("error"):
+            self.say("repositories-result", " · ".join(parts))
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_sort(self) -> None:
+        repositories = self.query_one("#repositories", RepositoryList)
+        repositories.set_sort("name" if repositories.sort_by == "updated" else "updated")
+        self.update_selection_line()
+
+    def action_continue(self) -> None:
+        repositories = self.query_one("#repositories", RepositoryList)
+        chosen = repositories.selected_repositories
+        if not chosen and repositories.current_row is not None:
+            chosen = [repositories.current_row.repository]
+        if not chosen:
+            self.say("repositories-result", "Select a repository first (space), or wait for the list.", "warning")
+            return
+        self.dismiss(chosen)

@@ -1,0 +1,170 @@
+"""Step 5: the code becomes a token; who it belongs to, what it may do, until when. Saved here."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, LoadingIndicator, Static
+
+from bbwizard.errors import BBWizardError
+from bbwizard.tui.screens.base import WizardStep
+from bbwizard.tui.widgets.status import format_duration
+
+def scopes_line(granted: list[str] | None) -> Text:
+    """Granted scopes in green; each missing one in red with the consumer permission to tick."""
+    from bbwizard.oauth import PERMISSION_FOR_SCOPE, missing_scopes
+
+    text = Text()
+    text.append("Scopes: ")
+    if granted is None:
+        text.append("(Bitbucket did not say)")
+        return text
+    text.append(" ".join(granted) or "(none)", style="green" if granted else "")
+    for scope in missing_scopes(granted):
+        text.append("  missing: ", style="bold red")
+        text.append(f"{scope} (tick “{PERMISSION_FOR_SCOPE[scope]}” in the consumer)", style="red")
+    return text
+
+
+class TokenScreen(WizardStep[Any]):
+    STEP = "Step 5 of 7 · Token"
+    HELP = """\
+# The token
+
+The code from the browser is exchanged, once, for an access token (valid about two hours) and a
+refresh token. bbwizard then asks Bitbucket who the token belongs to and saves the profile, so that
+later `bbwizard clone`, `bbwizard token` and git's credential helper can use it.
+
+Missing scopes are shown in red with the box to tick in the consumer's settings; after ticking it,
+press escape and sign in again.
+
+| key | what it does |
+|---|---|
+| enter | go on to the repositories |
+"""
+
+    BINDINGS = [
+        Binding("enter", "continue", "Continue", id="token-continue", tooltip="Choose repositories"),
+    ]
+
+    def __init__(self, form: Any, *, code: str | None = None, authorization: Any = None) -> None:
+        super().__init__()
+        self.form = form
+        self.code = code
+        self.authorization = authorization
+        self.profile: Any = None
+        self.granted: list[str] | None = None
+        self.ready = False
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="token"):
+            with Horizontal(id="exchange-line"):
+                yield LoadingIndicator(id="exchange-spinner")
+                yield Static("", id="exchange", markup=False)
+            yield Static("", id="token-user", markup=False)
+            yield Static("", id="token-scopes")
+            yield Static("", id="token-expiry", markup=False)
+            yield Static("", id="token-saved", markup=False)
+            yield Static("", id="token-result", markup=False)
+            yield Button("Continue to repositories", id="token-go", variant="success", disabled=True)
+
+    def on_mount(self) -> None:
+        self.exchange()
+
+    @work(group="token", exclusive=True, exit_on_error=False)
+    async def exchange(self) -> None:
+        from bbwizard import oauth
+
+        form = self.form
+        if form.use_client_credentials:
+            self.say("exchange", "Getting a token with the consumer's own identity…", "busy")
+        else:
+            self.say("exchange", "Exchanging the code for a token…", "busy")
+        try:
+            profile = self.blank_profile()
+            transport = self.wizard.oauth_transport
+            if form.use_client_credentials:
+                tokens = await asyncio.to_thread(oauth.client_credentials, profile, transport=transport)
+            else:
+                tokens = await asyncio.to_thread(
+                    oauth.exchange_code, profile, self.code, self.authorization, transport=transport
+                )
+            self.say("exchange", "Asking Bitbucket who this token belongs to…", "busy")
+            user = await asyncio.to_thread(oauth.fetch_user, form.api_url, tokens.access_token, transport=transport)
+            self.granted = tokens.scopes
+            profile = dataclasses.replace(
+                profile.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes),
+                user=user,
+            )
+            store = self.wizard.store
+            await asyncio.to_thread(store.save, profile)
+        except BBWizardError as error:
+            self.query_one("#exchange-line").display = False
+            self.say(
+                "token-result",
+                str(error) + (f"\n{error.hint}" if error.hint else "") + "\nPress escape to go back and try again.",
+                "error",
+            )
+            return
+        self.query_one("#exchange-line").display = False
+        self.profile = profile
+        self.wizard.profile = profile
+        self.show_profile(profile, store)
+
+    def blank_profile(self) -> Any:
+        from bbwizard.config import Profile
+
+        form = self.form
+        return Profile(
+            name=form.name,
+            client_id=form.client_id,
+            client_secret=form.client_secret,
+            callback_url=form.callback_url,
+            site_url=form.site_url,
+            api_url=form.api_url,
+            grant="client_credentials" if form.use_client_credentials else "authorization_code",
+        )
+
+    def show_profile(self, profile: Any, store: Any) -> None:
+        now = self.wizard.now()
+        self.say("token-user", f"Signed in as {profile.user.label if profile.user else 'an unknown user'}", "ok")
+        self.query_one("#token-scopes", Static).update(scopes_line(self.granted))
+        left = profile.expires_at - now
+        self.say(
+            "token-expiry",
+            f"The access token expires in {format_duration(left)} "
+            f"(at {profile.expires_at.astimezone().strftime('%H:%M')}); bbwizard refreshes it on its own.",
+        )
+        self.say("token-saved", f"Saved as profile “{profile.name}” in {store.path}")
+        from bbwizard.oauth import PERMISSION_FOR_SCOPE, missing_scopes
+
+        missing = missing_scopes(self.granted) if self.granted is not None else []
+        if missing:
+            ticks = " and ".join(f"“{PERMISSION_FOR_SCOPE[scope]}”" for scope in missing)
+            self.say(
+                "token-result",
+                f"This token can't list or clone repositories. In Bitbucket, edit the consumer, tick {ticks}, "
+                "save, then press escape and sign in again.",
+                "error",
+            )
+            return
+        self.ready = True
+        button = self.query_one("#token-go", Button)
+        button.disabled = False
+        button.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_continue()
+
+    def action_continue(self) -> None:
+        if self.ready and self.profile is not None:
+            self.dismiss(self.profile)
+

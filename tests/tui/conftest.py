@@ -1,0 +1,140 @@
+"""Fixtures for the wizard's tests: an app wired to the emulator, a clean config and git, a frozen
+clock, and helpers that wait for a screen or a sentence instead of sleeping a fixed time."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+FROZEN_NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)
+SIZE = (100, 30)
+
+
+def approver(deny: bool = False) -> str:
+    argv = [sys.executable, "-m", "bbwizard.emulator.approve"]
+    if deny:
+        argv.append("--deny")
+    return shlex.join(argv)
+
+
+@pytest.fixture
+def wizard_env(tmp_path, monkeypatch, git_env) -> Path:
+    """A config file in a temp folder, git without the user's settings, the approver as browser,
+    and a clone folder as the working directory."""
+    for key, value in git_env.items():
+        monkeypatch.setenv(key, value)
+    config = tmp_path / "config" / "config.toml"
+    monkeypatch.setenv("BBWIZARD_CONFIG", str(config))
+    monkeypatch.setenv("BROWSER", approver())
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return config
+
+
+@pytest.fixture
+def make_app(wizard_env) -> Callable[..., Any]:
+    """make_app(emulator, key=..., secret=..., callback=..., **app_kwargs) -> WizardApp."""
+    from bbwizard.config import ConfigStore
+    from bbwizard.tui.app import ConsumerPrefill, WizardApp
+
+    def make(emulator: Any = None, *, key: str | None = None, secret: str | None = None,
+             callback: str | None = None, name: str = "demo", prefill: bool = True, **kwargs: Any) -> WizardApp:
+        from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+
+        if prefill and emulator is not None:
+            kwargs["prefill"] = ConsumerPrefill(
+                name=name,
+                client_id=key or DEMO_CONSUMER_KEY,
+                client_secret=secret or DEMO_CONSUMER_SECRET,
+                callback_url=callback or DEMO_CALLBACK_URL,
+                site_url=emulator.site_url,
+                api_url=emulator.api_url,
+            )
+        kwargs.setdefault("store", ConfigStore(wizard_env))
+        return WizardApp(**kwargs)
+
+    return make
+
+
+class Waiter:
+    """Wait for the app to reach a state, by polling between pilot pauses (no fixed sleeps)."""
+
+    def __init__(self, pilot: Any, timeout: float = 20.0) -> None:
+        self.pilot = pilot
+        self.timeout = timeout
+
+    async def until(self, condition: Callable[[], Any], what: str) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            await self.pilot.pause()
+            try:
+                value = condition()
+            except Exception:
+                value = None
+            if value:
+                return value
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; screen is {self.pilot.app.screen!r}: "
+                                     f"{screen_text(self.pilot.app)[:1500]}")
+            await asyncio.sleep(0.05)
+
+    async def screen(self, screen_type: type) -> Any:
+        return await self.until(lambda: isinstance(self.pilot.app.screen, screen_type) and self.pilot.app.screen,
+                                f"screen {screen_type.__name__}")
+
+    async def text(self, widget_id: str, needle: str) -> str:
+        def found() -> str | None:
+            text = widget_text(self.pilot.app, widget_id)
+            return text if needle in text else None
+
+        return await self.until(found, f"“{needle}” in #{widget_id}")
+
+
+def widget_text(app: Any, widget_id: str) -> str:
+    from textual.widgets import Static
+
+    widget = app.screen.query_one(f"#{widget_id}")
+    if isinstance(widget, Static):
+        return _visual_text(widget)
+    return str(widget.render())
+
+
+def _visual_text(widget: Any) -> str:
+    content = widget.visual
+    return str(getattr(content, "plain", content))
+
+
+def screen_text(app: Any) -> str:
+    """Every Static's text on the current screen, joined: what a person can read."""
+    from textual.widgets import Static
+
+    parts = []
+    for widget in app.screen.query(Static):
+        try:
+            parts.append(_visual_text(widget))
+        except Exception:
+            pass
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def waiter_for() -> Callable[[Any], Waiter]:
+    return Waiter
+
+
+@pytest.fixture
+def texts() -> Any:
+    class Texts:
+        widget = staticmethod(widget_text)
+        screen = staticmethod(screen_text)
+
+    return Texts
