@@ -314,6 +314,7 @@ _PHASE_SPAN = {
     "receiving objects": (10.0, 80.0),
     "resolving deltas": (80.0, 90.0),
     "checking connectivity": (90.0, 91.0),
+    "checking objects": (90.0, 91.0),
     "updating files": (91.0, 100.0),
     "checking out files": (91.0, 100.0),
     "filtering content": (91.0, 100.0),
@@ -381,19 +382,22 @@ def has_read_scope(scopes: Iterable[str]) -> bool:
     return bool(_READ_SCOPES.intersection(s.strip() for s in scopes))
 
 
-def scope_error(profile_name: str) -> ScopeError:
-    return ScopeError(
-        "The token can't read repositories: the consumer lacks the Repositories → Read permission "
-        "(scope `repository`). In Bitbucket: Workspace settings → OAuth consumers → Edit → tick "
-        f"Repositories: Read, save, then sign in again with `bbwizard login --profile {profile_name}`.",
-        missing=["repository"],
-    )
+def scope_error(scopes: Iterable[str]) -> ScopeError:
+    """The core's sentence for a token without the ``repository`` scope."""
+    from bbwizard.oauth import check_scopes
+
+    try:
+        check_scopes([*scopes, "account"])  # git needs only `repository`; name only that
+    except ScopeError as error:
+        return error
+    return ScopeError("The token lacks the repository scope bbwizard needs.", missing=["repository"])
 
 
 def sign_in_error(profile_name: str) -> SignInRequired:
+    """In the core's words (oauth's "… Sign in again: bbwizard login --profile NAME")."""
     return SignInRequired(
-        f"Bitbucket refused the token of profile “{profile_name}”: it has expired or was revoked. "
-        f"Sign in again with `bbwizard login --profile {profile_name}`."
+        f"Bitbucket refused the token of profile '{profile_name}': it has expired or was revoked. "
+        f"Sign in again: bbwizard login --profile {profile_name}"
     )
 
 
@@ -426,7 +430,7 @@ def explain_git_failure(
     if auth_failed or forbidden:
         scopes = list(getattr(profile, "scopes", None) or [])
         if scopes and not has_read_scope(scopes):
-            return scope_error(name)
+            return scope_error(scopes)
         if forbidden and not auth_failed:
             return GitError(
                 f"Bitbucket refused access to {full_name}: this account can't read it. "
@@ -596,14 +600,49 @@ def _kill_now(proc) -> None:  # noqa: ANN001
         pass
 
 
-async def _fresh_profile(profile: Profile, store: ConfigStore | None) -> Profile:
+async def _fresh_profile(profile: Profile, store: ConfigStore | None, *, force: bool = False) -> Profile:
     if store is None:
         return profile
     import asyncio
 
     from bbwizard.oauth import ensure_fresh
 
-    return await asyncio.to_thread(ensure_fresh, store, profile.name)
+    return await asyncio.to_thread(lambda: ensure_fresh(store, profile.name, force=force))
+
+
+async def _run_git_clone(argv: list[str], env: dict[str, str], on_progress: ProgressCallback | None) -> tuple[int, list[str]]:
+    """Run one ``git clone``; returns (exit code, kept output lines). Stops git if interrupted."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        # Its own process group: Ctrl+C reaches us, and we stop git and its helpers together.
+        start_new_session=(os.name == "posix"),
+    )
+    try:
+        splitter = ProgressSplitter()
+        kept: list[str] = []
+        assert proc.stderr is not None
+        while True:
+            chunk = await proc.stderr.read(8192)
+            if not chunk:
+                break
+            for piece in splitter.feed(chunk.decode("utf-8", "replace")):
+                _emit(piece, on_progress, kept)
+        for piece in splitter.flush():
+            _emit(piece, on_progress, kept)
+        code = await proc.wait()
+        return code, kept
+    except BaseException:
+        try:
+            await _terminate(proc)
+        finally:
+            _kill_now(proc)
+        raise
 
 
 async def clone_repository(
@@ -623,7 +662,8 @@ async def clone_repository(
     """Clone ``workspace/slug`` of the profile's site into ``dest`` (default ``./slug``).
 
     With ``store``, the token is made fresh first (so a needed sign-in is reported before git
-    starts). Cancelling the task stops git, removes what this clone created, and raises
+    starts), and a 401 from git refreshes it once and tries once more (never a loop). Cancelling
+    the task stops git, removes what this clone created, and raises
     :class:`~bbwizard.errors.CloneCancelled`.
     """
     import asyncio
@@ -635,11 +675,9 @@ async def clone_repository(
         raise UsageError(f"“{branch}” is not a branch name.")
     started = time.monotonic()
     path, created = prepare_destination(dest if dest is not None else ref.slug)
-    proc = None
     try:
         profile = await _fresh_profile(profile, store)
         site = site_base(profile.site_url)
-        url = clone_url(site, ref.workspace, ref.slug)
         host = urlsplit(site).netloc
         config_path = _config_path_for(store)
         helper = helper_config(site, profile.name, config_path=config_path)
@@ -650,34 +688,23 @@ async def clone_repository(
             argv += ["--branch", branch]
         if depth:
             argv += ["--depth", str(depth)]
-        argv += ["--", url, str(path)]
+        argv += ["--", clone_url(site, ref.workspace, ref.slug), str(path)]
         env = git_env(
             clone_config(site, profile.name, config_path=config_path),
             low_speed_limit=low_speed_limit,
             low_speed_time=low_speed_time,
         )
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            start_new_session=(os.name == "posix"),
-        )
-        splitter = ProgressSplitter()
-        kept: list[str] = []
-        assert proc.stderr is not None
-        while True:
-            chunk = await proc.stderr.read(8192)
-            if not chunk:
+        for attempt in (1, 2):
+            code, kept = await _run_git_clone(argv, env, on_progress)
+            if code == 0:
                 break
-            for piece in splitter.feed(chunk.decode("utf-8", "replace")):
-                _emit(piece, on_progress, kept)
-        for piece in splitter.flush():
-            _emit(piece, on_progress, kept)
-        code = await proc.wait()
-        if code != 0:
-            raise explain_git_failure("\n".join(kept), profile=profile, full_name=ref.full_name, host=host, branch=branch)
+            error = explain_git_failure("\n".join(kept), profile=profile, full_name=ref.full_name, host=host, branch=branch)
+            if attempt == 1 and store is not None and isinstance(error, SignInRequired):
+                # Bitbucket refused a token we thought fresh: refresh once, try once more.
+                _remove_destination(path, created=False)
+                profile = await _fresh_profile(profile, store, force=True)
+                continue
+            raise error
         size = await asyncio.to_thread(folder_size, path)
         return CloneResult(
             workspace=ref.workspace,
@@ -689,18 +716,10 @@ async def clone_repository(
             seconds=time.monotonic() - started,
         )
     except asyncio.CancelledError:
-        try:
-            if proc is not None:
-                await _terminate(proc)
-        finally:
-            if proc is not None:
-                _kill_now(proc)
-            _remove_destination(path, created)
+        _remove_destination(path, created)
         where = f" and removed {path}" if created else f" and emptied {path}"
         raise CloneCancelled(f"Cancelled the clone of {ref.full_name}{where}.") from None
     except BaseException:
-        if proc is not None:
-            _kill_now(proc)
         _remove_destination(path, created)
         raise
 

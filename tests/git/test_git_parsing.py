@@ -180,6 +180,7 @@ def test_progress_lines() -> None:
     assert git.parse_progress_line("Resolving deltas: 100% (7/7), done.").overall == 90.0
     assert git.parse_progress_line("   ") is None
     assert git.parse_progress_line("Cloning into '/tmp/x'...") == CloneOutput("Cloning into '/tmp/x'...")
+    assert git.parse_progress_line("Checking objects: 100% (128/128), done.").overall == 91.0
     # unknown "Phase: 12%" lines are output, not progress
     assert isinstance(git.parse_progress_line("Warning: 50% (1/2)"), CloneOutput)
 
@@ -226,15 +227,19 @@ def test_auth_failure_without_repository_scope_is_the_scope_sentence() -> None:
     error = git.explain_git_failure(AUTH_FAILED, profile=_profile(scopes=["account"]), full_name="ws/r", host="h")
     assert isinstance(error, ScopeError)
     assert error.missing == ["repository"]
-    assert str(error).startswith("The token can't read repositories")
+    assert str(error) == (
+        "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → OAuth "
+        "consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, save, then sign in "
+        "again (bbwizard login)."
+    )
 
 
 def test_auth_failure_with_scope_means_sign_in_again() -> None:
     error = git.explain_git_failure(AUTH_FAILED, profile=_profile(), full_name="ws/r", host="h")
     assert isinstance(error, SignInRequired)
     assert str(error) == (
-        "Bitbucket refused the token of profile “work”: it has expired or was revoked. "
-        "Sign in again with `bbwizard login --profile work`."
+        "Bitbucket refused the token of profile 'work': it has expired or was revoked. "
+        "Sign in again: bbwizard login --profile work"
     )
 
 

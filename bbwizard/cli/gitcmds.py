@@ -1,0 +1,276 @@
+"""``bbwizard clone``, ``bbwizard credential get|store|erase`` and ``bbwizard setup-git``.
+
+Nothing heavy at import time: git runs ``bbwizard credential get`` on every request it
+authenticates, so rich, httpx and Textual are imported only inside the commands that draw or
+refresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bbwizard.errors import EXIT_FAILED, EXIT_OK, BBWizardError
+
+EXIT_CANCELLED = 130
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    clone = subparsers.add_parser(
+        "clone",
+        help="clone Bitbucket repositories with a progress bar; git pull keeps working afterwards",
+        description=(
+            "Clone WORKSPACE/REPO (or its https or ssh URL) over HTTPS with the profile's token. "
+            "The new repository gets bbwizard as its credential helper, so fetch, pull and push "
+            "keep working after the token expires. The token is never written anywhere."
+        ),
+    )
+    clone.add_argument("repositories", nargs="+", metavar="REPOSITORY", help="WORKSPACE/REPO or a clone URL; with --into, several")
+    clone.add_argument("--branch", "-b", metavar="BRANCH", help="check out BRANCH (for example develop) instead of the main branch")
+    clone.add_argument("--depth", type=_positive, metavar="N", help="shallow clone with the last N commits")
+    clone.add_argument("--profile", "-p", metavar="NAME", help="the profile to use (default: the default profile)")
+    clone.add_argument("--into", metavar="DIR", help="clone each repository into DIR/REPO (needed for several)")
+    clone.add_argument("--jobs", "-j", type=_positive, default=4, metavar="N", help="clones at the same time (default 4)")
+    clone.set_defaults(func=run_clone)
+
+    credential = subparsers.add_parser(
+        "credential",
+        help="git credential helper (git runs it; you don't need to)",
+        description=(
+            "git's credential-helper protocol on stdin/stdout. `get` answers x-token-auth and a "
+            "fresh token, only for the profile's host. `store` and `erase` are ignored."
+        ),
+    )
+    credential.add_argument("--profile", "-p", metavar="NAME", help="the profile to answer with")
+    credential.add_argument("--config", metavar="PATH", help="the config file (default: the usual one)")
+    credential.add_argument("action", metavar="get|store|erase", help="what git asks")
+    credential.set_defaults(func=run_credential)
+
+    setup = subparsers.add_parser(
+        "setup-git",
+        help="make bbwizard git's credential helper for the profile's host",
+        description=(
+            "Configure git to ask bbwizard for credentials for the profile's host, like "
+            "`gh auth setup-git`: in the current repository, or with --global for every repository. "
+            "Other helpers for that host are switched off there; --unset undoes it."
+        ),
+    )
+    setup.add_argument("--profile", "-p", metavar="NAME", help="the profile to use (default: the default profile)")
+    setup.add_argument("--global", dest="global_", action="store_true", help="edit your global git config instead of this repository's")
+    setup.add_argument("--unset", action="store_true", help="remove what setup-git added")
+    setup.set_defaults(func=run_setup_git)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return value
+
+
+# --- credential -------------------------------------------------------------------------------
+
+
+def run_credential(args: argparse.Namespace) -> int:
+    from bbwizard.git import credential_get, format_credential, read_credential_request
+
+    request = read_credential_request(sys.stdin)
+    if args.action != "get":
+        # store, erase and anything newer: accepted and ignored, so a failed push can't sign out.
+        return EXIT_OK
+    from bbwizard.config import ConfigStore
+
+    try:
+        answer = credential_get(ConfigStore(args.config), request, args.profile)
+        if answer:
+            sys.stdout.write(format_credential(answer))
+            sys.stdout.flush()
+    except BBWizardError as error:
+        from bbwizard.secret import redact
+
+        print(f"bbwizard: {redact(str(error))}", file=sys.stderr)
+        return error.exit_code
+    return EXIT_OK
+
+
+# --- setup-git --------------------------------------------------------------------------------
+
+
+def run_setup_git(args: argparse.Namespace) -> int:
+    from bbwizard import git
+    from bbwizard.cli import output
+    from bbwizard.config import ConfigStore
+
+    store = ConfigStore()
+    profile = store.get(args.profile)
+    scope = "global" if args.global_ else "local"
+    site = git.site_base(profile.site_url)
+    if args.unset:
+        result = git.unset_git(profile, scope=scope)
+        if result.changed:
+            output.ok(f"Removed bbwizard as the credential helper for {site} from {result.where}.")
+        else:
+            output.ok(f"bbwizard was not the credential helper for {site} in {result.where}; nothing to undo.")
+        return EXIT_OK
+    result = git.setup_git(profile, scope=scope, store=store)
+    if not result.changed:
+        output.ok(f"git in {result.where} already asks bbwizard (profile “{profile.name}”) for {site}.")
+        return EXIT_OK
+    output.ok(f"git in {result.where} now asks bbwizard (profile “{profile.name}”) for credentials for {site}.")
+    output.info(
+        f"  It set {result.key} to an empty value (so no other helper answers for that host) and then to "
+        "bbwizard's helper command. It stores a command, never a token."
+    )
+    for value in result.replaced:
+        output.warn(f"The helper “{value}” for {site} was replaced.")
+    undo = "bbwizard setup-git --unset" + (" --global" if args.global_ else "") + (f" --profile {profile.name}" if args.profile else "")
+    output.info(f"  Undo with `{undo}`.")
+    return EXIT_OK
+
+
+# --- clone ------------------------------------------------------------------------------------
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def run_clone(args: argparse.Namespace) -> int:
+    from bbwizard import git
+    from bbwizard.cli import output
+    from bbwizard.config import ConfigStore
+    from bbwizard.errors import CloneCancelled, UsageError
+    from bbwizard.oauth import ensure_fresh
+
+    if args.into is None and len(args.repositories) > 2:
+        raise UsageError("To clone several repositories, add --into DIR (each goes to DIR/REPO).")
+    store = ConfigStore()
+    profile = ensure_fresh(store, args.profile)
+    if args.into is None:
+        ref = git.parse_repository_ref(args.repositories[0], site_url=profile.site_url)
+        dest = args.repositories[1] if len(args.repositories) == 2 else None
+        refs = [ref]
+    else:
+        refs = [git.parse_repository_ref(text, site_url=profile.site_url) for text in args.repositories]
+        refs = list(dict.fromkeys(refs))  # the same repository twice is cloned once
+        dest = None
+
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True, highlight=False)
+    progress = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[phase]}", markup=False),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks = [progress.add_task(ref.full_name, total=100, phase="waiting") for ref in refs]
+
+    def on_progress(index: int, event: git.CloneEvent) -> None:
+        if isinstance(event, git.CloneProgress):
+            task = progress.tasks[index]
+            detail = event.phase
+            if event.percent is not None and not event.finished:
+                detail += f" {event.percent}%"
+            if event.rate:
+                detail += f" · {event.rate}"
+            progress.update(tasks[index], completed=max(task.completed, event.overall), phase=detail)
+
+    def on_done(index: int, result: git.CloneResult) -> None:
+        if result.ok:
+            progress.update(tasks[index], completed=100, phase="done")
+        else:
+            progress.update(tasks[index], phase="failed")
+
+    async def single() -> list[git.CloneResult]:
+        result = await git.clone_repository(
+            profile,
+            refs[0].workspace,
+            refs[0].slug,
+            dest,
+            branch=args.branch,
+            depth=args.depth,
+            on_progress=lambda event: on_progress(0, event),
+            store=store,
+        )
+        on_done(0, result)
+        return [result]
+
+    async def several() -> list[git.CloneResult]:
+        requests = [git.CloneRequest(r.workspace, r.slug, branch=args.branch, depth=args.depth) for r in refs]
+        return await git.clone_many(
+            profile, requests, into=args.into, jobs=args.jobs, on_progress=on_progress, on_done=on_done, store=store
+        )
+
+    try:
+        with progress:
+            results = asyncio.run(single() if args.into is None else several())
+    except CloneCancelled as error:
+        output.warn(str(error))
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        output.warn("Cancelled.")
+        return EXIT_CANCELLED
+
+    if args.into is None:
+        result = results[0]
+        branch = f" (branch {result.branch})" if result.branch else ""
+        output.ok(f"Cloned {result.full_name}{branch} into {result.path}")
+        output.info("  git fetch, pull and push there ask bbwizard for a fresh token; nothing secret was stored.")
+        return EXIT_OK
+    return _summary(console, results)
+
+
+def _summary(console, results) -> int:  # noqa: ANN001 - rich Console, list[CloneResult]
+    from rich.table import Table
+
+    from bbwizard.cli import output
+
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    table.add_column("")
+    table.add_column("repository")
+    table.add_column("branch")
+    table.add_column("size", justify="right")
+    table.add_column("time", justify="right")
+    table.add_column("where")
+    for result in results:
+        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
+        table.add_row(
+            mark,
+            _plain(result.full_name),
+            _plain(result.branch or "—"),
+            _human_size(result.size_bytes),
+            f"{result.seconds:.1f} s",
+            _plain(str(result.path) if result.ok else "failed"),
+        )
+    console.print(table)
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        output.fail(f"{result.full_name}: {result.error}")
+    if failed:
+        output.fail(f"{len(failed)} of {len(results)} clones failed.")
+        return EXIT_FAILED
+    output.ok(f"Cloned {len(results)} repositories.")
+    return EXIT_OK
+
+
+def _plain(text: str):  # noqa: ANN202 - rich Text, so names from the network are never markup
+    from rich.text import Text
+
+    return Text(text)
