@@ -93,14 +93,14 @@ def _stream(repo: Repo, author: str, write) -> None:
     write(b"done\n")
 
 
-def materialise(root: Path, repo: Repo, author: str) -> Path:
-    """The bare repository of ``repo`` under ``root``, built now if it is not there yet."""
+def materialise(root: Path, repo: Repo, author: str) -> tuple[Path, bool]:
+    """The bare repository of ``repo`` under ``root``, and whether this call built it."""
     path = repo_path(root, repo)
     if path.is_dir():
-        return path
+        return path, False
     with _lock_for(path):
         if path.is_dir():
-            return path
+            return path, False
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".building-{os.getpid()}-{threading.get_ident()}-{repo.slug}"
         if tmp.exists():
@@ -131,7 +131,7 @@ def materialise(root: Path, repo: Repo, author: str) -> Path:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return path, True
 
 
 def list_branches(path: Path, env: dict[str, str]) -> list[dict]:

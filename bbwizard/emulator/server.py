@@ -446,10 +446,11 @@ class Emulator:
         owner = self.world.users.get(ws.members[0]) if ws.members else None
         author = f"{owner.display_name} <{owner.email}>" if owner else "Bitbucket Emulator <emulator@example.invalid>"
         started = time.monotonic()
-        result = gitrepos.materialise(self.repos_dir, repo, author)
-        with self._lock:
-            self.stats.materialised += 1
-        log.info("materialised %s in %.0f ms", repo.full_name, (time.monotonic() - started) * 1000)
+        result, built = gitrepos.materialise(self.repos_dir, repo, author)
+        if built:
+            with self._lock:
+                self.stats.materialised += 1
+            log.info("materialised %s in %.0f ms", repo.full_name, (time.monotonic() - started) * 1000)
         return result
 
     def _new_access_value(self) -> str:
