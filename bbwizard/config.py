@@ -546,6 +546,25 @@ class ConfigStore:
                 pass
             raise self._write_error(error) from None
         _fsync_folder(folder)
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Temp files of writers that were killed mid-save (never the live file)."""
+        if os.name != "posix":
+            return
+        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            try:
+                pid = int(orphan.name.split(".")[-3])
+                if pid == os.getpid():
+                    continue
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                try:
+                    orphan.unlink()
+                except OSError:
+                    pass
+            except (ValueError, IndexError, OSError):
+                continue
 
     def save(self, profile: Profile, *, make_default: bool | None = None) -> None:
         """Write one profile (replacing any of that name), keeping every other one as it is.
