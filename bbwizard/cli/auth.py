@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sign in with an OAuth consumer and save a profile",
         description=_LOGIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # "--secret X" must not pass for --secret-stdin and leave X lying around
     )
+    # Caught so the refusal is a sentence that doesn't echo the value (security.md rule 9).
+    login.add_argument("--secret", "--client-secret", dest="secret_argument", metavar="SECRET", help=argparse.SUPPRESS)
     login.add_argument("--profile", metavar="NAME", help="the profile to create or sign in again (default: the default profile, else 'default')")
     login.add_argument("--key", metavar="KEY", help="the consumer's key (asked when missing)")
     login.add_argument("--secret-stdin", action="store_true", help="read the consumer's secret from the first line of stdin (never pass it as an argument)")
@@ -173,6 +176,11 @@ def cmd_login(args: argparse.Namespace) -> int:
     from bbwizard.config import DEFAULT_PROFILE_NAME, ConfigStore, Profile, default_api_url, validate_profile_name
     from bbwizard.loopback import is_loopback_url, suggest_callback_url
 
+    if args.secret_argument is not None:
+        raise UsageError(
+            "bbwizard never takes the secret as an argument (it would stay in your shell history and the process "
+            "list). Pass --secret-stdin and write it on stdin, or leave it out to be asked."
+        )
     store = ConfigStore()
     for warning in store.warnings():
         output.warn(warning)
