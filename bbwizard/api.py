@@ -518,12 +518,12 @@ class BitbucketClient:
         return parse_workspace(await self._get_json(f"workspaces/{quote(slug, safe='')}", None, what))
 
     async def get_repository(self, workspace: str, slug: str) -> Repository:
-        what = f"repository {workspace}/{slug!r}"
+        what = f"repository '{workspace}/{slug}'"
         path = f"repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}"
         return parse_repository(await self._get_json(path, None, what))
 
     async def list_branches(self, workspace: str, slug: str) -> list[Branch]:
-        what = f"the branches of {workspace}/{slug}"
+        what = f"the branches of '{workspace}/{slug}'"
         path = f"repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}/refs/branches"
         branches: list[Branch] = []
         async for page in self._follow(path, {"pagelen": str(PAGELEN)}, what):
@@ -847,7 +847,7 @@ class BitbucketClient:
     def _refusal(self, response: httpx.Response, what: str) -> BBWizardError:
         status = response.status_code
         message, detail = _error_message(response)
-        said = f": {redact(message)}" if message else ""
+        said = f": {redact(message).rstrip('.')}" if message else ""
         if status == 403:
             required = _scope_list(detail.get("required")) if isinstance(detail, dict) else []
             granted = _scope_list(detail.get("granted")) if isinstance(detail, dict) else []
