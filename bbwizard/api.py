@@ -816,6 +816,8 @@ class BitbucketClient:
                 hint="Bitbucket allows about 1,000 repository requests an hour per OAuth consumer.",
             )
         reason = response.reason_phrase or "error"
+        if message.rstrip(".") == reason:
+            said = ""
         tail = (
             f"after {self._retries} retries" if waited_out else f"and asks to wait {math.ceil(wait or 0)} seconds"
         )
