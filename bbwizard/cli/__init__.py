@@ -17,13 +17,18 @@ from collections.abc import Sequence
 from bbwizard import __version__
 from bbwizard.errors import EXIT_FAILED, EXIT_USAGE, BBWizardError
 
-# Order here is the order of `bbwizard --help`.
-_COMMAND_MODULES = (
-    "bbwizard.cli.auth",  # login, token, status, logout
-    "bbwizard.cli.gitcmds",  # clone, credential, setup-git
-    "bbwizard.cli.app",  # demo (and no subcommand: the wizard)
-    "bbwizard.cli.emulator",  # emulator
-)
+# Which module registers which command. Order here is the order of `bbwizard --help`.
+_COMMANDS = {
+    "login": "bbwizard.cli.auth",
+    "token": "bbwizard.cli.auth",
+    "status": "bbwizard.cli.auth",
+    "logout": "bbwizard.cli.auth",
+    "clone": "bbwizard.cli.gitcmds",
+    "credential": "bbwizard.cli.gitcmds",
+    "setup-git": "bbwizard.cli.gitcmds",
+    "demo": "bbwizard.cli.app",
+    "emulator": "bbwizard.cli.emulator",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +38,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or only the part that ``command`` needs.
+
+    ``bbwizard credential get`` runs on every ``git fetch``: it must not pay for importing the
+    modules of the other commands.
+    """
     parser = _Parser(
         prog="bbwizard",
         description="Sign in to Bitbucket Cloud with an OAuth consumer, then clone and keep it working.",
@@ -41,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bbwizard {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in _COMMAND_MODULES:
+    modules = [_COMMANDS[command]] if command in _COMMANDS else list(dict.fromkeys(_COMMANDS.values()))
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a command module not written yet must not break the rest
@@ -53,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
