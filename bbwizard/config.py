@@ -41,13 +41,11 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import sys
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bbwizard.errors import ConfigError, SignInRequired, UsageError
@@ -62,8 +60,12 @@ DEFAULT_MIN_VALID = timedelta(minutes=5)
 #: How long a writer waits for another bbwizard holding the lock.
 LOCK_TIMEOUT_SECONDS = 60.0
 
-Grant = Literal["authorization_code", "client_credentials"]
-TokenState = Literal["fresh", "expiring", "expired", "signed_out"]
+TYPE_CHECKING = False  # typing costs `bbwizard token` a few milliseconds; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Grant = Literal["authorization_code", "client_credentials"]
+    TokenState = Literal["fresh", "expiring", "expired", "signed_out"]
 
 _GRANTS = ("authorization_code", "client_credentials")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -528,6 +530,8 @@ class ConfigStore:
         data = tomli_w.dumps(body).encode("utf-8")
         self._ensure_folder()
         folder = self.path.parent
+        import secrets
+
         temp = folder / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)

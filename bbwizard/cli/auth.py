@@ -10,11 +10,13 @@ Imports stay light at module level: ``bbwizard token`` with a fresh token must n
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
 
 from bbwizard.errors import EXIT_OK, EXIT_SIGN_IN, CodeError, LoopbackError, ScopeError, UsageError
+
+TYPE_CHECKING = False  # typing itself costs `bbwizard token` a few milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 _LOGIN_HELP = """\
 Sign in to Bitbucket Cloud with an OAuth consumer (Workspace settings → OAuth consumers).
@@ -80,24 +82,83 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # --- token --------------------------------------------------------------------------------------
 
 
+#: Must equal bbwizard.config.DEFAULT_MIN_VALID (a test checks it).
+FAST_PATH_MIN_VALID_SECONDS = 300
+
+
 def cmd_token(args: argparse.Namespace) -> int:
-    from bbwizard.config import ConfigStore
+    token = _plainly_fresh_token(args.profile)
+    if token is None:
+        from bbwizard.config import ConfigStore
 
-    store = ConfigStore()
-    profile = store.get(args.profile)
-    if profile.token_state() != "fresh":
-        from bbwizard.oauth import ensure_fresh
+        store = ConfigStore()
+        profile = store.get(args.profile)
+        if profile.token_state() != "fresh":
+            from bbwizard.oauth import ensure_fresh
 
-        profile = ensure_fresh(store, profile.name)
-    if store.warnings():
-        from bbwizard.cli import output
+            profile = ensure_fresh(store, profile.name)
+        warnings = store.warnings()
+        if warnings:
+            from bbwizard.cli import output
 
-        for warning in store.warnings():
-            output.warn(warning)
-    assert profile.access_token is not None
-    sys.stdout.write(profile.access_token.reveal() + "\n")
+            for warning in warnings:
+                output.warn(warning)
+        assert profile.access_token is not None
+        token = profile.access_token.reveal()
+    sys.stdout.write(token + "\n")
     sys.stdout.flush()
     return EXIT_OK
+
+
+def _plainly_fresh_token(name: str | None) -> str | None:
+    """The stored access token when it is plainly fresh, read with tomllib alone.
+
+    ``bbwizard token`` runs before every git fetch and SDK call, and importing the dataclasses
+    behind ``bbwizard.config`` costs more than the rest of the command. Anything unusual (no file,
+    no default, a stale token, a file others can read or someone else owns, an unknown format)
+    returns None, and the full road through ConfigStore handles it and says what is wrong.
+    """
+    import os
+    import tomllib
+    from datetime import datetime, timezone
+
+    path = os.environ.get("BBWIZARD_CONFIG")
+    if path:
+        path = os.path.expanduser(path)
+    else:
+        import platformdirs
+
+        path = str(platformdirs.user_config_path("bbwizard") / "config.toml")
+    try:
+        with open(path, "rb") as handle:
+            if os.name == "posix":
+                info = os.fstat(handle.fileno())
+                if info.st_mode & 0o077 or info.st_uid != os.geteuid():
+                    return None
+            data = tomllib.load(handle)
+    except (OSError, ValueError):
+        return None
+    version = data.get("version", 1)
+    profiles = data.get("profiles")
+    if not isinstance(version, int) or version > 1 or not isinstance(profiles, dict):
+        return None
+    if name is None:
+        default = data.get("default")
+        if isinstance(default, str) and default in profiles:
+            name = default
+        elif len(profiles) == 1:
+            name = next(iter(profiles))
+        else:
+            return None
+    table = profiles.get(name)
+    if not isinstance(table, dict):
+        return None
+    token, expires_at = table.get("access_token"), table.get("expires_at")
+    if not isinstance(token, str) or not token or not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+        return None
+    if (expires_at - datetime.now(timezone.utc)).total_seconds() <= FAST_PATH_MIN_VALID_SECONDS:
+        return None
+    return token
 
 
 # --- prompts ------------------------------------------------------------------------------------
@@ -359,6 +420,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
+        import json
+
         document = {"config_path": str(store.path), "default": default, "warnings": warnings, "profiles": rows}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return EXIT_SIGN_IN if needs_sign_in else EXIT_OK

@@ -220,3 +220,22 @@ def test_unauthorized_client_on_refresh_is_a_consumer_error(emu, signed_in, conf
     store.save(profile)
     with pytest.raises(ConsumerError, match="doesn't accept this key and secret"):
         oauth.ensure_fresh(store)
+
+
+def test_the_fast_path_agrees_with_the_config_on_freshness() -> None:
+    from bbwizard.cli import auth
+    from bbwizard.config import DEFAULT_MIN_VALID
+
+    assert auth.FAST_PATH_MIN_VALID_SECONDS == DEFAULT_MIN_VALID.total_seconds()
+
+
+def test_token_still_warns_about_a_file_others_can_read(emu, signed_in, run_cli, config_path) -> None:
+    profile = signed_in()
+    config_path.chmod(0o644)
+    result = run_cli(["token"])
+    assert result.returncode == 0
+    assert result.stdout == profile.access_token.reveal() + "\n"
+    assert result.stderr == (
+        f"! The config file {config_path} can be read by other users (mode 644); it holds secrets. "
+        f"Run: chmod 600 {config_path}\n"
+    )
