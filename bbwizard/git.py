@@ -605,9 +605,85 @@ async def _fresh_profile(profile: Profile, store: ConfigStore | None, *, force: 
         return profile
     import asyncio
 
+    if not force:
+        current = store.get(profile.name)
+        if current.token_state() == "fresh":  # the common case: no oauth, no thread
+            return current
     from bbwizard.oauth import ensure_fresh
 
     return await asyncio.to_thread(lambda: ensure_fresh(store, profile.name, force=force))
+
+
+class CredentialPipe:
+    """Answers git's ``get`` for one clone from this process, through a private FIFO.
+
+    Starting Python for bbwizard's helper costs a clone a fifth of a second; during a clone the
+    fresh token is already here. So the clone's injected helper is a shell function that ``cat``s a
+    FIFO in a 0700 folder, and a thread writes the answer into it each time git opens it. The token
+    goes through a kernel pipe only: never argv, never the environment, never a file on disk. The
+    FIFO and its folder are removed when the clone ends. POSIX only (see :meth:`available`).
+    """
+
+    def __init__(self, answer: Callable[[], str]) -> None:
+        import tempfile
+        import threading
+
+        self._answer = answer
+        self._folder = tempfile.mkdtemp(prefix="bbwizard-git-")  # mode 0700
+        self.path = os.path.join(self._folder, "credential")
+        os.mkfifo(self.path, 0o600)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="bbwizard-credential-pipe", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def available() -> bool:
+        return os.name == "posix" and hasattr(os, "mkfifo")
+
+    @property
+    def helper(self) -> str:
+        """The helper value: answers ``get`` from the pipe, ignores ``store`` and ``erase``."""
+        return f'!f() {{ test "$1" = get && cat {shlex.quote(self.path)}; }}; f'
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                fd = os.open(self.path, os.O_WRONLY)  # blocks until a reader opens the FIFO
+            except OSError:
+                return
+            try:
+                if self._closed.is_set():
+                    return
+                os.write(fd, self._answer().encode())
+            except OSError:  # the reader went away
+                pass
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        import shutil
+
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:  # wake the writer blocked in open(); it sees _closed and stops
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            fd = None
+        self._thread.join(timeout=5)
+        if fd is not None:
+            os.close(fd)
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _pipe_answer(holder: list[Profile]) -> Callable[[], str]:
+    def answer() -> str:
+        profile = holder[0]
+        site = urlsplit(site_base(profile.site_url))
+        reply = credential_answer(profile, {"protocol": site.scheme, "host": site.netloc}) or {}
+        return format_credential(reply)
+
+    return answer
 
 
 async def _run_git_clone(argv: list[str], env: dict[str, str], on_progress: ProgressCallback | None) -> tuple[int, list[str]]:
@@ -675,6 +751,8 @@ async def clone_repository(
         raise UsageError(f"“{branch}” is not a branch name.")
     started = time.monotonic()
     path, created = prepare_destination(dest if dest is not None else ref.slug)
+    holder: list[Profile] = [profile]
+    pipe: CredentialPipe | None = None
     try:
         profile = await _fresh_profile(profile, store)
         site = site_base(profile.site_url)
@@ -689,11 +767,12 @@ async def clone_repository(
         if depth:
             argv += ["--depth", str(depth)]
         argv += ["--", clone_url(site, ref.workspace, ref.slug), str(path)]
-        env = git_env(
-            clone_config(site, profile.name, config_path=config_path),
-            low_speed_limit=low_speed_limit,
-            low_speed_time=low_speed_time,
-        )
+        injected = clone_config(site, profile.name, config_path=config_path)
+        if CredentialPipe.available():
+            holder[0] = profile
+            pipe = CredentialPipe(_pipe_answer(holder))
+            injected[1] = (injected[1][0], pipe.helper)
+        env = git_env(injected, low_speed_limit=low_speed_limit, low_speed_time=low_speed_time)
         for attempt in (1, 2):
             code, kept = await _run_git_clone(argv, env, on_progress)
             if code == 0:
@@ -703,6 +782,7 @@ async def clone_repository(
                 # Bitbucket refused a token we thought fresh: refresh once, try once more.
                 _remove_destination(path, created=False)
                 profile = await _fresh_profile(profile, store, force=True)
+                holder[0] = profile
                 continue
             raise error
         size = await asyncio.to_thread(folder_size, path)
@@ -722,6 +802,9 @@ async def clone_repository(
     except BaseException:
         _remove_destination(path, created)
         raise
+    finally:
+        if pipe is not None:
+            pipe.close()
 
 
 def _emit(piece: str, on_progress: ProgressCallback | None, kept: list[str]) -> None:
@@ -915,9 +998,10 @@ def credential_get(store: ConfigStore, request: Mapping[str, str], name: str | N
     profile = store.get(name)
     if not request_matches(request, profile.site_url):
         return None
-    from bbwizard.oauth import ensure_fresh
+    if profile.token_state() != "fresh":  # oauth (and on refresh httpx) only when needed: git waits
+        from bbwizard.oauth import ensure_fresh
 
-    profile = ensure_fresh(store, profile.name)
+        profile = ensure_fresh(store, profile.name)
     return credential_answer(profile, request)
 
 

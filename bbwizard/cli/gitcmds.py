@@ -146,57 +146,30 @@ def _human_size(size: int | None) -> str:
 
 
 def run_clone(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bbwizard import git
     from bbwizard.cli import output
     from bbwizard.config import ConfigStore
     from bbwizard.errors import CloneCancelled, UsageError
-    from bbwizard.oauth import ensure_fresh
 
     if args.into is None and len(args.repositories) > 2:
         raise UsageError("To clone several repositories, add --into DIR (each goes to DIR/REPO).")
     store = ConfigStore()
-    profile = ensure_fresh(store, args.profile)
+    profile = store.get(args.profile)
+    if profile.token_state() != "fresh":
+        from bbwizard.oauth import ensure_fresh
+
+        profile = ensure_fresh(store, profile.name)
     if args.into is None:
-        ref = git.parse_repository_ref(args.repositories[0], site_url=profile.site_url)
+        refs = [git.parse_repository_ref(args.repositories[0], site_url=profile.site_url)]
         dest = args.repositories[1] if len(args.repositories) == 2 else None
-        refs = [ref]
     else:
         refs = [git.parse_repository_ref(text, site_url=profile.site_url) for text in args.repositories]
         refs = list(dict.fromkeys(refs))  # the same repository twice is cloned once
         dest = None
 
-    import asyncio
-
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True, highlight=False)
-    progress = Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[phase]}", markup=False),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-    tasks = [progress.add_task(ref.full_name, total=100, phase="waiting") for ref in refs]
-
-    def on_progress(index: int, event: git.CloneEvent) -> None:
-        if isinstance(event, git.CloneProgress):
-            task = progress.tasks[index]
-            detail = event.phase
-            if event.percent is not None and not event.finished:
-                detail += f" {event.percent}%"
-            if event.rate:
-                detail += f" · {event.rate}"
-            progress.update(tasks[index], completed=max(task.completed, event.overall), phase=detail)
-
-    def on_done(index: int, result: git.CloneResult) -> None:
-        if result.ok:
-            progress.update(tasks[index], completed=100, phase="done")
-        else:
-            progress.update(tasks[index], phase="failed")
+    display = _LiveBars(refs) if sys.stderr.isatty() else _QuietDisplay(refs)
 
     async def single() -> list[git.CloneResult]:
         result = await git.clone_repository(
@@ -206,20 +179,26 @@ def run_clone(args: argparse.Namespace) -> int:
             dest,
             branch=args.branch,
             depth=args.depth,
-            on_progress=lambda event: on_progress(0, event),
+            on_progress=lambda event: display.progress(0, event),
             store=store,
         )
-        on_done(0, result)
+        display.done(0, result)
         return [result]
 
     async def several() -> list[git.CloneResult]:
         requests = [git.CloneRequest(r.workspace, r.slug, branch=args.branch, depth=args.depth) for r in refs]
         return await git.clone_many(
-            profile, requests, into=args.into, jobs=args.jobs, on_progress=on_progress, on_done=on_done, store=store
+            profile,
+            requests,
+            into=args.into,
+            jobs=args.jobs,
+            on_progress=display.progress,
+            on_done=display.done,
+            store=store,
         )
 
     try:
-        with progress:
+        with display:
             results = asyncio.run(single() if args.into is None else several())
     except CloneCancelled as error:
         output.warn(str(error))
@@ -234,32 +213,7 @@ def run_clone(args: argparse.Namespace) -> int:
         output.ok(f"Cloned {result.full_name}{branch} into {result.path}")
         output.info("  git fetch, pull and push there ask bbwizard for a fresh token; nothing secret was stored.")
         return EXIT_OK
-    return _summary(console, results)
-
-
-def _summary(console, results) -> int:  # noqa: ANN001 - rich Console, list[CloneResult]
-    from rich.table import Table
-
-    from bbwizard.cli import output
-
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    table.add_column("")
-    table.add_column("repository")
-    table.add_column("branch")
-    table.add_column("size", justify="right")
-    table.add_column("time", justify="right")
-    table.add_column("where")
-    for result in results:
-        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
-        table.add_row(
-            mark,
-            _plain(result.full_name),
-            _plain(result.branch or "—"),
-            _human_size(result.size_bytes),
-            f"{result.seconds:.1f} s",
-            _plain(str(result.path) if result.ok else "failed"),
-        )
-    console.print(table)
+    display.summary(results)
     failed = [r for r in results if not r.ok]
     for result in failed:
         output.fail(f"{result.full_name}: {result.error}")
@@ -270,7 +224,103 @@ def _summary(console, results) -> int:  # noqa: ANN001 - rich Console, list[Clon
     return EXIT_OK
 
 
-def _plain(text: str):  # noqa: ANN202 - rich Text, so names from the network are never markup
-    from rich.text import Text
+def _summary_rows(results) -> list[tuple[str, ...]]:  # noqa: ANN001 - list[CloneResult]
+    return [
+        (
+            "✓" if r.ok else "✗",
+            r.full_name,
+            r.branch or "—",
+            _human_size(r.size_bytes),
+            f"{r.seconds:.1f} s",
+            str(r.path) if r.ok else "failed",
+        )
+        for r in results
+    ]
 
-    return Text(text)
+
+_HEADERS = ("", "repository", "branch", "size", "time", "where")
+
+
+class _QuietDisplay:
+    """stderr is not a terminal: no animation (and no rich to import), a plain table at the end."""
+
+    def __init__(self, refs) -> None:  # noqa: ANN001
+        self.refs = refs
+
+    def __enter__(self) -> _QuietDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def progress(self, index: int, event) -> None:  # noqa: ANN001
+        return None
+
+    def done(self, index: int, result) -> None:  # noqa: ANN001
+        return None
+
+    def summary(self, results) -> None:  # noqa: ANN001
+        rows = [_HEADERS, *_summary_rows(results)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+        right = {3, 4}
+        for row in rows:
+            cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+            print("  ".join(cells).rstrip(), file=sys.stderr)
+
+
+class _LiveBars:
+    """A rich progress bar per clone on a terminal, and a rich table at the end."""
+
+    def __init__(self, refs) -> None:  # noqa: ANN001
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True, highlight=False)
+        self.bars = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[phase]}", markup=False),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self.tasks = [self.bars.add_task(ref.full_name, total=100, phase="waiting") for ref in refs]
+
+    def __enter__(self) -> _LiveBars:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.stop()
+
+    def progress(self, index: int, event) -> None:  # noqa: ANN001 - a CloneEvent
+        from bbwizard.git import CloneProgress
+
+        if not isinstance(event, CloneProgress):
+            return
+        detail = event.phase
+        if event.percent is not None and not event.finished:
+            detail += f" {event.percent}%"
+        if event.rate:
+            detail += f" · {event.rate}"
+        task = self.bars.tasks[index]
+        self.bars.update(self.tasks[index], completed=max(task.completed, event.overall), phase=detail)
+
+    def done(self, index: int, result) -> None:  # noqa: ANN001
+        if result.ok:
+            self.bars.update(self.tasks[index], completed=100, phase="done")
+        else:
+            self.bars.update(self.tasks[index], phase="failed")
+
+    def summary(self, results) -> None:  # noqa: ANN001
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(show_edge=False, pad_edge=False, box=None)
+        for header in _HEADERS:
+            table.add_column(header, justify="right" if header in ("size", "time") else "left")
+        for row in _summary_rows(results):
+            style = "green" if row[0] == "✓" else "red"
+            # names come from the command line and the network: plain Text, never markup
+            table.add_row(Text(row[0], style=style), *(Text(cell) for cell in row[1:]))
+        self.console.print(table)

@@ -1,0 +1,83 @@
+"""Clone overhead: `bbwizard clone` against plain `git clone` with the same credentials.
+
+One repository of a few MB and a few hundred commits on the emulator (loopback, in its own
+process), cloned ten times each way, interleaved (the order flips every round). Plain git gets the
+same token from a minimal shell credential helper that reads it from its environment (never argv).
+Measured: the command (`python -m bbwizard clone`, interpreter start included, output piped) and
+the core call the TUI uses (`bbwizard.git.clone_repository`, in this process). Printed: medians and
+the median of the per-round ratios; target: at most 1.10.
+
+    .venv/bin/python benchmarks/bench_clone.py [--runs 10] [--commits 300] [--size 5MB]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+from itertools import count
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_clone_common import EmulatorProcess, adopt, clean_env, git_clone_plain, interleaved, report, save_profile  # noqa: E402
+
+from bbwizard import git  # noqa: E402
+from bbwizard.emulator import demo_seed  # noqa: E402
+
+TARGET = 1.10
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--commits", type=int, default=300)
+    parser.add_argument("--size", default="5MB")
+    args = parser.parse_args()
+
+    seed = demo_seed()
+    seed.setdefault("repositories", []).append(
+        {"workspace": "acme", "slug": "monorepo", "commits": args.commits, "size": args.size}
+    )
+    with tempfile.TemporaryDirectory(prefix="bbw-bench-clone-") as tmp, EmulatorProcess(
+        seed, repos=[("acme", "monorepo")]
+    ) as emu:
+        root = Path(tmp)
+        config = root / "config" / "config.toml"
+        env = clean_env(root, config)
+        adopt(env)
+        store, profile = save_profile(config, emu.site_url, emu.api_url, emu.token_answer)
+        url = git.clone_url(emu.site_url, "acme", "monorepo")
+        token = profile.access_token.reveal()
+        numbers = count()
+
+        def plain() -> None:
+            dest = root / f"plain-{next(numbers)}"
+            git_clone_plain(url, dest, env, token)
+            shutil.rmtree(dest)
+
+        def command() -> None:
+            dest = root / f"command-{next(numbers)}"
+            subprocess.run([sys.executable, "-m", "bbwizard", "clone", "acme/monorepo", str(dest)],
+                           env=env, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+            shutil.rmtree(dest)
+
+        def core() -> None:
+            dest = root / f"core-{next(numbers)}"
+            asyncio.run(git.clone_repository(profile, "acme", "monorepo", dest, store=store))
+            shutil.rmtree(dest)
+
+        for warm_up in (plain, command, core):  # page cache, bytecode, the emulator's first pack
+            warm_up()
+        times = interleaved(
+            [("plain git clone", plain), ("bbwizard clone", command), ("clone_repository", core)], args.runs
+        )
+        print(f"repository acme/monorepo: {args.commits} commits, {args.size} of blobs; {args.runs} runs each, interleaved")
+        return 0 if report(times, "plain git clone", TARGET) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""What the clone and credential benchmarks share: an emulator in its own process, a signed-in
+profile, and a clean environment. Not a benchmark itself.
+
+The emulator relays git http-backend's output through Python threads; run in the benchmark's own
+process it would share the GIL with the clone being measured and blur the comparison. So it runs
+in a child process, and the child mints the token the profile gets.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+PLAIN_HELPER = '!f() { test "$1" = get && echo username=x-token-auth && echo "password=$BENCH_GIT_TOKEN"; }; f'
+
+
+def _serve(seed: dict, knobs: dict, repos: list[tuple[str, str]], conn) -> None:  # noqa: ANN001
+    from bbwizard.emulator import DEMO_CONSUMER_KEY, Emulator
+
+    with Emulator(seed, **knobs) as emu:
+        for workspace, slug in repos:
+            emu.materialise(workspace, slug)
+        conn.send((emu.site_url, emu.api_url, emu.mint_token(DEMO_CONSUMER_KEY)))
+        while True:
+            message = conn.recv()
+            if message == "stop":
+                return
+            name, value = message
+            setattr(emu, name, value)
+            conn.send("ok")
+
+
+class EmulatorProcess:
+    """``with EmulatorProcess(seed, repos=[...], latency=0.1) as emu:`` -> site_url, api_url, token answer."""
+
+    def __init__(self, seed: dict, *, repos: list[tuple[str, str]] = (), **knobs) -> None:  # noqa: ANN003
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._proc = context.Process(target=_serve, args=(seed, knobs, list(repos), child), daemon=True)
+
+    def __enter__(self) -> EmulatorProcess:
+        self._proc.start()
+        self.site_url, self.api_url, self.token_answer = self._conn.recv()
+        return self
+
+    def set(self, name: str, value) -> None:  # noqa: ANN001
+        self._conn.send((name, value))
+        self._conn.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self._proc.join(timeout=30)
+
+
+def save_profile(config: Path, site_url: str, api_url: str, answer: dict, name: str = "bench"):  # noqa: ANN201
+    from bbwizard.config import ConfigStore, Profile
+    from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.secret import Secret
+
+    store = ConfigStore(config)
+    profile = Profile(
+        name=name,
+        client_id=DEMO_CONSUMER_KEY,
+        client_secret=Secret(DEMO_CONSUMER_SECRET),
+        site_url=site_url,
+        api_url=api_url,
+        access_token=Secret(answer["access_token"]),
+        refresh_token=Secret(answer["refresh_token"]),
+        expires_at=datetime.now(timezone.utc) + timedelta(seconds=answer["expires_in"]),
+        scopes=answer["scopes"].split(),
+    )
+    store.save(profile, make_default=True)
+    return store, store.get(name)
+
+
+def clean_env(root: Path, config: Path) -> dict[str, str]:
+    """No git config of the person, and Python as when installed: bytecode cached (an installed
+    package has its .pyc files; a PYTHONDONTWRITEBYTECODE shell recompiles on every start)."""
+    home = root / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        BBWIZARD_CONFIG=str(config),
+        NO_COLOR="1",
+        LC_ALL="C",
+        PYTHONPYCACHEPREFIX=str(root / "pycache"),
+    )
+    return env
+
+
+def adopt(env: dict[str, str]) -> None:
+    """Make ``env`` this process's environment (for in-process clones)."""
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def interleaved(sides: list[tuple[str, Callable[[], object]]], runs: int) -> dict[str, list[float]]:
+    """``runs`` rounds; each round runs every side once, the order flipping every round."""
+    times: dict[str, list[float]] = {name: [] for name, _ in sides}
+    for round_ in range(runs):
+        order = sides if round_ % 2 == 0 else list(reversed(sides))
+        for name, fn in order:
+            times[name].append(timed(fn))
+    return times
+
+
+def report(times: dict[str, list[float]], baseline: str, target: float, *, below: bool = False) -> bool:
+    """Print medians and the median per-round ratio of each side against ``baseline``."""
+    for name, values in times.items():
+        print(f"  {name:22} median {statistics.median(values) * 1000:8.1f} ms  "
+              f"(min {min(values) * 1000:.1f}, max {max(values) * 1000:.1f})")
+    ok = True
+    for name, values in times.items():
+        if name == baseline:
+            continue
+        ratio = statistics.median(a / b for a, b in zip(values, times[baseline]))
+        met = ratio < target if below else ratio <= target
+        ok &= met
+        sign = "<" if below else "<="
+        print(f"  {name} / {baseline}: median ratio {ratio:.3f} (target {sign} {target}) {'met' if met else 'NOT met'}")
+    return ok
+
+
+def git_clone_plain(url: str, dest: Path, env: dict[str, str], token: str) -> None:
+    subprocess.run(
+        ["git", "-c", f"credential.helper={PLAIN_HELPER}", "clone", "--quiet", "--", url, str(dest)],
+        env=dict(env, BENCH_GIT_TOKEN=token),
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+if __name__ == "__main__":
+    print("Helpers for benchmarks/bench_clone.py, bench_clone_parallel.py and bench_credential.py.")
