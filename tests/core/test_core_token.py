@@ -239,3 +239,18 @@ def test_token_still_warns_about_a_file_others_can_read(emu, signed_in, run_cli,
         f"! The config file {config_path} can be read by other users (mode 644); it holds secrets. "
         f"Run: chmod 600 {config_path}\n"
     )
+
+
+def test_a_token_without_account_scope_names_the_permission_when_asking_who(emu) -> None:
+    from bbwizard.errors import ScopeError
+
+    answer = emu.mint_token(DEMO_CONSUMER_KEY, scopes=["repository"])
+    with pytest.raises(ScopeError) as caught:
+        oauth.fetch_user(emu.api_url, Secret(answer["access_token"]))
+    assert caught.value.missing == ["account"]
+    assert "tick Account: Read" in str(caught.value)
+
+
+def test_who_am_i_with_a_dead_token_asks_to_sign_in(emu) -> None:
+    with pytest.raises(SignInRequired, match=r"Bitbucket didn't accept the new token \(HTTP 401\)"):
+        oauth.fetch_user(emu.api_url, Secret("not-a-token-the-emulator-issued"))
