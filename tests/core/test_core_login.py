@@ -277,3 +277,16 @@ def test_the_emulator_on_loopback_is_never_proxied(emu, run_cli, login_argv, con
         env={"HTTP_PROXY": dead, "http_proxy": dead, "HTTPS_PROXY": dead, "ALL_PROXY": dead},
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_signing_in_again_reuses_the_saved_consumer(emu, run_cli, login_argv, callback_url, approver, config_path) -> None:
+    first = run_cli(login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", callback_url), input=DEMO_CONSUMER_SECRET + "\n",
+                    env={"BROWSER": approver})
+    assert first.returncode == 0, first.stderr
+    emu.revoke_refresh_tokens()  # the sign-in ended on Bitbucket's side
+    again = run_cli(["login"], env={"BROWSER": approver})  # no key, no secret, no callback: all saved
+    assert again.returncode == 0, again.stderr
+    assert "Using the consumer key saved in profile 'default' (--key to use another)." in again.stderr
+    assert f"Waiting for the browser to come back to {callback_url}" in again.stderr
+    assert emu.stats.grants["authorization_code"] == 2
+    assert emu.token_info(_saved(config_path).access_token.reveal())["expired"] is False
