@@ -749,10 +749,19 @@ def fetch_user(
 
     url = f"{api_url.rstrip('/')}/user"
     with http_client(transport) as client:
-        try:
-            response = client.get(url, headers={"Authorization": f"Bearer {access_token.reveal()}"})
-        except httpx.HTTPError as error:
-            raise _network_error(error, url) from None
+        for attempt in range(GET_ATTEMPTS):  # a GET may be retried (security.md 17)
+            last = attempt == GET_ATTEMPTS - 1
+            try:
+                response = client.get(url, headers={"Authorization": f"Bearer {access_token.reveal()}"})
+            except httpx.HTTPError as error:
+                if last:
+                    raise _network_error(error, url) from None
+                time.sleep(retry_delay(None, attempt))
+                continue
+            if response.status_code in (429, 502, 503, 504) and not last:
+                time.sleep(retry_delay(response.headers.get("retry-after"), attempt))
+                continue
+            break
     answer = _Answer(
         status=response.status_code,
         content_type=response.headers.get("content-type", ""),
@@ -790,6 +799,35 @@ def fetch_user(
         uuid=text("uuid"),
         account_id=text("account_id"),
     )
+
+
+#: GETs are tried this many times in all on 429/502/503/504 and connection errors.
+GET_ATTEMPTS = 3
+#: The longest bbwizard waits between two tries, whatever Retry-After says.
+MAX_RETRY_DELAY = 10.0
+
+
+def retry_delay(retry_after: str | None, attempt: int) -> float:
+    """Seconds before the next try: ``Retry-After`` (seconds or an HTTP date) when given, else
+    capped exponential backoff with jitter; never more than :data:`MAX_RETRY_DELAY`."""
+    if retry_after:
+        value = retry_after.strip()
+        seconds: float | None = None
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                when = parsedate_to_datetime(value)
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=timezone.utc)
+                seconds = (when - utc_now()).total_seconds()
+            except (TypeError, ValueError, IndexError):
+                seconds = None
+        if seconds is not None:
+            return max(0.0, min(seconds, MAX_RETRY_DELAY))
+    return min(MAX_RETRY_DELAY, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
 
 
 def _safe_json(answer: _Answer) -> Any:
@@ -840,6 +878,7 @@ __all__ = [
     "parse_scopes",
     "parse_token_answer",
     "refresh",
+    "retry_delay",
     "start_authorization",
     "token_endpoint",
 ]

@@ -290,3 +290,24 @@ def test_signing_in_again_reuses_the_saved_consumer(emu, run_cli, login_argv, ca
     assert f"Waiting for the browser to come back to {callback_url}" in again.stderr
     assert emu.stats.grants["authorization_code"] == 2
     assert emu.token_info(_saved(config_path).access_token.reveal())["expired"] is False
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"kind": "status", "status": 503}, {"kind": "status", "status": 429, "retry_after": "1"}, {"kind": "drop"}],
+    ids=["503-then-ok", "429-then-ok", "dropped-then-ok"],
+)
+def test_who_am_i_is_retried_after_a_transient_failure(fault, emu, run_cli, login_argv, config_path) -> None:
+    emu.inject(path_prefix="/2.0/user", count=1, **fault)
+    result = run_cli(login_argv(emu, PRIVATE_CONSUMER_KEY, "--client-credentials"), input=PRIVATE_CONSUMER_SECRET + "\n")
+    _assert_signed_in(result, emu, config_path)
+    assert emu.stats.count("/2.0/user") == 2
+
+
+def test_who_am_i_failing_every_time_is_a_sentence_and_the_tokens_are_kept(emu, run_cli, login_argv, config_path) -> None:
+    emu.inject(path_prefix="/2.0/user", count=3, kind="status", status=503)
+    result = run_cli(login_argv(emu, PRIVATE_CONSUMER_KEY, "--client-credentials"), input=PRIVATE_CONSUMER_SECRET + "\n")
+    assert result.returncode == 1
+    assert "X Bitbucket's API failed (HTTP 503). Try again in a minute." in result.stderr
+    saved = _saved(config_path)  # saved before asking who: the new refresh token is not lost
+    assert saved.access_token is not None and emu.token_info(saved.access_token.reveal()) is not None

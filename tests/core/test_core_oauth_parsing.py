@@ -308,3 +308,15 @@ def test_expiry_is_described_relative_and_absolute() -> None:
     assert oauth.describe_expiry(now + timedelta(hours=1, minutes=59, seconds=30), now).startswith("in 1 h 59 min (")
     assert oauth.describe_expiry(now - timedelta(minutes=3), now) == f"3 min ago ({(now - timedelta(minutes=3)):%Y-%m-%d %H:%M} UTC)"
     assert oauth.describe_expiry(None, now) == "unknown"
+
+
+def test_retry_delay_honours_retry_after_and_caps_it() -> None:
+    from email.utils import format_datetime
+
+    assert oauth.retry_delay("3", 0) == 3.0
+    assert oauth.retry_delay("3600", 0) == oauth.MAX_RETRY_DELAY
+    soon = format_datetime(utc_now() + timedelta(seconds=5), usegmt=True)
+    assert 3.0 <= oauth.retry_delay(soon, 0) <= 5.0
+    for attempt in range(6):
+        assert 0 < oauth.retry_delay(None, attempt) <= oauth.MAX_RETRY_DELAY
+    assert oauth.retry_delay("not a date", 0) <= 0.5
