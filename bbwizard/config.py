@@ -490,15 +490,13 @@ class ConfigStore:
                 self._ensure_folder()
                 import filelock
 
-                self._lock = _GuardedLock(
-                    filelock.FileLock(
-                        self.lock_path,
-                        timeout=LOCK_TIMEOUT_SECONDS,
-                        mode=0o600,
-                        preserve_lock_file=True,
-                    ),
-                    self,
-                )
+                try:
+                    # Keep the lock file: unlinking it on release races with a waiter that has
+                    # already opened it (filelock 4; 3.x keeps it anyway and lacks the option).
+                    inner = filelock.FileLock(self.lock_path, timeout=LOCK_TIMEOUT_SECONDS, mode=0o600, preserve_lock_file=True)
+                except TypeError:
+                    inner = filelock.FileLock(self.lock_path, timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
+                self._lock = _GuardedLock(inner, self)
             return self._lock
 
     def _ensure_folder(self) -> None:
