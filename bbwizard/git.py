@@ -619,9 +619,10 @@ class CredentialPipe:
 
     Starting Python for bbwizard's helper costs a clone a fifth of a second; during a clone the
     fresh token is already here. So the clone's injected helper is a shell function that ``cat``s a
-    FIFO in a 0700 folder, and a thread writes the answer into it each time git opens it. The token
-    goes through a kernel pipe only: never argv, never the environment, never a file on disk. The
-    FIFO and its folder are removed when the clone ends. POSIX only (see :meth:`available`).
+    FIFO in a 0700 folder while a thread writes the answer into it, then opens a second FIFO to say
+    it has read everything (without that handshake a second answer could reach the same ``cat``).
+    The token goes through a kernel pipe only: never argv, never the environment, never a file on
+    disk. The FIFOs and their folder are removed when the clone ends. POSIX only.
     """
 
     def __init__(self, answer: Callable[[], str]) -> None:
@@ -631,7 +632,9 @@ class CredentialPipe:
         self._answer = answer
         self._folder = tempfile.mkdtemp(prefix="bbwizard-git-")  # mode 0700
         self.path = os.path.join(self._folder, "credential")
+        self.done_path = os.path.join(self._folder, "read")
         os.mkfifo(self.path, 0o600)
+        os.mkfifo(self.done_path, 0o600)
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="bbwizard-credential-pipe", daemon=True)
         self._thread.start()
@@ -643,22 +646,34 @@ class CredentialPipe:
     @property
     def helper(self) -> str:
         """The helper value: answers ``get`` from the pipe, ignores ``store`` and ``erase``."""
-        return f'!f() {{ test "$1" = get && cat {shlex.quote(self.path)}; }}; f'
+        answer, done = shlex.quote(self.path), shlex.quote(self.done_path)
+        return f'!f() {{ test "$1" = get && cat {answer} && : > {done}; }}; f'
 
     def _serve(self) -> None:
-        while True:
+        while not self._closed.is_set():
             try:
-                fd = os.open(self.path, os.O_WRONLY)  # blocks until a reader opens the FIFO
+                fd = os.open(self.path, os.O_WRONLY)  # blocks until a helper opens the FIFO
             except OSError:
                 return
             try:
                 if self._closed.is_set():
                     return
-                os.write(fd, self._answer().encode())
+                data = self._answer().encode()
+                while data:
+                    data = data[os.write(fd, data) :]
             except OSError:  # the reader went away
                 pass
             finally:
                 os.close(fd)
+            try:
+                done = os.open(self.done_path, os.O_RDONLY)  # blocks until the helper has read it all
+            except OSError:
+                return
+            try:
+                while os.read(done, 64):
+                    pass
+            finally:
+                os.close(done)
 
     def close(self) -> None:
         import shutil
@@ -666,13 +681,15 @@ class CredentialPipe:
         if self._closed.is_set():
             return
         self._closed.set()
-        try:  # wake the writer blocked in open(); it sees _closed and stops
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError:
-            fd = None
-        self._thread.join(timeout=5)
-        if fd is not None:
-            os.close(fd)
+        # Wake the thread wherever it waits (in open() of either FIFO), until it has gone.
+        deadline = time.monotonic() + 5
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            for path, flags in ((self.path, os.O_RDONLY), (self.done_path, os.O_WRONLY)):
+                try:
+                    os.close(os.open(path, flags | os.O_NONBLOCK))
+                except OSError:
+                    pass
+            self._thread.join(timeout=0.05)
         shutil.rmtree(self._folder, ignore_errors=True)
 
 

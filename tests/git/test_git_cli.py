@@ -264,3 +264,35 @@ def test_ctrl_c_cancels_the_clone_cleanly(emulator, sign_in, git_home):
     assert proc.returncode == 130, err
     assert f"! Cancelled the clone of acme/webapp and removed {dest}." in err
     assert not dest.exists()
+
+
+def test_clone_command_draws_bars_on_a_terminal(emulator, sign_in, git_home):
+    import os
+    import pty
+
+    sign_in(emulator)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bbwizard", "clone", "acme/webapp", "acme/firmware", "--into", "tty"],
+        env=dict(git_home, NO_COLOR="1", COLUMNS="120", TERM="xterm"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(leader)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, screen
+    assert "acme/webapp" in screen and "acme/firmware" in screen
+    assert "100%" in screen  # rich's bars
+    assert "✓ Cloned 2 repositories." in screen

@@ -313,3 +313,31 @@ async def test_git_credential_fill_through_the_configured_helper(emulator, sign_
     info = emulator.token_info(answer["password"])
     assert info is not None and not info["expired"]
     assert answer["password"] == store.get("work").access_token.reveal()
+
+
+def test_credential_pipe_answers_get_only_and_cleans_up(tmp_path):
+    answers = iter(["username=x-token-auth\npassword=first\n", "username=x-token-auth\npassword=second\n"])
+    pipe = git.CredentialPipe(lambda: next(answers))
+    folder = Path(pipe.path).parent
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    import subprocess
+
+    def helper(action: str) -> subprocess.CompletedProcess:
+        # exactly how git runs a `!` helper: through the shell, with the action appended
+        return subprocess.run(["sh", "-c", f"{pipe.helper[1:]} {action}"], capture_output=True, text=True, timeout=10)
+
+    assert helper("store").stdout == ""
+    assert helper("get").stdout == "username=x-token-auth\npassword=first\n"
+    assert helper("erase").stdout == ""
+    assert helper("get").stdout == "username=x-token-auth\npassword=second\n"
+    pipe.close()
+    assert not folder.exists()
+    assert not pipe._thread.is_alive()
+    pipe.close()  # twice is harmless
+
+
+async def test_clone_through_the_python_helper_where_there_is_no_fifo(emulator, sign_in, monkeypatch):
+    monkeypatch.setattr(git.CredentialPipe, "available", staticmethod(lambda: False))
+    store, profile = sign_in(emulator)
+    result = await git.clone_repository(profile, "acme", "legacy-billing", store=store)
+    assert result.ok and result.branch == "master"
