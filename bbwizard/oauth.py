@@ -349,6 +349,11 @@ def _network_error(error: Exception, url: str) -> NetworkError:
             f"{via} failed to connect bbwizard to {host} ({reason}). Check the proxy, or fix HTTPS_PROXY / "
             f"NO_PROXY in your environment (add {urlsplit(url).hostname} to NO_PROXY to go direct)."
         )
+    if "CERTIFICATE_VERIFY_FAILED" in str(error) or "certificate verify failed" in str(error).lower():
+        return ServerNotReached(
+            f"The TLS certificate of {host} isn't trusted, so bbwizard stopped (it never turns verification off). "
+            "If your network inspects TLS, point SSL_CERT_FILE at your organisation's CA bundle, then try again."
+        )
     if isinstance(error, httpx.ConnectTimeout):
         return ServerNotReached(f"Connecting to {host} timed out. Check your network connection, then try again.")
     if isinstance(error, httpx.ConnectError):

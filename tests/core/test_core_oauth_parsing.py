@@ -320,3 +320,15 @@ def test_retry_delay_honours_retry_after_and_caps_it() -> None:
     for attempt in range(6):
         assert 0 < oauth.retry_delay(None, attempt) <= oauth.MAX_RETRY_DELAY
     assert oauth.retry_delay("not a date", 0) <= 0.5
+
+
+def test_an_untrusted_certificate_says_how_to_add_a_ca_bundle() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate", request=request)
+
+    with pytest.raises(NetworkError) as caught:
+        oauth.check_consumer(SITE, "KEY", "the-consumer-secret", transport=httpx.MockTransport(handler))
+    assert str(caught.value) == (
+        "The TLS certificate of bitbucket.example isn't trusted, so bbwizard stopped (it never turns verification off). "
+        "If your network inspects TLS, point SSL_CERT_FILE at your organisation's CA bundle, then try again."
+    )
