@@ -308,6 +308,10 @@ def cmd_login(args: argparse.Namespace) -> int:
     if not callback_url and not args.paste:
         output.info(f"The consumer's callback URL must be set in Bitbucket. To have bbwizard catch the redirect, use {suggest_callback_url()}")
         callback_url = _ask("Callback URL set on the consumer", "--callback-url URL", "The consumer's callback URL", default=suggest_callback_url())
+    if callback_url and not callback_url.lower().startswith(("http://", "https://")):
+        raise UsageError(
+            f"The callback URL {callback_url!r} isn't an address: write it as it is on the consumer, like {suggest_callback_url()}"
+        )
     base.callback_url = callback_url or None
 
     authorization = oauth.start_authorization(site_url, client_id)

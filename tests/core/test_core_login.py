@@ -311,3 +311,25 @@ def test_who_am_i_failing_every_time_is_a_sentence_and_the_tokens_are_kept(emu, 
     assert "X Bitbucket's API failed (HTTP 503). Try again in a minute." in result.stderr
     saved = _saved(config_path)  # saved before asking who: the new refresh token is not lost
     assert saved.access_token is not None and emu.token_info(saved.access_token.reveal()) is not None
+
+
+def test_a_callback_url_that_is_no_address_is_refused(emu, run_cli, login_argv) -> None:
+    result = run_cli(login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", "localhost:8976"), input=DEMO_CONSUMER_SECRET + "\n")
+    assert result.returncode == 2
+    assert "X The callback URL 'localhost:8976' isn't an address: write it as it is on the consumer, like http://localhost:8976/" in result.stderr
+
+
+def test_plain_localhost_callback_falls_back_to_pasting(emu, cli_env, login_argv, consent, config_path) -> None:
+    """A callback of http://localhost (port 80): say so, then take the pasted address."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bbwizard", *login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", "http://localhost/", "--no-browser")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env,
+    )
+    out, err = process.communicate(DEMO_CONSUMER_SECRET + "\n", timeout=60)
+    # Without a terminal and without --paste it can't ask: it says why and how.
+    assert process.returncode == 1
+    assert "X The callback URL http://localhost/ has no port of its own, so it means port 80" in err
+    assert "Or pass --paste and write the address the browser lands on to stdin." in err
