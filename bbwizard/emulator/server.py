@@ -328,6 +328,7 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=10)
         server.server_close()
+        server.close_connections()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -673,6 +674,31 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # clients open many connections at once; the default backlog is 5
     emulator: Emulator
+
+    def server_activate(self) -> None:
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().server_activate()
+
+    def process_request(self, request, client_address) -> None:
+        with self.connections_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """A stopped emulator must not keep answering on a client's pooled keep-alive connection."""
+        with self.connections_lock:
+            connections = list(self.open_connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Server6(_Server):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 
 import pytest
 
@@ -140,10 +139,19 @@ def test_code_is_single_use(emulator, authorize, token_request):
     assert error_of(again) == ("invalid_grant", "The specified code is not valid.")
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_code_expires(emulator_factory, authorize, token_request):
-    emu = emulator_factory(code_lifetime=0.2)
+    emu = emulator_factory(code_lifetime=60)
+    emu.clock = clock = FakeClock()
     code = authorize(emu)["code"]
-    time.sleep(0.3)
+    clock.now += 61
     answer = token_request(emu, {"grant_type": "authorization_code", "code": code})
     assert error_of(answer) == ("invalid_grant", "The specified code is not valid.")
 
@@ -196,7 +204,8 @@ def test_pkce_still_needs_the_secret(emulator, authorize, token_request):
 
 
 def test_refresh_rotates_and_the_old_token_lives_for_the_grace(emulator_factory, token_request):
-    emu = emulator_factory(refresh_grace=0.5)
+    emu = emulator_factory(refresh_grace=600)
+    emu.clock = clock = FakeClock()
     first = emu.mint_token(DEMO_CONSUMER_KEY)
     one = token_request(emu, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert one.status_code == 200
@@ -204,15 +213,33 @@ def test_refresh_rotates_and_the_old_token_lives_for_the_grace(emulator_factory,
     assert body["state"] == "refresh_token" and body["refresh_token"] != first["refresh_token"]
     assert body["access_token"] != first["access_token"]
     # Within the grace the old refresh token still works (a second process may have raced us).
+    clock.now += 599
     two = token_request(emu, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert two.status_code == 200
-    time.sleep(0.6)
+    clock.now += 2  # the grace counts from the first use
     dead = token_request(emu, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert error_of(dead) == ("invalid_request", "Invalid refresh_token")
     # The newest one is alive and rotates in turn.
     three = token_request(emu, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
     assert three.status_code == 200
     assert emu.stats.grants["refresh_token"] == 3
+
+
+def test_the_grace_is_a_live_knob_and_real_time_passes(emulator_factory, token_request):
+    emu = emulator_factory(refresh_grace=0)
+    first = emu.mint_token(DEMO_CONSUMER_KEY)
+    assert token_request(emu, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}).status_code == 200
+    again = token_request(emu, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert error_of(again) == ("invalid_request", "Invalid refresh_token")
+
+
+def test_an_unused_refresh_token_dies_after_its_lifetime(emulator_factory, token_request):
+    emu = emulator_factory()
+    emu.clock = clock = FakeClock()
+    first = emu.mint_token(DEMO_CONSUMER_KEY)
+    clock.now += 90 * 86400 + 1
+    answer = token_request(emu, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert error_of(answer) == ("invalid_request", "Invalid refresh_token")
 
 
 def test_bad_refresh_token(emulator, token_request):

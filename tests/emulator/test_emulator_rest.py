@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
@@ -100,10 +99,13 @@ def test_expired_token(emulator, api, token):
 
 
 def test_token_expires_by_itself(emulator_factory, api):
-    emu = emulator_factory(token_lifetime=1)
+    emu = emulator_factory(token_lifetime=3600)
+    emu.clock = lambda: now[0]
+    now = [1_800_000_000.0]
     token = emu.mint_token(DEMO_CONSUMER_KEY)["access_token"]
+    now[0] += 3599
     assert api(emu, "/user", token).status_code == 200
-    time.sleep(1.1)
+    now[0] += 1
     assert error(api(emu, "/user", token), 401)["message"] == "Access token expired."
 
 

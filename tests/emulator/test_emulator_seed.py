@@ -96,3 +96,14 @@ def test_list_size_can_be_missing_or_off(emulator_factory, api, mode):
     page = api(emu, "/repositories/acme", token, pagelen=2).json()
     assert ("size" not in page) if mode == "missing" else (page["size"] == 0)
     assert page["next"] and len(page["values"]) == 2
+
+
+def test_a_stopped_emulator_closes_kept_alive_connections(http):
+    import httpx
+
+    emu = Emulator().start()
+    url = emu.api_url + "/user"
+    assert http.get(url).status_code == 401  # the connection is now pooled
+    emu.stop()
+    with pytest.raises(httpx.TransportError):
+        http.get(url)
