@@ -206,8 +206,11 @@ class LoopbackCatcher:
             self.start()
         limit = self.timeout if timeout is None else timeout
         if not self._done.wait(limit):
-            minutes = limit / 60
-            span = f"{minutes:.0f} minutes" if minutes >= 1 else f"{limit:.0f} seconds"
+            minutes, seconds = round(limit / 60), round(limit)
+            if limit >= 60:
+                span = f"{minutes} minute{'s' if minutes != 1 else ''}"
+            else:
+                span = f"{seconds} second{'s' if seconds != 1 else ''}"
             raise LoopbackError(
                 f"No answer from the browser within {span}. If the browser shows an address with "
                 "?code= in it, paste that address instead; otherwise start the sign-in again."

@@ -342,9 +342,14 @@ def cmd_login(args: argparse.Namespace) -> int:
                 output.warn("No browser here: open the address above on any machine.")
         if catcher is not None:
             output.info(f"Waiting for the browser to come back to {callback_url} (Ctrl+C to stop) …")
-            result = catcher.wait()
-            code = result.code
-            output.ok("Bitbucket sent the code.")
+            try:
+                code = catcher.wait().code
+                output.ok("Bitbucket sent the code.")
+            except LoopbackError as error:  # timed out: in a terminal, the address can still be pasted
+                if not _stdin_is_tty():
+                    raise
+                output.warn(error.message)
+                code = _read_pasted(args, authorization.state).code
         else:
             code = _read_pasted(args, authorization.state).code
     finally:

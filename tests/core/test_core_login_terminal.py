@@ -99,3 +99,19 @@ def test_a_wrong_paste_is_explained_and_asked_again(emu, cli_env, consent, confi
     term.expect("✓ Saved profile 'default'")
     assert term.finish() == 0
     assert ConfigStore(config_path).get().token_state() == "fresh"
+
+
+def test_when_the_browser_never_comes_back_the_address_can_be_pasted(emu, cli_env, callback_url, consent, config_path) -> None:
+    term = Terminal(
+        ["login", "--key", DEMO_CONSUMER_KEY, "--site-url", emu.site_url, "--api-url", emu.api_url, "--no-browser",
+         "--callback-url", callback_url, "--timeout", "1"],
+        cli_env,
+    )
+    term.expect("Consumer secret (hidden): ")
+    term.type(DEMO_CONSUMER_SECRET)
+    shown = term.expect("! No answer from the browser within 1 second.")
+    url = next(line.strip() for line in shown.splitlines() if "/site/oauth2/authorize?" in line)
+    term.expect("Paste the code, or the whole address the browser landed on: ")
+    term.type(consent(url))
+    term.expect("✓ Saved profile 'default'")
+    assert term.finish() == 0
