@@ -414,6 +414,7 @@ def explain_git_failure(
     host: str,
     branch: str | None = None,
     action: str = "clone",
+    low_speed: tuple[int, int] = (LOW_SPEED_LIMIT, LOW_SPEED_TIME),
 ) -> GitError | ScopeError | SignInRequired:
     """git's (redacted) stderr as the error a person can act on."""
     text = redact(stderr)
@@ -446,8 +447,8 @@ def explain_git_failure(
         )
     if "operation too slow" in low or "low speed" in low:
         return GitError(
-            f"The {action} of {full_name} stalled (under {LOW_SPEED_LIMIT} bytes/s for "
-            f"{LOW_SPEED_TIME} s) and was stopped. Check the connection and try again."
+            f"The {action} of {full_name} stalled (under {low_speed[0]} bytes/s for "
+            f"{low_speed[1]} s) and was stopped. Check the connection and try again."
         )
     if "could not resolve host" in low or "failed to connect" in low or "connection refused" in low:
         return GitError(f"Could not reach {host} for {full_name}. Check the connection (or the proxy) and try again.")
@@ -794,7 +795,14 @@ async def clone_repository(
             code, kept = await _run_git_clone(argv, env, on_progress)
             if code == 0:
                 break
-            error = explain_git_failure("\n".join(kept), profile=profile, full_name=ref.full_name, host=host, branch=branch)
+            error = explain_git_failure(
+                "\n".join(kept),
+                profile=profile,
+                full_name=ref.full_name,
+                host=host,
+                branch=branch,
+                low_speed=(low_speed_limit, low_speed_time),
+            )
             if attempt == 1 and store is not None and isinstance(error, SignInRequired):
                 # Bitbucket refused a token we thought fresh: refresh once, try once more.
                 _remove_destination(path, created=False)
@@ -924,8 +932,13 @@ async def clone_many(
     except (asyncio.CancelledError, CloneCancelled):
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise CloneCancelled(f"Cancelled; removed the folders of the {len(requests)} clones that had not finished.") from None
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        stopped = sum(isinstance(o, (CloneCancelled, asyncio.CancelledError)) for o in outcomes)
+        finished = len(outcomes) - stopped
+        raise CloneCancelled(
+            f"Cancelled {stopped} clone{'s' if stopped != 1 else ''} and removed what they had created; "
+            f"{finished} had finished and {'were' if finished != 1 else 'was'} kept."
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------

@@ -341,3 +341,41 @@ async def test_clone_through_the_python_helper_where_there_is_no_fifo(emulator, 
     store, profile = sign_in(emulator)
     result = await git.clone_repository(profile, "acme", "legacy-billing", store=store)
     assert result.ok and result.branch == "master"
+
+
+async def test_cancel_clone_many_removes_every_unfinished_folder(emulator, sign_in):
+    store, profile = sign_in(emulator)
+    await git.clone_repository(profile, "acme", "webapp", Path.cwd() / "warm", store=store)  # build the repos first
+    emulator.latency = 3.0
+    started: set[int] = set()
+
+    def on_progress(index: int, event: git.CloneEvent) -> None:
+        if isinstance(event, git.CloneOutput) and event.text.startswith("Cloning into"):
+            started.add(index)
+
+    requests = [git.CloneRequest("acme", s) for s in ("webapp", "firmware", "infrastructure")]
+    task = asyncio.ensure_future(git.clone_many(profile, requests, into="batch", jobs=2, on_progress=on_progress, store=store))
+    for _ in range(300):
+        if len(started) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert started == {0, 1}
+    task.cancel()
+    with pytest.raises(CloneCancelled) as caught:
+        await task
+    emulator.latency = 0
+    assert str(caught.value) == "Cancelled 3 clones and removed what they had created; 0 had finished and were kept."
+    assert not (Path.cwd() / "batch").exists() or not any((Path.cwd() / "batch").iterdir())
+
+
+async def test_a_stalled_transfer_is_stopped_with_a_sentence(emulator, sign_in):
+    store, profile = sign_in(emulator)
+    emulator.latency = 4.0  # no byte flows while the server "thinks"
+    with pytest.raises(git.GitError) as caught:
+        await git.clone_repository(profile, "acme", "webapp", store=store, low_speed_limit=1000, low_speed_time=1)
+    emulator.latency = 0
+    assert str(caught.value) == (
+        "The clone of acme/webapp stalled (under 1000 bytes/s for 1 s) and was stopped. "
+        "Check the connection and try again."
+    )
+    assert not (Path.cwd() / "webapp").exists()
