@@ -449,7 +449,7 @@ def _no_callback_message() -> str:
     )
 
 
-_PUBLIC_FOR_CLIENT_CREDENTIALS = (
+PUBLIC_CONSUMER_MESSAGE = (
     "This consumer is public, so it can't get a token without the browser. In Bitbucket: "
     f"{CONSUMER_SETTINGS}, tick 'This is a private consumer', or sign in with the browser instead."
 )
@@ -479,7 +479,7 @@ def _token_error(answer: _Answer, context: Context) -> BBWizardError:
     if "callback" in low and ("no " in low or "not" in low):
         return ConsumerError(_no_callback_message())
     if "client_credentials" in low and "public" in low:
-        return ConsumerError(_PUBLIC_FOR_CLIENT_CREDENTIALS)
+        return ConsumerError(PUBLIC_CONSUMER_MESSAGE)
     if context == "refresh" and (error == "invalid_grant" or "refresh_token" in low or "refresh token" in low):
         return SignInRequired("Bitbucket no longer accepts this profile's refresh token, so the sign-in has ended.")
     if context == "exchange" and error == "invalid_grant":
@@ -593,7 +593,7 @@ def check_consumer(
             ),
         )
     error = _token_error(answer, "check")
-    if isinstance(error, ConsumerError) and error.message == _PUBLIC_FOR_CLIENT_CREDENTIALS:
+    if isinstance(error, ConsumerError) and error.message == PUBLIC_CONSUMER_MESSAGE:
         return ConsumerCheck(
             kind="public",
             message="The key and secret are right. This consumer is public, so the browser sign-in comes next.",

@@ -295,7 +295,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         if check.kind != "private" or check.token is None:
             from bbwizard.errors import ConsumerError
 
-            raise ConsumerError(oauth._PUBLIC_FOR_CLIENT_CREDENTIALS, hint="Leave out --client-credentials to sign in with the browser.")
+            raise ConsumerError(oauth.PUBLIC_CONSUMER_MESSAGE, hint="Leave out --client-credentials to sign in with the browser.")
         if args.callback_url:
             base.callback_url = args.callback_url.strip()
         base.grant = "client_credentials"
