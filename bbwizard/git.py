@@ -990,14 +990,11 @@ def request_matches(request: Mapping[str, str], site_url: str) -> bool:
     return protocol == site.scheme and asked_netloc == site.netloc
 
 
-def _usernames(profile: Profile) -> set[str]:
-    names = {GIT_USERNAME}
+def _usernames(profile: Profile) -> set[str] | None:
+    """Usernames git may bring for this profile's account; None when the account is unknown."""
     user = getattr(profile, "user", None)
-    for attr in ("username", "nickname"):
-        value = getattr(user, attr, None) if user is not None and not isinstance(user, Mapping) else (user or {}).get(attr)
-        if value:
-            names.add(str(value))
-    return names
+    names = {getattr(user, attr, None) for attr in ("username", "nickname")} - {None, ""}
+    return {GIT_USERNAME, *map(str, names)} if names else None
 
 
 def credential_answer(profile: Profile, request: Mapping[str, str]) -> dict[str, str] | None:
@@ -1005,8 +1002,9 @@ def credential_answer(profile: Profile, request: Mapping[str, str]) -> dict[str,
     if not request_matches(request, profile.site_url):
         return None
     asked_user = request.get("username")
-    if asked_user and asked_user not in _usernames(profile):
-        return None  # git was told to use another identity: not ours to answer
+    known = _usernames(profile)
+    if asked_user and asked_user != GIT_USERNAME and known is not None and asked_user not in known:
+        return None  # the URL names another account: not ours to answer
     token = getattr(profile, "access_token", None)
     if not token:
         return None

@@ -313,6 +313,9 @@ def test_answers_only_for_the_profiles_site() -> None:
         assert git.credential_answer(profile, request) is None, request
     assert git.credential_answer(profile, {"protocol": "http", "host": "127.0.0.1:8123", "username": "alice"})
     assert git.credential_answer(profile, {"protocol": "http", "host": "127.0.0.1:8123", "username": "x-token-auth"})
+    # account unknown (no user info saved): any username in the URL is answered
+    anonymous = _profile(user=None)
+    assert git.credential_answer(anonymous, {"protocol": "http", "host": "127.0.0.1:8123", "username": "bob"})
     cloud = _profile(site_url="https://bitbucket.org")
     assert git.credential_answer(cloud, {"protocol": "https", "host": "bitbucket.org"})
     assert git.credential_answer(cloud, {"protocol": "https", "host": "bitbucket.org:443"})
