@@ -865,6 +865,7 @@ __all__ = [
     "Authorization",
     "ConsumerCheck",
     "PERMISSION_FOR_SCOPE",
+    "PUBLIC_CONSUMER_MESSAGE",
     "PastedCode",
     "REQUIRED_SCOPES",
     "ServerNotReached",

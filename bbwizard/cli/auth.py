@@ -320,9 +320,8 @@ def cmd_login(args: argparse.Namespace) -> int:
         from bbwizard.loopback import LoopbackCatcher
 
         if is_loopback_url(callback_url):
-            catcher = LoopbackCatcher(callback_url, authorization.state, timeout=args.timeout)
             try:
-                catcher.start()
+                catcher = LoopbackCatcher(callback_url, authorization.state, timeout=args.timeout).start()
             except LoopbackError as error:
                 catcher = None
                 if not _stdin_is_tty():
