@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -254,3 +255,21 @@ def test_a_token_without_account_scope_names_the_permission_when_asking_who(emu)
 def test_who_am_i_with_a_dead_token_asks_to_sign_in(emu) -> None:
     with pytest.raises(SignInRequired, match=r"Bitbucket didn't accept the new token \(HTTP 401\)"):
         oauth.fetch_user(emu.api_url, Secret("not-a-token-the-emulator-issued"))
+
+
+def test_a_read_timeout_on_refresh_is_not_retried_and_the_next_try_recovers(emu, signed_in, config_path, monkeypatch) -> None:
+    old = signed_in(expired=True)
+    store = ConfigStore(config_path)
+    monkeypatch.setattr(oauth, "READ_TIMEOUT", 0.3)
+    emu.latency = 1.0  # Bitbucket gets the refresh, rotates, and answers too late
+    with pytest.raises(NetworkError) as caught:
+        oauth.ensure_fresh(store)
+    assert str(caught.value) == (
+        f"{emu.site_url.removeprefix('http://')} didn't answer in time. Try again in a minute. The refresh may have "
+        "reached Bitbucket; if the next try says the sign-in has ended, run: bbwizard login --profile default"
+    )
+    time.sleep(1.0)  # let the emulator finish the request we gave up on
+    assert emu.stats.count(TOKEN_PATH) == 1  # a read timeout is never retried
+    assert store.get().refresh_token == old.refresh_token
+    emu.latency = 0.0
+    assert oauth.ensure_fresh(store).token_state() == "fresh"
