@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 
 from bbwizard import git
-from bbwizard.emulator import Emulator
 from bbwizard.errors import CloneCancelled, DestinationExists, ScopeError, SignInRequired
-
-
 
 
 def _helper_lines(repo: Path, run_git, site_url: str) -> list[str]:
