@@ -138,3 +138,48 @@ def texts() -> Any:
         screen = staticmethod(screen_text)
 
     return Texts
+
+
+@pytest.fixture
+def consumer_form(emulator) -> Callable[..., Any]:
+    """consumer_form(key=..., secret=..., callback=...) -> ConsumerForm for the emulator."""
+    from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.secret import Secret
+    from bbwizard.tui.screens.consumer import ConsumerForm
+
+    def make(key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET, callback: str = DEMO_CALLBACK_URL,
+             name: str = "demo", **extra: Any) -> ConsumerForm:
+        return ConsumerForm(name=name, client_id=key, client_secret=Secret(secret), callback_url=callback,
+                            site_url=emulator.site_url, api_url=emulator.api_url, **extra)
+
+    return make
+
+
+@pytest.fixture
+def signed_in(emulator, wizard_env) -> Callable[..., Any]:
+    """signed_in(name="demo", key=..., secret=..., **profile_fields) -> a Profile saved in the test config,
+    with a real token minted by the emulator."""
+    from datetime import timedelta
+
+    from bbwizard.config import ConfigStore, Profile, UserInfo
+    from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.secret import Secret
+
+    def make(name: str = "demo", key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET,
+             expires_in: timedelta | None = None, **fields: Any) -> Any:
+        answer = emulator.mint_token(key)
+        now = datetime.now(timezone.utc)
+        profile = Profile(
+            name=name, client_id=key, client_secret=Secret(secret), callback_url=DEMO_CALLBACK_URL,
+            site_url=emulator.site_url, api_url=emulator.api_url,
+            access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
+            expires_at=now + (expires_in if expires_in is not None else timedelta(seconds=answer["expires_in"])),
+            scopes=answer.get("scopes", "").split(),
+            user=UserInfo(display_name="Alice Liddell", username="alice"),
+        )
+        for field_name, value in fields.items():
+            setattr(profile, field_name, value)
+        ConfigStore(wizard_env).save(profile)
+        return profile
+
+    return make

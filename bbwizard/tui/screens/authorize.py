@@ -186,6 +186,8 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
         except OSError as error:
             self.say("browser-result", f"The browser did not start ({error}). Copy the address (c) instead.", "error")
             return
+        if getattr(self, "failed", False) or not self.is_current:
+            return  # the catcher already reported (a Deny, a timeout); keep its sentence
         if self.catcher is not None:
             self.say("browser-result", "Grant access in the browser; this screen goes on by itself.", "ok")
         else:

@@ -40,6 +40,9 @@ class WizardStep(Screen[T], Generic[T]):
 
     STEP: ClassVar[str] = ""
     HELP: ClassVar[str] = ""
+    # Each step focuses what a person types into first, in on_mount; Textual's automatic focus
+    # would race with it and sometimes pick the first Input instead.
+    AUTO_FOCUS = ""
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Go back one step"),

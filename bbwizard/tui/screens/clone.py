@@ -33,7 +33,7 @@ class CloneScreen(WizardStep[Any]):
     HELP = """\
 # Clone
 
-Each repository gets a branch (its main branch first; pick another, or press ctrl+d for `develop`
+Each repository gets a branch (its main branch first; pick another, or press ctrl+b for `develop`
 wherever there is one) and a destination folder (editable; a folder that exists and is not empty is
 refused before anything starts).
 
@@ -44,14 +44,14 @@ or in `.git/config`, so `git pull` keeps working later.
 | key | what it does |
 |---|---|
 | ctrl+s | start cloning |
-| ctrl+d | choose `develop` wherever a repository has it |
+| ctrl+b | choose `develop` wherever a repository has it |
 | escape | cancel the clones (while they run), or go back |
 | enter | when done: finish |
 """
 
     BINDINGS = [
         Binding("ctrl+s", "start", "Clone", id="clone-start", tooltip="Start cloning"),
-        Binding("ctrl+d", "develop", "develop everywhere", id="clone-develop", tooltip="Choose the develop branch where there is one"),
+        Binding("ctrl+b", "develop", "develop everywhere", id="clone-develop", tooltip="Choose the develop branch where there is one"),
     ]
 
     def __init__(self, profile: Any, repositories: list[Any]) -> None:

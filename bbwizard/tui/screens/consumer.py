@@ -88,12 +88,12 @@ A *private* consumer can also act as its owner without a browser.
 | key | what it does |
 |---|---|
 | enter | next field; on the last one, check |
-| ctrl+k | check the consumer |
+| ctrl+t | check the consumer |
 | ctrl+n | continue |
 """
 
     BINDINGS = [
-        Binding("ctrl+k", "check", "Check", id="consumer-check", tooltip="Ask Bitbucket whether the consumer works"),
+        Binding("ctrl+t", "check", "Check", id="consumer-check", tooltip="Ask Bitbucket whether the consumer works"),
         Binding("ctrl+n", "continue", "Continue", id="consumer-continue", tooltip="Go on to sign in"),
     ]
 
@@ -214,8 +214,8 @@ A *private* consumer can also act as its owner without a browser.
         own = self.query_one("#own-identity", Button)
         if result.kind == "private":
             sentence = (
-                f"{result.message} This is a private consumer: it can also act as its owner with no "
-                "browser at all (choose the consumer's own identity), or sign you in through the browser."
+                f"{result.message} Choose “Use the consumer's own identity” to skip the browser, or "
+                "continue in the browser to sign in as yourself."
             )
             own.remove_class("hidden")
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -15,12 +15,12 @@ from textual.widgets import DataTable, Static
 from bbwizard.errors import BBWizardError
 from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.screens.modals import ConfirmModal
-from bbwizard.tui.widgets.status import format_duration, user_label
+from bbwizard.tui.widgets.status import WARN_BEFORE, user_label
 
 
 def token_state_text(profile: Any, now: datetime) -> tuple[str, str]:
     """"fresh", "expires in 12 min", "expired, refreshable", "must sign in", with a colour."""
-    state = profile.token_state(now)
+    state = profile.token_state(now, WARN_BEFORE)
     if state == "signed_out" or not profile.access_token:
         return "must sign in", "red"
     if state == "expired":
@@ -29,8 +29,14 @@ def token_state_text(profile: Any, now: datetime) -> tuple[str, str]:
         return "expired, must sign in", "red"
     left = profile.expires_at - now
     if state == "expiring":
-        return f"expires in {format_duration(left)}", "yellow"
-    return f"fresh ({format_duration(left)} left)", "green"
+        return f"expires in {minutes_text(left)}", "yellow"
+    return f"fresh ({minutes_text(left)} left)", "green"
+
+
+def minutes_text(left: timedelta) -> str:
+    minutes = max(0, int(left.total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 class ProfilesScreen(WizardStep[Any]):

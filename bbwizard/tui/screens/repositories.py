@@ -182,7 +182,8 @@ language (fuzzy), and the matched letters are highlighted.
             self.say("repositories-result", " · ".join(parts))
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        # Focus after this key is done, or the "/" itself lands in the filter box.
+        self.call_after_refresh(self.query_one("#filter", Input).focus)
 
     def action_sort(self) -> None:
         repositories = self.query_one("#repositories", RepositoryList)

@@ -134,7 +134,7 @@ class RepositoryList(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    RepositoryList { height: 1fr; }
+    RepositoryList { height: 1fr; overflow-x: hidden; }
     RepositoryList > .repository-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
     RepositoryList:blur > .repository-list--cursor { background: $block-cursor-blurred-background; }
     RepositoryList > .repository-list--match { text-style: bold underline; color: $accent; }
@@ -207,7 +207,7 @@ class RepositoryList(ScrollView, can_focus=True):
         else:
             search = pattern.search
             self.shown = [index for index, row in enumerate(self.rows) if search(row.haystack)]
-        self.virtual_size = Size(self.size.width or 80, len(self.shown))
+        self.virtual_size = Size(self.size.width, len(self.shown))
         new_cursor = 0
         if current is not None:
             for position, index in enumerate(self.shown):
@@ -260,6 +260,12 @@ class RepositoryList(ScrollView, can_focus=True):
         elif cursor >= top + height:
             self.scroll_to(y=cursor - height + 1, animate=False, immediate=True)
         self.refresh()
+
+    def _on_hide(self, event: Any) -> None:
+        # While the screen is being pushed, a reflow at zero size can hide every widget for a
+        # moment; Textual then moves the focus to the filter box. Keep it here in that case.
+        if self.has_focus and not self.screen.region.area:
+            event.prevent_default()
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.shown))
