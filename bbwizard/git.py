@@ -555,6 +555,8 @@ def _config_path_for(store: ConfigStore | None) -> str | None:
     path = getattr(store, "path", None)
     if path is None:
         return None
+    if os.environ.get("BBWIZARD_CONFIG"):  # an override today may be gone tomorrow: name the file
+        return os.path.abspath(os.fspath(path))
     try:
         import platformdirs
 

@@ -359,3 +359,17 @@ def test_expiry_is_unix_time_for_naive_and_aware_datetimes() -> None:
     when = datetime.now(timezone.utc) + timedelta(hours=1)
     answer = git.credential_answer(_profile(expires_at=when), {"protocol": "http", "host": "127.0.0.1:8123"})
     assert answer["password_expiry_utc"] == str(int(when.timestamp()))
+
+
+def test_helper_names_the_config_file_only_when_it_is_not_the_default(monkeypatch, tmp_path):
+    import platformdirs
+
+    from bbwizard.config import ConfigStore
+
+    monkeypatch.delenv("BBWIZARD_CONFIG", raising=False)
+    default = platformdirs.user_config_path("bbwizard") / "config.toml"
+    assert git._config_path_for(ConfigStore(default)) is None
+    assert git._config_path_for(ConfigStore(tmp_path / "other.toml")) == str(tmp_path / "other.toml")
+    monkeypatch.setenv("BBWIZARD_CONFIG", str(tmp_path / "env.toml"))
+    assert git._config_path_for(ConfigStore()) == str(tmp_path / "env.toml")
+    assert git._config_path_for(None) is None
