@@ -247,6 +247,7 @@ async def test_token_leaks_nowhere(emulator, sign_in, run_git, git_home):
     run_git("config", "--global", "credential.helper", "store")
     store, profile = sign_in(emulator)
     token = profile.access_token.reveal().encode()
+    secrets = (token, profile.refresh_token.reveal().encode(), profile.client_secret.reveal().encode())
     emulator.latency = 0.3  # long enough for the scanner to see git, its helpers and children
     hits: list[str] = []
     seen_git: set[int] = set()
@@ -262,7 +263,7 @@ async def test_token_leaks_nowhere(emulator, sign_in, run_git, git_home):
                         data = Path(f"/proc/{entry}/{what}").read_bytes()
                     except OSError:
                         continue
-                    if token in data:
+                    if any(secret in data for secret in secrets):
                         hits.append(f"{entry}/{what}: {data[:80]!r}")
                     if what == "cmdline" and data.startswith(b"git"):
                         seen_git.add(int(entry))
@@ -280,7 +281,7 @@ async def test_token_leaks_nowhere(emulator, sign_in, run_git, git_home):
     assert seen_git, "the scanner never saw git running"
     assert hits == []
     for path, data in tree_bytes(result.path):
-        assert token not in data, path
+        assert not any(secret in data for secret in secrets), path
     credentials = Path(git_home["HOME"]) / ".git-credentials"
     assert not credentials.exists() or token not in credentials.read_bytes()
 
