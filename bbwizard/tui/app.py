@@ -229,12 +229,14 @@ class WizardApp(App[int]):
             return await asyncio.to_thread(self.store.load)
         except BBWizardError as error:
             await self.push_screen_wait(ErrorModal("The config file can't be used", str(error), error.hint))
-            return {}
+        except Exception as error:
+            await self.show_unexpected(error)
+        return {}
 
     async def has_profiles(self) -> bool:
         try:
             return bool(await asyncio.to_thread(self.store.load))
-        except BBWizardError:
+        except Exception:  # already reported when the flow started
             return False
 
     async def make_usable(self, profile: Any) -> Any | None:

@@ -1,0 +1,293 @@
+"""More ways through the wizard: paste, client credentials, saved profiles; and what is always there
+(status bar, refresh, help, palette commands, errors nobody expected)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bbwizard.emulator import PRIVATE_CONSUMER_KEY, PRIVATE_CONSUMER_SECRET
+from bbwizard.tui.screens.authorize import AuthorizeScreen
+from bbwizard.tui.screens.clone import CloneScreen
+from bbwizard.tui.screens.code import CodeScreen
+from bbwizard.tui.screens.consumer import ConsumerScreen
+from bbwizard.tui.screens.modals import ConfirmModal, ErrorModal, HelpModal
+from bbwizard.tui.screens.profiles import ProfilesScreen
+from bbwizard.tui.screens.repositories import RepositoriesScreen
+from bbwizard.tui.screens.token import TokenScreen
+
+SIZE = (100, 30)
+
+
+def text_of(app, widget_id: str) -> str:
+    return app.screen.query_one(f"#{widget_id}").visual.plain
+
+
+async def clone_first_repository(app, pilot, wait) -> str:
+    await wait.screen(RepositoriesScreen)
+    await wait.until(lambda: app.screen.query_one("#repositories").rows, "repositories listed")
+    await pilot.press("space", "enter")
+    await wait.screen(CloneScreen)
+    await pilot.press("ctrl+s")
+    return await wait.text("clone-result", "Press Enter to finish")
+
+
+async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_env):
+    from bbwizard.config import ConfigStore
+    from bbwizard.emulator.approve import approve
+    from bbwizard.loopback import LoopbackCatcher
+
+    app = make_app(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.screen(ConsumerScreen)
+        await pilot.press("enter")
+        await wait.text("check-result", "The key and secret are right")
+        await pilot.press("enter")
+        await wait.screen(AuthorizeScreen)
+        url = text_of(app, "authorize-url")
+        state = app.screen.authorization.state
+        await pilot.press("p")
+        await wait.screen(CodeScreen)
+        # The browser, elsewhere, lands on the callback address; the person copies it from there.
+        with LoopbackCatcher("http://localhost:8976/", state) as elsewhere:
+            approve(url)
+            landed = f"http://localhost:8976/?code={elsewhere.wait(10).code}&state={state}"
+        app.screen.query_one("#code").value = f"  '{landed[:-1]}"
+        await pilot.press("end", landed[-1], "'")
+        assert text_of(app, "code-verdict") == "That looks right. Press Enter to use it."
+        await pilot.press("enter")
+        await wait.screen(TokenScreen)
+        saved = await wait.text("token-saved", "Saved as profile")
+        assert saved == f"Saved as profile “demo” in {wizard_env}"
+        await pilot.press("enter")
+        summary = await clone_first_repository(app, pilot, wait)
+        assert summary.startswith("All cloned.")
+    profile = ConfigStore(wizard_env).get("demo")
+    assert profile.user.username == "alice" and profile.refresh_token
+
+
+async def test_new_profile_through_client_credentials(make_app, emulator, waiter_for, wizard_env):
+    from bbwizard.config import ConfigStore
+
+    app = make_app(emulator, name="ci", key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.screen(ConsumerScreen)
+        await pilot.press("enter")
+        await wait.text("check-result", "private consumer")
+        await pilot.click("#own-identity")
+        await wait.screen(TokenScreen)
+        await wait.text("token-saved", "Saved as profile “ci”")
+        assert emulator.stats.authorizations == []  # no browser was involved
+        await pilot.press("enter")
+        summary = await clone_first_repository(app, pilot, wait)
+        assert summary.startswith("All cloned.")
+    assert ConfigStore(wizard_env).get("ci").grant == "client_credentials"
+
+
+async def test_saved_profile_with_expired_token_is_refreshed_on_the_way(make_app, emulator, signed_in, waiter_for):
+    signed_in("work", expires_in=timedelta(minutes=-5))
+    app = make_app(emulator, prefill=False)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.screen(ProfilesScreen)
+        await wait.until(lambda: app.screen.query_one("#profiles").row_count == 1, "the profile listed")
+        assert "expired, refreshable" in str(app.screen.query_one("#profiles").get_row_at(0)[3])
+        await pilot.press("enter")
+        await wait.screen(RepositoriesScreen)
+        assert emulator.stats.grants["refresh_token"] == 1
+        countdown = await wait.until(lambda: "token expires in 1:5" in text_of(app, "status-countdown") and text_of(app, "status-countdown"), "a fresh countdown")
+        assert countdown.startswith("token expires in 1:5")
+        summary = await clone_first_repository(app, pilot, wait)
+        assert summary.startswith("All cloned.")
+
+
+async def test_saved_profile_that_cannot_refresh_asks_to_sign_in_again(make_app, emulator, signed_in, waiter_for):
+    signed_in("work", expires_in=timedelta(minutes=-5))
+    emulator.revoke_refresh_tokens()
+    app = make_app(emulator, prefill=False)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.screen(ProfilesScreen)
+        await wait.until(lambda: app.screen.query_one("#profiles").row_count == 1, "the profile listed")
+        await pilot.press("enter")
+        await wait.screen(ErrorModal)
+        assert text_of(app, "dialog-title") == "Sign in again"
+        assert "Sign in again" in text_of(app, "dialog-message")
+        await pilot.press("enter")
+        await wait.screen(ConsumerScreen)
+        assert app.screen.query_one("#name").value == "work"
+        assert app.screen.query_one("#key").value == app.screen.prefill.client_id != ""
+
+
+async def test_escape_goes_back_a_step(make_app, emulator, waiter_for):
+    app = make_app(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.screen(ConsumerScreen)
+        await pilot.press("enter")
+        await wait.text("check-result", "The key and secret are right")
+        await pilot.press("enter")
+        await wait.screen(AuthorizeScreen)
+        await pilot.press("p")
+        await wait.screen(CodeScreen)
+        await pilot.press("escape")
+        await wait.screen(AuthorizeScreen)
+        await pilot.press("escape")
+        await wait.screen(ConsumerScreen)
+        assert app.screen.query_one("#key").value == app.prefill.client_id
+
+
+# Always there: the status bar
+
+
+async def test_countdown_turns_yellow_then_red(make_app, emulator, signed_in, waiter_for):
+    from datetime import datetime, timezone
+
+    now = [datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)]
+    profile = signed_in()
+    profile.expires_at = now[0] + timedelta(minutes=30)
+    app = make_app(emulator, start="none", clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        app.profile = profile
+        app.push_screen(ProfilesScreen())
+        await pilot.pause()
+        countdown = app.screen.query_one("#status-countdown")
+        countdown.tick()
+        assert countdown.visual.plain == "token expires in 30:00" and countdown.has_class("fresh")
+        now[0] += timedelta(minutes=21)
+        countdown.tick()
+        assert countdown.visual.plain == "token expires in 9:00" and countdown.has_class("expiring")
+        now[0] += timedelta(minutes=10)
+        countdown.tick()
+        assert countdown.visual.plain == "token expired 1:00 ago" and countdown.has_class("expired")
+        assert text_of(app, "status-profile") == "profile: demo"
+        assert text_of(app, "status-user") == "user: Alice Liddell (alice)"
+
+
+async def test_token_refreshes_on_its_own_shortly_before_expiry(make_app, emulator, signed_in, waiter_for, wizard_env):
+    from bbwizard.config import ConfigStore
+
+    signed_in(expires_in=timedelta(minutes=3))
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ProfilesScreen())
+        app.profile = ConfigStore(wizard_env).get("demo")
+        await waiter_for(pilot).until(lambda: emulator.stats.grants["refresh_token"] == 1, "the automatic refresh")
+        await waiter_for(pilot).until(lambda: app.profile.expires_in() > timedelta(hours=1), "the new token in the app")
+    assert ConfigStore(wizard_env).get("demo").expires_in() > timedelta(hours=1)
+
+
+async def test_r_refreshes_now(make_app, emulator, signed_in, waiter_for):
+    profile = signed_in()
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.profile = profile
+        app.push_screen(ProfilesScreen())
+        await pilot.pause()
+        await pilot.press("r")
+        await waiter_for(pilot).until(lambda: emulator.stats.grants["refresh_token"] == 1, "the refresh")
+        await waiter_for(pilot).until(lambda: app.profile.access_token != profile.access_token, "the new token")
+
+
+async def test_r_without_a_profile_says_so(make_app, emulator):
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ProfilesScreen())
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["There is no profile yet: sign in first."]
+
+
+async def test_r_typed_in_a_text_box_is_just_a_letter(make_app, emulator):
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ConsumerScreen(app.prefill))
+        await pilot.pause()
+        app.screen.query_one("#name").focus()
+        app.screen.query_one("#name").value = ""
+        await pilot.press("r")
+        assert app.screen.query_one("#name").value == "r"
+
+
+# Help, palette, errors
+
+
+async def test_f1_shows_help_for_the_step(make_app, emulator):
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ConsumerScreen(app.prefill))
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpModal)
+        assert text_of(app, "dialog-title") == "Help: Step 2 of 7 · OAuth consumer"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConsumerScreen)
+
+
+async def test_copy_token_from_the_palette_warns_first(make_app, emulator, signed_in, waiter_for):
+    profile = signed_in()
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.profile = profile
+        app.push_screen(ProfilesScreen())
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"copy token")
+        await pilot.pause()
+        await pilot.press("enter")
+        modal = await waiter_for(pilot).screen(ConfirmModal)
+        assert text_of(app, "dialog-title") == "Copy the access token to the clipboard?"
+        assert text_of(app, "dialog-message").startswith("Anyone who can read your clipboard can act as you")
+        assert app.clipboard == ""
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard == profile.access_token.reveal()
+        assert profile.access_token.reveal() not in app.export_screenshot()
+
+
+async def test_open_config_folder_names_it(make_app, emulator, wizard_env):
+    app = make_app(emulator, start="none", demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_open_config_folder()
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [f"The config folder is {wizard_env.parent}"]
+
+
+class BrokenStore:
+    """A config store with a bug in it: the error carries a secret, which must not reach the screen."""
+
+    path = "/nowhere/config.toml"
+
+    def __init__(self, secret) -> None:
+        self.secret = secret
+
+    def load(self):
+        raise RuntimeError(f"kaboom while holding {self.secret.reveal()}")
+
+
+async def test_unexpected_error_is_a_sentence_without_secrets_and_a_way_back(make_app, emulator, tmp_path, monkeypatch):
+    from bbwizard.secret import Secret
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    secret = Secret("s3cr3t-value-that-must-not-show")
+    app = make_app(emulator, store=BrokenStore(secret))
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(20):
+            await pilot.pause()
+            if isinstance(app.screen, ErrorModal):
+                break
+        assert isinstance(app.screen, ErrorModal)
+        assert text_of(app, "dialog-title") == "Something went wrong"
+        message = text_of(app, "dialog-message")
+        assert message.startswith("bbwizard hit an unexpected error (RuntimeError): kaboom while holding ***")
+        assert "Press Enter to go back and try again." in text_of(app, "dialog-hint")
+        assert secret.reveal() not in app.export_screenshot()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConsumerScreen)
