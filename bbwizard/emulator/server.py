@@ -41,7 +41,17 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from bbwizard.emulator import bbql, gitrepos
-from bbwizard.emulator.seed import Consumer, Repo, User, Workspace, World, build_world, iso, load_seed_source
+from bbwizard.emulator.seed import (
+    Consumer,
+    Repo,
+    User,
+    Workspace,
+    World,
+    braced_uuid,
+    build_world,
+    iso,
+    load_seed_source,
+)
 
 log = logging.getLogger("bbwizard.emulator")
 
@@ -295,6 +305,7 @@ class Emulator:
         # The world is fixed once loaded, so sorted orders and encoded repositories never go stale.
         self._sort_cache: dict[tuple, list] = {}
         self._json_cache: dict[tuple[str, str, str], bytes] = {}
+        self._fragment_cache: dict[tuple, str] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -576,19 +587,28 @@ class Emulator:
             "links": self._workspace_links(ws, full=True),
         }
 
-    def _repo_bytes(self, repo: Repo, viewer: str) -> bytes:
-        key = (repo.workspace, repo.slug, viewer)
+    def _repo_bytes(self, repo: Repo, viewer: str | None) -> bytes:
+        """A repository's JSON, encoded once per viewer (the https clone link names the viewer)."""
+        key = (repo.workspace, repo.slug, viewer or "")
         encoded = self._json_cache.get(key)
         if encoded is None:
-            encoded = json.dumps(self._repo_json(repo, viewer), ensure_ascii=False).encode()
+            encoded = self._encode_repo(repo, viewer)
             self._json_cache[key] = encoded
         return encoded
 
     def _repo_json(self, repo: Repo, viewer: str | None) -> dict:
+        return json.loads(self._repo_bytes(repo, viewer))
+
+    def _fragment(self, key: tuple, build) -> str:
+        """JSON text of a part many repositories share (owner, workspace, project), built once."""
+        text = self._fragment_cache.get(key)
+        if text is None:
+            text = json.dumps(build(), ensure_ascii=False)
+            self._fragment_cache[key] = text
+        return text
+
+    def _owner_doc(self, ws: Workspace) -> dict:
         api, site = self.api_url, self.site_url
-        ws = self.world.workspaces[repo.workspace]
-        base = f"{api}/repositories/{repo.workspace}/{quote(repo.slug)}"
-        html_base = f"{site}/{repo.workspace}/{quote(repo.slug)}"
         owner_user = self.world.users.get(ws.slug) if ws.is_personal else None
         owner = {
             "display_name": ws.name,
@@ -603,13 +623,47 @@ class Emulator:
         }
         if owner_user:
             owner.update(nickname=owner_user.nickname, account_id=owner_user.account_id)
+        return owner
+
+    def _workspace_min_doc(self, ws: Workspace) -> dict:
         return {
+            "type": "workspace",
+            "uuid": ws.uuid,
+            "name": ws.name,
+            "slug": ws.slug,
+            "links": {
+                "avatar": {"href": f"{self.site_url}/workspaces/{ws.slug}/avatar/?ts=1700000000"},
+                "html": {"href": f"{self.site_url}/{ws.slug}/"},
+                "self": {"href": f"{self.api_url}/workspaces/{ws.slug}"},
+            },
+        }
+
+    def _project_doc(self, ws: Workspace, repo: Repo) -> dict:
+        site, key = self.site_url, repo.project_key
+        return {
+            "type": "project",
+            "key": key,
+            "uuid": braced_uuid("project", f"{ws.slug}/{key}"),
+            "name": repo.project_name,
+            "links": {
+                "html": {"href": f"{site}/{ws.slug}/workspace/projects/{quote(key)}"},
+                "avatar": {"href": f"{site}/{ws.slug}/workspace/projects/{quote(key)}/avatar/32"},
+            },
+        }
+
+    def _encode_repo(self, repo: Repo, viewer: str | None) -> bytes:
+        api, site = self.api_url, self.site_url
+        ws = self.world.workspaces[repo.workspace]
+        slug = quote(repo.slug)
+        base = f"{api}/repositories/{repo.workspace}/{slug}"
+        html_base = f"{site}/{repo.workspace}/{slug}"
+        own = {
             "type": "repository",
             "full_name": repo.full_name,
             "links": {
                 "self": {"href": base},
                 "html": {"href": html_base},
-                "avatar": {"href": f"{site}/{repo.workspace}/{quote(repo.slug)}/avatar/32/?ts=1700000000"},
+                "avatar": {"href": f"{html_base}/avatar/32/?ts=1700000000"},
                 "pullrequests": {"href": f"{base}/pullrequests"},
                 "commits": {"href": f"{base}/commits"},
                 "forks": {"href": f"{base}/forks"},
@@ -626,29 +680,7 @@ class Emulator:
             "description": repo.description,
             "scm": "git",
             "website": None,
-            "owner": owner,
-            "workspace": {
-                "type": "workspace",
-                "uuid": ws.uuid,
-                "name": ws.name,
-                "slug": ws.slug,
-                "links": {
-                    "avatar": {"href": f"{site}/workspaces/{ws.slug}/avatar/?ts=1700000000"},
-                    "html": {"href": f"{site}/{ws.slug}/"},
-                    "self": {"href": f"{api}/workspaces/{ws.slug}"},
-                },
-            },
             "is_private": repo.is_private,
-            "project": {
-                "type": "project",
-                "key": repo.project_key,
-                "uuid": "{" + str(_uuid5(f"project:{ws.slug}/{repo.project_key}")) + "}",
-                "name": repo.project_name,
-                "links": {
-                    "html": {"href": f"{site}/{ws.slug}/workspace/projects/{repo.project_key}"},
-                    "avatar": {"href": f"{site}/{ws.slug}/workspace/projects/{repo.project_key}/avatar/32"},
-                },
-            },
             "fork_policy": "no_public_forks" if repo.is_private else "allow_forks",
             "created_on": iso(repo.created_on),
             "updated_on": iso(repo.updated_on),
@@ -661,12 +693,12 @@ class Emulator:
             "has_issues": False,
             "has_wiki": False,
         }
-
-
-def _uuid5(name: str):
-    import uuid
-
-    return uuid.uuid5(uuid.NAMESPACE_URL, "bbwizard-emulator:" + name)
+        owner = self._fragment(("owner", ws.slug), lambda: self._owner_doc(ws))
+        workspace = self._fragment(("workspace", ws.slug), lambda: self._workspace_min_doc(ws))
+        project = self._fragment(("project", ws.slug, repo.project_key, repo.project_name),
+                                 lambda: self._project_doc(ws, repo))
+        text = json.dumps(own, ensure_ascii=False)[:-1]
+        return f'{text}, "owner": {owner}, "workspace": {workspace}, "project": {project}}}'.encode()
 
 
 class _Server(ThreadingHTTPServer):
