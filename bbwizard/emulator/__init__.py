@@ -9,9 +9,11 @@ httpx/textual, so a misreading of Bitbucket can't hide on both sides at once.
     with Emulator() as emu:               # demo seed, free port, temp data dir
         emu.site_url, emu.api_url         # http://127.0.0.1:PORT, http://127.0.0.1:PORT/2.0
 
-``python -m bbwizard.emulator.approve URL`` is a ``$BROWSER`` that clicks Grant (``--deny`` or
-``BBWIZARD_APPROVE=deny`` clicks Deny).
+``python -m bbwizard.emulator.approve URL`` (or the script at ``APPROVER``) is a ``$BROWSER`` that
+clicks Grant (``--deny`` or ``BBWIZARD_APPROVE=deny`` clicks Deny).
 """
+
+from pathlib import Path
 
 from bbwizard.emulator.seed import (
     ACCOUNT_ONLY_CONSUMER_KEY,
@@ -32,7 +34,11 @@ from bbwizard.emulator.seed import (
 )
 from bbwizard.emulator.server import Emulator, RequestRecord, Stats
 
+# The approver as a program path, for $BROWSER: ``os.environ["BROWSER"] = str(APPROVER)``.
+APPROVER = Path(__file__).with_name("approve.py")
+
 __all__ = [
+    "APPROVER",
     "ACCOUNT_ONLY_CONSUMER_KEY",
     "ACCOUNT_ONLY_CONSUMER_SECRET",
     "DEMO_API_TOKEN",

@@ -1,4 +1,9 @@
+#!/usr/bin/env python3
 """A browser that clicks Grant: ``python -m bbwizard.emulator.approve [--deny] [--detach] URL``.
+
+The file is also a standalone script (stdlib only, executable): ``$BROWSER`` may be its path,
+``bbwizard.emulator.APPROVER``, which works where ``$BROWSER`` can't carry arguments (Python's
+``webbrowser`` takes the whole variable as one program name).
 
 Usable as ``$BROWSER`` (Python's ``webbrowser`` and ``xdg-open`` run ``$BROWSER URL``). It fetches
 the authorize URL, submits the emulator's consent form (Grant, or Deny with ``--deny`` or
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bbwizard.emulator.approve [--deny] [--detach] URL", file=sys.stderr)
         return 2
     if detach:
-        child = [sys.executable, "-m", "bbwizard.emulator.approve", "--deny" if deny else "--grant", urls[0]]
+        child = [sys.executable, os.path.abspath(__file__), "--deny" if deny else "--grant", urls[0]]
         env = dict(os.environ, BBWIZARD_APPROVE_DETACH="0")
         subprocess.Popen(child, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          start_new_session=True)

@@ -165,3 +165,24 @@ def test_bbwizard_emulator_command(tmp_path):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "emulator stopped" in err
+
+
+def test_the_approver_path_is_a_browser_python_webbrowser_can_run(emu_with_callback, callback):
+    from bbwizard.emulator import APPROVER
+
+    code = f"import webbrowser,sys; sys.exit(0 if webbrowser.open({auth_url(emu_with_callback)!r}) else 1)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["BROWSER"] = str(APPROVER)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                            cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert "code" in callback.queries[-1]
+
+
+def test_the_approver_script_detaches_without_the_package(emu_with_callback, callback):
+    from bbwizard.emulator import APPROVER
+
+    result = subprocess.run(["/usr/bin/env", "python3", str(APPROVER), "--detach", auth_url(emu_with_callback)],
+                            capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert callback.arrived.wait(30) and "code" in callback.queries[-1]
