@@ -181,7 +181,7 @@ def test_clone_command_single(emulator, sign_in, run_bbwizard, run_git):
     assert run_git("rev-parse", "--abbrev-ref", "HEAD", cwd=dest).stdout.strip() == "develop"
 
 
-def test_clone_command_with_destination_and_ssh_url(emulator, sign_in, run_bbwizard):
+def test_clone_command_with_a_url_and_a_destination(emulator, sign_in, run_bbwizard):
     sign_in(emulator)
     done = run_bbwizard("clone", f"{emulator.site_url}/open-tools/data-pipeline", "pipeline dir", "--depth", "1")
     assert done.returncode == 0, done.stderr

@@ -377,3 +377,27 @@ async def test_a_stalled_transfer_is_stopped_with_a_sentence(emulator, sign_in):
         "Check the connection and try again."
     )
     assert not (Path.cwd() / "webapp").exists()
+
+
+async def test_push_works_through_the_helper(emulator, sign_in, run_git):
+    store, profile = sign_in(emulator)
+    result = await git.clone_repository(profile, "acme", "webapp", branch="develop", store=store)
+    (result.path / "hello.txt").write_text("hello\n")
+    run_git("add", "hello.txt", cwd=result.path)
+    run_git("commit", "-q", "-m", "Say hello", cwd=result.path)
+    pushed = run_git("push", "origin", "develop", cwd=result.path, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert emulator.stats.git["receive-pack"] == 1
+    assert profile.access_token.reveal() not in pushed.stderr
+
+
+async def test_403_with_the_scope_granted_means_no_access(emulator, sign_in):
+    # The profile says `repository`, but the token Bitbucket holds lacks it: git gets 403.
+    store, profile = sign_in(emulator, scopes=["account"])
+    store.save(store.get("work").with_tokens(profile.access_token, profile.refresh_token, profile.expires_at, ["account", "repository"]))
+    with pytest.raises(git.GitError) as caught:
+        await git.clone_repository(store.get("work"), "acme", "webapp", store=store)
+    assert str(caught.value) == (
+        "Bitbucket refused access to acme/webapp: this account can't read it. Ask a workspace admin for access, "
+        "or check the workspace and repository names."
+    )
