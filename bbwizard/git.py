@@ -101,6 +101,7 @@ class RepositoryRef(NamedTuple):
 _WEB_SEGMENTS = frozenset(
     {"src", "branch", "branches", "commits", "commit", "pull-requests", "downloads", "overview", "browse"}
 )
+_BARE_HOST = re.compile(r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?$")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/\s]+)@)?(?P<host>[A-Za-z0-9.\-]+):(?P<path>(?!//).+)$")
 
 
@@ -175,6 +176,8 @@ def parse_repository_ref(text: str, *, site_url: str | None = None) -> Repositor
     elif (match := _SCP_LIKE.match(text)) and "." in match["host"]:
         host = _site_host(match["host"])
         ref = _split_path(match["path"], raw, allow_web=False)
+    elif text.count("/") >= 2 and _BARE_HOST.match(text.split("/", 1)[0]):  # bitbucket.org/ws/repo
+        return parse_repository_ref("https://" + text, site_url=site_url)
     else:
         ref = _split_path(text, raw, allow_web=False)
     if site_url and host is not None:

@@ -28,6 +28,8 @@ from bbwizard.secret import Secret
         "https://alice@bitbucket.org/acme/website.git",
         "https://x-token-auth@bitbucket.org/acme/website",
         "https://bitbucket.org/acme/website/src/main/README.md",
+        "bitbucket.org/acme/website",
+        "bitbucket.org/acme/website.git",
         "git@bitbucket.org:acme/website.git",
         "git@bitbucket.org:acme/website",
         "ssh://git@bitbucket.org/acme/website.git",
@@ -95,6 +97,8 @@ def test_odd_names_are_kept_as_plain_components() -> None:
         "https://bitbucket.org/ws/repo?x=1",
         "https://bitbucket.org:notaport/ws/repo",
         "ws/re\u200bpo",
+        "../repo/x",
+        "./ws/repo",
     ],
 )
 def test_odd_input_is_refused_with_a_sentence(text: str) -> None:
