@@ -164,6 +164,8 @@ def run_clone(args: argparse.Namespace) -> int:
     if args.into is None:
         refs = [git.parse_repository_ref(args.repositories[0], site_url=profile.site_url)]
         dest = args.repositories[1] if len(args.repositories) == 2 else None
+        if dest is not None and _looks_like_a_repository(dest):
+            output.warn(f"Cloning {refs[0].full_name} into the folder {dest}. To clone several repositories, add --into DIR.")
     else:
         refs = [git.parse_repository_ref(text, site_url=profile.site_url) for text in args.repositories]
         refs = list(dict.fromkeys(refs))  # the same repository twice is cloned once
@@ -222,6 +224,14 @@ def run_clone(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     output.ok(f"Cloned {len(results)} repositories.")
     return EXIT_OK
+
+
+def _looks_like_a_repository(dest: str) -> bool:
+    """``bbwizard clone ws/a ws/b`` clones ws/a into ./ws/b, as git would; say so."""
+    import os
+    import re
+
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", dest)) and not os.path.isdir(dest.split("/")[0])
 
 
 def _summary_rows(results) -> list[tuple[str, ...]]:  # noqa: ANN001 - list[CloneResult]

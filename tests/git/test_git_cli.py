@@ -296,3 +296,11 @@ def test_clone_command_draws_bars_on_a_terminal(emulator, sign_in, git_home):
     assert "acme/webapp" in screen and "acme/firmware" in screen
     assert "100%" in screen  # rich's bars
     assert "✓ Cloned 2 repositories." in screen
+
+
+def test_a_destination_that_looks_like_a_repository_gets_a_warning(emulator, sign_in, run_bbwizard):
+    sign_in(emulator)
+    done = run_bbwizard("clone", "acme/webapp", "acme/firmware")
+    assert done.returncode == 0, done.stderr
+    assert "! Cloning acme/webapp into the folder acme/firmware. To clone several repositories, add --into DIR." in done.stderr
+    assert (Path.cwd() / "acme" / "firmware" / "app" / "views.py").exists()
