@@ -377,3 +377,23 @@ def test_helper_names_the_config_file_only_when_it_is_not_the_default(monkeypatc
     monkeypatch.setenv("BBWIZARD_CONFIG", str(tmp_path / "env.toml"))
     assert git._config_path_for(ConfigStore()) == str(tmp_path / "env.toml")
     assert git._config_path_for(None) is None
+
+
+async def test_clone_arguments_are_checked_before_anything_starts(tmp_path):
+    profile = _profile()
+    with pytest.raises(UsageError) as caught:
+        await git.clone_repository(profile, "ws", "r", tmp_path / "a", depth=0)
+    assert str(caught.value) == "--depth must be a whole number of at least 1."
+    with pytest.raises(UsageError) as caught:
+        await git.clone_repository(profile, "ws", "r", tmp_path / "b", branch="--upload-pack=touch x")
+    assert str(caught.value) == "“--upload-pack=touch x” is not a branch name."
+    with pytest.raises(UsageError) as caught:
+        await git.clone_many(profile, [git.CloneRequest("ws", "r")], into=tmp_path, jobs=0)
+    assert str(caught.value) == "--jobs must be at least 1."
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_site_url_that_is_not_http_is_refused() -> None:
+    with pytest.raises(UsageError) as caught:
+        git.site_base("ftp://bitbucket.org")
+    assert str(caught.value) == "The profile's site URL 'ftp://bitbucket.org' is not an http(s) address."
