@@ -18,6 +18,10 @@ EXIT_CANCELLED = 130
 def register(subparsers: argparse._SubParsersAction) -> None:
     clone = subparsers.add_parser(
         "clone",
+        usage=(
+            "bbwizard clone WORKSPACE/REPO [DEST] [--branch B] [--depth N] [--profile P]\n"
+            "       bbwizard clone WORKSPACE/REPO... --into DIR [--jobs N] [--branch B] [--depth N] [--profile P]"
+        ),
         help="clone Bitbucket repositories with a progress bar; git pull keeps working afterwards",
         description=(
             "Clone WORKSPACE/REPO (or its https or ssh URL) over HTTPS with the profile's token. "
@@ -25,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "keep working after the token expires. The token is never written anywhere."
         ),
     )
-    clone.add_argument("repositories", nargs="+", metavar="REPOSITORY", help="WORKSPACE/REPO or a clone URL; with --into, several")
+    clone.add_argument("repositories", nargs="+", metavar="REPOSITORY", help="WORKSPACE/REPO or a clone URL, then an optional DEST folder; with --into, several repositories")
     clone.add_argument("--branch", "-b", metavar="BRANCH", help="check out BRANCH (for example develop) instead of the main branch")
     clone.add_argument("--depth", type=_positive, metavar="N", help="shallow clone with the last N commits")
     clone.add_argument("--profile", "-p", metavar="NAME", help="the profile to use (default: the default profile)")
