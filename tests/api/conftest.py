@@ -139,8 +139,10 @@ class TamperingTransport(httpx.AsyncHTTPTransport):
         self.edit = edit  # edit(request, document) -> document
         self.in_flight = 0
         self.max_in_flight = 0
+        self.sent = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

@@ -226,7 +226,7 @@ async def test_plain_text_is_a_protocol_error(mock_client):
 
     with pytest.raises(ProtocolError) as caught:
         await mock_client(handler).get_user()
-    assert str(caught.value).startswith("api.bitbucket.example answered the signed-in user with something that is not JSON (")
+    assert str(caught.value) == "api.bitbucket.example answered the signed-in user with something that is not JSON. Check the API URL (https://api.bitbucket.example/2.0) and any proxy."
 
 
 async def test_empty_body_is_a_protocol_error(mock_client):
