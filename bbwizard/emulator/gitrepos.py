@@ -121,6 +121,8 @@ def materialise(root: Path, repo: Repo, author: str) -> tuple[Path, bool]:
                 except BrokenPipeError:
                     pass
                 error = proc.stderr.read() if proc.stderr else b""
+                if proc.stderr:
+                    proc.stderr.close()
                 if proc.wait() != 0:
                     raise RuntimeError(f"git fast-import failed for {repo.full_name}: {error.decode(errors='replace')}")
             subprocess.run(["git", "symbolic-ref", "HEAD", f"refs/heads/{repo.mainbranch}"], cwd=tmp,

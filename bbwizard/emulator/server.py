@@ -1480,6 +1480,7 @@ class _Handler(BaseHTTPRequestHandler):
             proc.wait()
             feeder.join()
             drainer.join()
+            proc.stderr.close()
             if errors and errors[0].strip():
                 log.debug("git http-backend: %s", redact(errors[0].decode(errors="replace").strip()))
 
