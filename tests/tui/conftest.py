@@ -183,3 +183,95 @@ def signed_in(emulator, wizard_env) -> Callable[..., Any]:
         return profile
 
     return make
+
+
+SNAPSHOT_NOW = datetime(2026, 9, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+class _FixedSecrets:
+    """Stands in for the `secrets` module inside bbwizard.oauth, so the authorize URL is the same
+    in every snapshot (a fixed state and PKCE verifier)."""
+
+    @staticmethod
+    def token_urlsafe(nbytes: int = 32) -> str:
+        return ("snapshot-state-" if nbytes <= 32 else "snapshot-verifier-").ljust(43 if nbytes <= 32 else 86, "x")
+
+
+@pytest.fixture
+def snap_env(tmp_path, monkeypatch, git_env) -> Path:
+    """A frozen world for snapshots: the core's clock at SNAPSHOT_NOW, a fixed OAuth state, HOME in a
+    temp folder with the config under it (so paths read ~/...), the approver as browser."""
+    import bbwizard.config
+    import bbwizard.oauth
+
+    for key, value in git_env.items():
+        monkeypatch.setenv(key, value)
+    home = Path(git_env["HOME"])
+    config = home / ".config" / "bbwizard" / "config.toml"
+    monkeypatch.setenv("BBWIZARD_CONFIG", str(config))
+    monkeypatch.setenv("BROWSER", approver())
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    monkeypatch.setattr(bbwizard.config, "utc_now", lambda: SNAPSHOT_NOW)
+    monkeypatch.setattr(bbwizard.oauth, "utc_now", lambda: SNAPSHOT_NOW)
+    monkeypatch.setattr(bbwizard.oauth, "secrets", _FixedSecrets)
+    (home / "src").mkdir()
+    monkeypatch.chdir(home / "src")
+    return config
+
+
+@pytest.fixture
+def snap_app(snap_env) -> Callable[..., Any]:
+    """snap_app(**kwargs) -> a WizardApp with the frozen clock and no flow of its own."""
+    from bbwizard.config import ConfigStore
+    from bbwizard.tui.app import WizardApp
+
+    def make(**kwargs: Any) -> Any:
+        kwargs.setdefault("store", ConfigStore(snap_env))
+        kwargs.setdefault("clock", lambda: SNAPSHOT_NOW)
+        kwargs.setdefault("start", "none")
+        return WizardApp(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def saved_profile(emulator, snap_env) -> Callable[..., Any]:
+    """saved_profile(name, expires_in=timedelta, ...) -> a Profile with a real emulator token, saved,
+    expiring relative to the frozen snapshot clock."""
+    from datetime import timedelta
+
+    from bbwizard.config import ConfigStore, Profile, UserInfo
+    from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.secret import Secret
+
+    def make(name: str = "demo", expires_in: timedelta = timedelta(hours=1), **fields: Any) -> Any:
+        answer = emulator.mint_token(DEMO_CONSUMER_KEY)
+        profile = Profile(
+            name=name, client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
+            callback_url=DEMO_CALLBACK_URL, site_url=emulator.site_url, api_url=emulator.api_url,
+            access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
+            expires_at=SNAPSHOT_NOW + expires_in, scopes=answer["scopes"].split(),
+            user=UserInfo(display_name="Alice Liddell", username="alice"), clone_dir="~/src",
+        )
+        for key, value in fields.items():
+            setattr(profile, key, value)
+        ConfigStore(snap_env).save(profile)
+        return profile
+
+    return make
+
+
+async def settle(pilot: Any, condition: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
+    """Pause until `condition()` holds, then turn every cursor blink off for a still picture."""
+    from textual.widgets import Input
+
+    waiter = Waiter(pilot, timeout)
+    await waiter.until(condition, what)
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+@pytest.fixture
+def settled() -> Callable[..., Any]:
+    return settle

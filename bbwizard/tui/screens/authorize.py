@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, LoadingIndicator, Static
+from textual.widgets import Button, Static
 
 from bbwizard.errors import AuthorizationDenied, BBWizardError
 from bbwizard.tui.browser import NoDisplay, has_display, open_in_browser, ssh_forward_hint
@@ -77,7 +77,7 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
                 yield Button("Copy address (c)", id="copy")
                 yield Button("Paste the code (p)", id="paste")
             with Horizontal(id="waiting-line"):
-                yield LoadingIndicator(id="waiting-spinner")
+                yield Static("◌", id="waiting-mark", markup=False)
                 yield Static("", id="waiting", markup=False)
             yield Static("", id="browser-result", markup=False)
             yield Static("", id="display-note", classes="note", markup=False)

@@ -16,12 +16,18 @@ from bbwizard.errors import BBWizardError, CloneCancelled
 from bbwizard.secret import redact
 from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryRow
+from bbwizard.tui.widgets.status import display_path
 
 
 def default_destination(profile: Any, slug: str) -> str:
     base = getattr(profile, "clone_dir", None)
-    folder = Path(base).expanduser() if base else Path.cwd()
-    return str(folder / slug)
+    folder = Path(base) if base else Path.cwd()
+    return display_path(folder / slug)
+
+
+def shorten_home(text: str) -> str:
+    home = str(Path.home())
+    return text.replace(home + "/", "~/") if home not in ("", "/") else text
 
 
 def safe_id(index: int) -> str:
@@ -64,6 +70,7 @@ or in `.git/config`, so `git pull` keeps working later.
         self.results: dict[int, str] = {}
 
     def compose_body(self) -> ComposeResult:
+        yield Static(f"{'Repository':<28}{'Branch':<26}Destination", id="clone-header", markup=False)
         with VerticalScroll(id="clone-plan"):
             for index, row in enumerate(self.rows):
                 with Horizontal(classes="clone-row", id=safe_id(index)):
@@ -84,6 +91,7 @@ or in `.git/config`, so `git pull` keeps working later.
         yield Static("", id="clone-result", markup=False)
 
     def on_mount(self) -> None:
+        self.query_one("#clone-log", Log).border_title = "git output"
         self.query_one("#clone-go", Button).focus()
         for index in range(len(self.rows)):
             self.load_branches(index)
@@ -165,7 +173,7 @@ or in `.git/config`, so `git pull` keeps working later.
 
         def on_progress(event: Any) -> None:
             if isinstance(event, git.CloneOutput):
-                log.write_line(redact(f"{row.key}: {event.text}"))
+                log.write_line(shorten_home(redact(f"{row.key}: {event.text}")))
                 return
             phase = event.phase or ""
             if phase != last_phase[0]:
@@ -188,7 +196,7 @@ or in `.git/config`, so `git pull` keeps working later.
             )
         except asyncio.CancelledError:
             state.update("cancelled")
-            self.results[index] = f"X {row.key}: cancelled; nothing left behind in {dest}"
+            self.results[index] = f"X {row.key}: cancelled; nothing left behind in {display_path(dest)}"
             raise
         except CloneCancelled as error:
             state.update("cancelled")
@@ -203,7 +211,7 @@ or in `.git/config`, so `git pull` keeps working later.
         bar.update(total=100, progress=100)
         state.update("done")
         state.add_class("ok")
-        self.results[index] = f"✓ {row.key} ({result.branch or branch}) → {result.path}"
+        self.results[index] = f"✓ {row.key} ({result.branch or branch}) → {display_path(result.path)}"
 
     def show_summary(self) -> None:
         lines = [self.results.get(index, f"X {row.key}: not started") for index, row in enumerate(self.rows)]

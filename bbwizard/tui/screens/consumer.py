@@ -106,20 +106,20 @@ A *private* consumer can also act as its owner without a browser.
         prefill = self.prefill
         secret = prefill.client_secret
         secret_text = secret.reveal() if isinstance(secret, Secret) else (secret or "")
+        fields = [
+            ("name", "Profile name", Input(prefill.name or "", placeholder="work", id="name")),
+            ("key", "Key", Input(prefill.client_id or "", placeholder="the consumer's Key", id="key")),
+            ("secret", "Secret", Input(secret_text, placeholder="the consumer's Secret", password=True, id="secret")),
+            ("callback", "Callback URL", Input(prefill.callback_url or suggested_callback_url(), id="callback")),
+        ]
         with VerticalScroll(id="form"):
-            yield Label("Profile name")
-            yield Input(prefill.name or "", placeholder="work", id="name")
-            yield Static("", id="name-problem", classes="problem", markup=False)
-            yield Label("Key")
-            yield Input(prefill.client_id or "", placeholder="the consumer's Key", id="key")
-            yield Static("", id="key-problem", classes="problem", markup=False)
-            yield Label("Secret")
-            yield Input(secret_text, placeholder="the consumer's Secret", password=True, id="secret")
-            yield Static("", id="secret-problem", classes="problem", markup=False)
-            yield Label("Callback URL")
-            yield Input(prefill.callback_url or suggested_callback_url(), id="callback")
-            yield Static(WHERE_TO_PASTE, id="callback-where", classes="note", markup=False)
-            yield Static("", id="callback-problem", classes="problem", markup=False)
+            for field_id, label, field in fields:
+                with Horizontal(classes="field"):
+                    yield Label(label, classes="field-label")
+                    yield field
+                if field_id == "callback":
+                    yield Static(WHERE_TO_PASTE, id="callback-where", classes="note field-note", markup=False)
+                yield Static("", id=f"{field_id}-problem", classes="problem field-note", markup=False)
             yield Static("", id="check-result", markup=False)
             with Horizontal(id="consumer-buttons"):
                 yield Button("Check", id="check", variant="primary")
@@ -127,6 +127,8 @@ A *private* consumer can also act as its owner without a browser.
                 yield Button("Use the consumer's own identity (no browser)", id="own-identity", classes="hidden")
 
     def on_mount(self) -> None:
+        for problem in self.query(".problem"):
+            problem.display = False
         prefill = self.prefill
         if prefill.name and prefill.client_id and prefill.client_secret:
             self.query_one("#check", Button).focus()
@@ -142,6 +144,7 @@ A *private* consumer can also act as its owner without a browser.
         problems = field_problems(values["name"], values["key"], values["secret"], values["callback"])
         for field_id in ("name", "key", "secret", "callback"):
             self.say(f"{field_id}-problem", problems.get(field_id, ""), "error" if field_id in problems else None)
+            self.query_one(f"#{field_id}-problem").display = field_id in problems
             self.query_one(f"#{field_id}", Input).set_class(field_id in problems, "-invalid")
         if problems:
             first = next(iter(problems))

@@ -98,7 +98,7 @@ and when it can't be, you sign in again with the consumer filled in.
         table = self.query_one("#profiles", DataTable)
         table.clear()
         now = self.wizard.now()
-        for name, profile in sorted(self.profiles.items()):
+        for name, profile in sorted(self.profiles.items(), key=lambda item: (item[0] != default, item[0])):
             state, colour = token_state_text(profile, now)
             workspaces = getattr(profile, "workspaces", None)
             label = f"{name} (default)" if name == default else name

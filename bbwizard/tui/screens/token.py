@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import timezone
 from typing import Any
 
 from rich.text import Text
@@ -15,7 +16,7 @@ from textual.widgets import Button, LoadingIndicator, Static
 
 from bbwizard.errors import BBWizardError
 from bbwizard.tui.screens.base import WizardStep
-from bbwizard.tui.widgets.status import format_duration
+from bbwizard.tui.widgets.status import display_path, format_duration
 
 def scopes_line(granted: list[str] | None) -> Text:
     """Granted scopes in green; each missing one in red with the consumer permission to tick."""
@@ -140,9 +141,9 @@ press escape and sign in again.
         self.say(
             "token-expiry",
             f"The access token expires in {format_duration(left)} "
-            f"(at {profile.expires_at.astimezone().strftime('%H:%M')}); bbwizard refreshes it on its own.",
+            f"(at {profile.expires_at.astimezone(timezone.utc).strftime('%H:%M')} UTC); bbwizard refreshes it on its own.",
         )
-        self.say("token-saved", f"Saved as profile “{profile.name}” in {store.path}")
+        self.say("token-saved", f"Saved as profile “{profile.name}” in {display_path(store.path)}")
         from bbwizard.oauth import PERMISSION_FOR_SCOPE, missing_scopes
 
         missing = missing_scopes(self.granted) if self.granted is not None else []

@@ -23,6 +23,17 @@ def format_duration(delta: timedelta) -> str:
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
+def display_path(path: object) -> str:
+    """A path as a person reads it: the home folder as ~ (shorter, and the same on every machine)."""
+    from pathlib import Path
+
+    text = str(path)
+    home = str(Path.home())
+    if home not in ("", "/") and (text == home or text.startswith(home + "/")):
+        return "~" + text[len(home):]
+    return text
+
+
 def user_label(user: Any) -> str:
     """A person's name from whatever the core stored (a User, a dict, or a plain string)."""
     if not user:
@@ -64,6 +75,8 @@ class TokenCountdown(Static):
     def on_mount(self) -> None:
         self.tick()
         self.set_interval(1, self.tick, name="token-countdown")
+        self.watch(self.app, "profile", lambda _: self.tick(), init=False)
+        self.watch(self.app, "refreshing", lambda _: self.tick(), init=False)
 
     def tick(self) -> None:
         app: WizardApp = self.app  # type: ignore[assignment]
@@ -93,7 +106,7 @@ class StatusBar(Horizontal):
 
     def on_mount(self) -> None:
         self.refresh_labels()
-        self.set_interval(1, self.refresh_labels, name="status-labels")
+        self.watch(self.app, "profile", lambda _: self.refresh_labels(), init=False)
 
     def refresh_labels(self) -> None:
         profile = getattr(self.app, "profile", None)
