@@ -12,6 +12,7 @@ Fields are dotted paths into the object's JSON (``name``, ``project.key``, ``mai
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -206,8 +207,6 @@ def apply_fields(document: dict, spec: str) -> dict:
     excludes = [e[1:] for e in entries if e[0] == "-"]
     result = _project(document, _tree(includes)) if includes else document
     if excludes:
-        import copy
-
         result = copy.deepcopy(result)
         for path in excludes:
             _remove(result, path.split("."))

@@ -971,6 +971,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         request_id = secrets.token_urlsafe(24)
         with emu._lock:
+            # Consent pages nobody answered: forget them after an hour, as a browser session would.
+            for stale in [k for k, v in emu._pending.items() if pending["created"] - v["created"] > 3600]:
+                del emu._pending[stale]
             emu._pending[request_id] = pending
         account = emu.world.users[user]
         scopes = "".join(f"<li>{html.escape(_SCOPE_TEXT.get(s, s))} (<code>{html.escape(s)}</code>)</li>"
