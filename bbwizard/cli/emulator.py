@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from bbwizard.cli import output
-    from bbwizard.emulator import Emulator, demo_seed
+    from bbwizard.emulator import APPROVER, DEMO_CALLBACK_URL, Emulator, demo_seed
     from bbwizard.emulator.seed import demo_consumer, load_seed_source
 
     seed = load_seed_source(args.seed) if args.seed else demo_seed(callback_url=args.callback_url)
@@ -75,8 +75,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  consumer key:    {consumer['key']}", file=sys.stderr)
         print(f"  consumer secret: {consumer['secret']}", file=sys.stderr)
         print(f"  callback URL:    {consumer.get('callback_url') or '(none)'}", file=sys.stderr)
-    output.info("Next: point bbwizard at it, e.g. `bbwizard demo`, or open")
     if consumer is not None:
+        output.info("Next, in another terminal (the secret is asked for; BROWSER clicks Grant for you):")
+        output.info(f"  BROWSER={APPROVER} bbwizard login --site-url {emu.site_url} --key {consumer['key']} "
+                    f"--callback-url {consumer.get('callback_url') or DEMO_CALLBACK_URL}")
+        output.info("  or open the consent page yourself:")
         output.info(f"  {emu.site_url}/site/oauth2/authorize?client_id={consumer['key']}&response_type=code")
     stop = threading.Event()
     try:

@@ -148,7 +148,7 @@ def test_bbwizard_emulator_command(tmp_path):
     try:
         lines, api_url = [], None
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any("Next:" in line for line in lines):
+        while time.monotonic() < deadline and not any("consent page yourself" in line for line in lines):
             line = proc.stderr.readline()
             if not line:
                 break
