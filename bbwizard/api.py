@@ -26,6 +26,7 @@ import json
 import math
 import random
 import urllib.request
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -553,8 +554,9 @@ class BitbucketClient:
     async def list_repositories(self, workspace: str, **kwargs: Any) -> list[Repository]:
         """Every repository of ``workspace`` (see :meth:`iter_repositories`), in arrival order."""
         result: list[Repository] = []
-        async for page in self.iter_repositories(workspace, **kwargs):
-            result.extend(page.values)
+        async with aclosing(self.iter_repositories(workspace, **kwargs)) as pages:
+            async for page in pages:
+                result.extend(page.values)
         return result
 
     async def iter_repositories(
@@ -620,14 +622,17 @@ class BitbucketClient:
         ):
             last = math.ceil(size / pagelen)
             counts: dict[int, tuple[int, str | None]] = {1: (first_count, first_next)}
-            async for number, page in self._fetch_pages(path, params, range(2, last + 1), what):
-                if page is None:  # 404 past the real end: size was too large
-                    counts[number] = (0, None)
-                    continue
-                counts[number] = (len(_values(page, what)), _next_link(page, what))
-                new = fresh(page)
-                if new:
-                    yield RepositoryPage(new, size, loaded)
+            # aclosing: when our caller leaves early, the pages in flight are cancelled now, not
+            # whenever the garbage collector gets to the inner generator.
+            async with aclosing(self._fetch_pages(path, params, range(2, last + 1), what)) as arriving:
+                async for number, page in arriving:
+                    if page is None:  # 404 past the real end: size was too large
+                        counts[number] = (0, None)
+                        continue
+                    counts[number] = (len(_values(page, what)), _next_link(page, what))
+                    new = fresh(page)
+                    if new:
+                        yield RepositoryPage(new, size, loaded)
             next_url = self._resume_after(counts, last, pagelen, first_next)
             if next_url is None:
                 return

@@ -189,11 +189,16 @@ async def test_next_that_leads_in_a_circle_is_refused(seed_with_repos, emulator_
 
 
 async def test_leaving_early_cancels_the_pages_in_flight(seed_with_repos, emulator_factory, api_for, tampering):
-    emulator = emulator_factory(seed_with_repos(3000))
+    emulator = emulator_factory(seed_with_repos(3000), latency=0.05)
     transport = tampering(None)
     api = api_for(emulator, transport=transport)
+    seen = 0
     async with aclosing(api.iter_repositories("big")) as pages:
         async for page in pages:
-            break
+            seen += 1
+            if seen == 2:  # the concurrent pages are under way now
+                assert transport.in_flight > 0
+                break
     assert transport.in_flight == 0  # nothing left running behind the caller's back
+    assert transport.sent < 30
     assert (await api.get_user()).username == "alice"  # and the client still works
