@@ -198,3 +198,14 @@ def test_history_is_deterministic(emulator_factory):
     def heads(path):
         return subprocess.run(["git", "for-each-ref"], cwd=path, capture_output=True, text=True, check=True).stdout
     assert heads(one) == heads(two)
+
+
+@pytest.mark.parametrize("version", ["0", "1", "2"])
+def test_every_wire_protocol_version_and_a_shallow_clone(emulator, git_env, tmp_path, version):
+    token = emulator.mint_token(DEMO_CONSUMER_KEY)["access_token"]
+    dest = tmp_path / f"v{version}"
+    git(git_env, "-c", f"protocol.version={version}", "clone", "-q", "--depth", "1", "--",
+        emulator.clone_url("acme", "firmware"), str(dest), password=token, check=True)
+    assert git(git_env, "rev-list", "--count", "HEAD", cwd=dest, check=True).stdout.strip() == "1"
+    git(git_env, "-c", f"protocol.version={version}", "fetch", "-q", "--unshallow", cwd=dest, password=token, check=True)
+    assert git(git_env, "rev-list", "--count", "HEAD", cwd=dest, check=True).stdout.strip() == "30"
