@@ -36,6 +36,7 @@ from urllib.parse import quote
 import httpx
 
 from bbwizard import __version__
+from bbwizard.config import UserInfo
 from bbwizard.errors import (
     BBWizardError,
     NetworkError,
@@ -67,74 +68,20 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PAGELEN = 100
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
-# What to tick in Bitbucket's consumer form (Workspace settings → OAuth consumers → Edit →
-# Permissions) for each scope a 403 names. Granular 2026 scopes map by their resource word.
-_PERMISSIONS = {
-    "account": "Account: Read",
-    "account:write": "Account: Write",
-    "email": "Account: Email",
-    "team": "Workspace membership: Read",
-    "team:write": "Workspace membership: Write",
-    "project": "Projects: Read",
-    "project:write": "Projects: Write",
-    "project:admin": "Projects: Admin",
-    "repository": "Repositories: Read",
-    "repository:write": "Repositories: Write",
-    "repository:admin": "Repositories: Admin",
-    "repository:delete": "Repositories: Delete",
-    "pullrequest": "Pull requests: Read",
-    "pullrequest:write": "Pull requests: Write",
-    "issue": "Issues: Read",
-    "issue:write": "Issues: Write",
-    "wiki": "Wikis: Read and write",
-    "snippet": "Snippets: Read",
-    "snippet:write": "Snippets: Write",
-    "webhook": "Webhooks: Read and write",
-    "pipeline": "Pipelines: Read",
-    "pipeline:write": "Pipelines: Write",
-    "pipeline:variable": "Pipelines: Edit variables",
-    "runner": "Runners: Read",
-    "runner:write": "Runners: Write",
-}
-_GRANULAR = {
-    "user": "account",
-    "account": "account",
-    "workspace": "team",
-    "repository": "repository",
-    "project": "project",
-    "pullrequest": "pullrequest",
-    "issue": "issue",
-    "wiki": "wiki",
-    "snippet": "snippet",
-    "webhook": "webhook",
-    "pipeline": "pipeline",
-    "runner": "runner",
-}
-
-
 def consumer_permission(scope: str) -> str:
-    """The consumer permission box that grants ``scope``, e.g. ``"repository"`` → ``"Repositories: Read"``."""
-    if scope in _PERMISSIONS:
-        return _PERMISSIONS[scope]
-    parts = scope.split(":")
-    # Granular scopes look like "read:repository:bitbucket" or "write:pullrequest:bitbucket".
-    if len(parts) >= 2 and parts[1] in _GRANULAR:
-        base = _GRANULAR[parts[1]]
-        key = base if parts[0] == "read" else f"{base}:{parts[0]}"
-        return _PERMISSIONS.get(key, _PERMISSIONS.get(base, scope))
-    return scope
+    """The consumer permission box that grants ``scope`` (``"repository"`` → ``"Repositories: Read"``),
+    from the auth core's table, so the wording lives in one place."""
+    from bbwizard.oauth import PERMISSION_FOR_SCOPE
+
+    return PERMISSION_FOR_SCOPE.get(scope, scope)
 
 
 # --------------------------------------------------------------------------- typed results
 
 
-@dataclass(frozen=True)
-class User:
-    uuid: str
-    display_name: str
-    username: str | None = None
-    nickname: str | None = None
-    account_id: str | None = None
+#: Who a token belongs to: the same type the profile stores (``display_name``, ``username``,
+#: ``uuid``, ``account_id``), so a fresh ``get_user()`` can go straight into ``Profile.user``.
+User = UserInfo
 
 
 @dataclass(frozen=True)
@@ -230,12 +177,10 @@ def _strip_userinfo(url: str) -> str:
 def parse_user(data: Any) -> User:
     what = "the signed-in user"
     uuid = _need(data, "uuid", what)
-    display = _opt(data, "display_name") or _opt(data, "nickname") or _opt(data, "username") or uuid
-    return User(
+    return UserInfo(
+        display_name=_opt(data, "display_name") or _opt(data, "nickname") or _opt(data, "username") or uuid,
+        username=_opt(data, "username") or _opt(data, "nickname"),
         uuid=uuid,
-        display_name=display,
-        username=_opt(data, "username"),
-        nickname=_opt(data, "nickname"),
         account_id=_opt(data, "account_id"),
     )
 
@@ -880,12 +825,14 @@ class BitbucketClient:
             granted = _scope_list(detail.get("granted")) if isinstance(detail, dict) else []
             missing = [s for s in required if s not in granted] or required
             if missing:
-                scopes = ", ".join(f"`{s}`" for s in missing)
-                boxes = ", ".join(dict.fromkeys(consumer_permission(s) for s in missing))
+                from bbwizard.oauth import CONSUMER_SETTINGS
+
+                names = " and ".join(missing)
+                ticks = " and ".join(dict.fromkeys(consumer_permission(s) for s in missing))
+                plural = "scopes" if len(missing) > 1 else "scope"
                 return ScopeError(
-                    f"The token lacks the {scopes} scope{'s' if len(missing) > 1 else ''} needed for {what}. "
-                    f"In Bitbucket: Workspace settings → OAuth consumers → Edit → Permissions, tick "
-                    f"{boxes}, save, then sign in again (a token keeps the scopes it was issued with).",
+                    f"The token lacks the {names} {plural} needed for {what}. In Bitbucket: "
+                    f"{CONSUMER_SETTINGS} → Permissions, tick {ticks}, save, then sign in again (bbwizard login).",
                     missing=missing,
                 )
             return BBWizardError(f"Bitbucket refused access to {what}{said}.")

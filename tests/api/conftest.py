@@ -172,3 +172,21 @@ def seed_with_repos():
         return seed
 
     return make
+
+
+@pytest.fixture
+def recorded():
+    """``await recorded(emulator, path, n)`` → the statuses of requests to ``path``, once the
+    emulator has logged at least ``n`` of them (it logs after the answer is on the wire, so a
+    fast client can look before the last line is written)."""
+    import asyncio
+
+    async def statuses(emulator, path: str, n: int) -> list[int]:
+        for _ in range(200):
+            found = [r.status for r in emulator.stats.requests if r.path == path]
+            if len(found) >= n:
+                return found
+            await asyncio.sleep(0.01)
+        return found
+
+    return statuses

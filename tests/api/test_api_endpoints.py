@@ -14,7 +14,7 @@ from bbwizard.errors import BBWizardError, ScopeError
 
 async def test_get_user(emulator, api_for):
     user = await api_for(emulator).get_user()
-    assert (user.display_name, user.username, user.nickname) == ("Alice Liddell", "alice", "alice")
+    assert (user.display_name, user.username, user.label) == ("Alice Liddell", "alice", "Alice Liddell (alice)")
     assert user.uuid == "{4b1d8c3e-2f6a-4c9b-8e7d-1a2b3c4d5e6f}"
     assert user.account_id == "557058:4b1d8c3e-2f6a-4c9b-8e7d-1a2b3c4d5e6f"
 
@@ -88,20 +88,18 @@ async def test_missing_scope_names_the_permission_to_tick(emulator, api_for, tok
         await api.list_repositories("acme")
     assert caught.value.missing == ["repository"]
     assert str(caught.value) == (
-        "The token lacks the `repository` scope needed for the repositories of workspace 'acme'. "
-        "In Bitbucket: Workspace settings → OAuth consumers → Edit → Permissions, tick Repositories: Read, "
-        "save, then sign in again (a token keeps the scopes it was issued with)."
+        "The token lacks the repository scope needed for the repositories of workspace 'acme'. In Bitbucket: "
+        "Workspace settings → OAuth consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, "
+        "save, then sign in again (bbwizard login)."
     )
     assert tokens.refreshes == 0  # a 403 is not a 401: no refresh
 
 
-async def test_role_member_gone_retries_without_role(emulator_factory, api_for):
+async def test_role_member_gone_retries_without_role(emulator_factory, api_for, recorded):
     emulator = emulator_factory(role_member_gone=True)
     api = api_for(emulator)
     repos = await api.list_repositories("acme")
     assert len(repos) == 4
-    statuses = [r.status for r in emulator.stats.requests if r.path == "/2.0/repositories/acme"]
-    assert statuses == [410, 200]
+    assert await recorded(emulator, "/2.0/repositories/acme", 2) == [410, 200]
     await api.list_repositories("acme")  # remembered: no second 410
-    statuses = [r.status for r in emulator.stats.requests if r.path == "/2.0/repositories/acme"]
-    assert statuses == [410, 200, 200]
+    assert await recorded(emulator, "/2.0/repositories/acme", 3) == [410, 200, 200]

@@ -16,14 +16,12 @@ from bbwizard.api import BitbucketClient
 from bbwizard.errors import NetworkError, ProtocolError, RateLimited, SignInRequired
 
 
-def user_requests(emulator):
-    return [r.status for r in emulator.stats.requests if r.path == "/2.0/user"]
 
 
 # ---- 401: one refresh, one retry, never a loop
 
 
-async def test_expired_token_is_refreshed_once_and_the_request_retried(emulator, api_for, tokens_for):
+async def test_expired_token_is_refreshed_once_and_the_request_retried(emulator, api_for, tokens_for, recorded):
     tokens = tokens_for(emulator)
     api = api_for(emulator, tokens)
     emulator.expire_tokens()
@@ -31,10 +29,10 @@ async def test_expired_token_is_refreshed_once_and_the_request_retried(emulator,
     assert user.username == "alice"
     assert tokens.calls == [False, True]
     assert emulator.stats.grants["refresh_token"] == 1
-    assert user_requests(emulator) == [401, 200]
+    assert await recorded(emulator, "/2.0/user", 2) == [401, 200]
 
 
-async def test_a_second_401_is_an_error_not_a_loop(emulator, api_for, tokens_for):
+async def test_a_second_401_is_an_error_not_a_loop(emulator, api_for, tokens_for, recorded):
     tokens = tokens_for(emulator)
     tokens.after_refresh = emulator.expire_tokens  # Bitbucket refuses even the new token
     api = api_for(emulator, tokens)
@@ -45,7 +43,7 @@ async def test_a_second_401_is_an_error_not_a_loop(emulator, api_for, tokens_for
         "Bitbucket still refuses the access token after refreshing it (Access token expired.). Sign in again."
     )
     assert tokens.refreshes == 1
-    assert user_requests(emulator) == [401, 401]
+    assert await recorded(emulator, "/2.0/user", 2) == [401, 401]
 
 
 async def test_a_burst_of_401s_refreshes_once(emulator_factory, seed_with_repos, api_for, tokens_for):
@@ -65,20 +63,20 @@ async def test_a_burst_of_401s_refreshes_once(emulator_factory, seed_with_repos,
 # ---- 429, 502/503/504: backoff that honours Retry-After
 
 
-async def test_429_then_success_honours_retry_after_in_seconds(emulator, api_for, sleeps):
+async def test_429_then_success_honours_retry_after_in_seconds(emulator, api_for, sleeps, recorded):
     emulator.inject(kind="status", status=429, count=2, retry_after=3)
     assert (await api_for(emulator).get_user()).username == "alice"
     assert len(sleeps) == 2 and all(3 <= s <= 3.4 for s in sleeps)
-    assert user_requests(emulator) == [429, 429, 200]
+    assert await recorded(emulator, "/2.0/user", 3) == [429, 429, 200]
 
 
-async def test_503_then_success_honours_retry_after_as_an_http_date(emulator, api_for, sleeps):
+async def test_503_then_success_honours_retry_after_as_an_http_date(emulator, api_for, sleeps, recorded):
     now = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
     emulator.inject(kind="status", status=503, count=1, retry_after=format_datetime(now + timedelta(seconds=7), usegmt=True))
     api = api_for(emulator, clock=lambda: now)
     assert (await api.get_user()).username == "alice"
     assert len(sleeps) == 1 and 7 <= sleeps[0] <= 7.8
-    assert user_requests(emulator) == [503, 200]
+    assert await recorded(emulator, "/2.0/user", 2) == [503, 200]
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
@@ -127,7 +125,7 @@ async def test_429_asking_for_an_hour_gives_up_at_once(emulator, api_for, sleeps
     assert sleeps == []
 
 
-async def test_request_budget_429_then_success(emulator_factory, api_for, sleeps):
+async def test_request_budget_429_then_success(emulator_factory, api_for, sleeps, recorded):
     emulator = emulator_factory(request_budget=1, rate_limit_retry_after=2)
     api = api_for(emulator)
     assert (await api.get_user()).username == "alice"  # spends the budget
@@ -138,14 +136,14 @@ async def test_request_budget_429_then_success(emulator_factory, api_for, sleeps
 
     api._sleep = refill
     assert (await api.get_user()).username == "alice"
-    assert user_requests(emulator) == [200, 429, 200]
+    assert await recorded(emulator, "/2.0/user", 3) == [200, 429, 200]
     assert 2 <= sleeps[-1] <= 2.3
 
 
 # ---- answers that are not JSON
 
 
-async def test_html_with_200_is_a_protocol_error(emulator, api_for):
+async def test_html_with_200_is_a_protocol_error(emulator, api_for, recorded):
     emulator.inject(kind="html200")
     with pytest.raises(ProtocolError) as caught:
         await api_for(emulator).get_user()
@@ -154,7 +152,7 @@ async def test_html_with_200_is_a_protocol_error(emulator, api_for):
         f"{host} answered the signed-in user with an HTML page instead of JSON (HTTP 200). A captive portal "
         f"(hotel or office Wi-Fi sign-in), a proxy or a wrong API URL ({emulator.api_url}) can cause this."
     )
-    assert len(user_requests(emulator)) == 1  # not retried: a portal won't go away by itself
+    assert await recorded(emulator, "/2.0/user", 1) == [200]  # not retried: a portal won't go away by itself
 
 
 async def test_truncated_json_is_a_protocol_error(emulator, api_for):

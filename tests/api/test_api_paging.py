@@ -14,10 +14,6 @@ import pytest
 from bbwizard.errors import ProtocolError
 
 
-def listing_requests(emulator, workspace="big"):
-    return [r for r in emulator.stats.requests if r.path == f"/2.0/repositories/{workspace}"]
-
-
 async def collect(api, workspace="big", **kwargs):
     pages = []
     async for page in api.iter_repositories(workspace, **kwargs):
@@ -49,7 +45,7 @@ async def test_ten_thousand_repositories_arrive_complete_and_streamed(big_seed, 
     assert len(pages[0].values) == 100 and pages[0].size == 10_000
     assert len(pages) == 100 and all(page.size == 10_000 for page in pages)
     assert_complete(pages, 10_000)
-    assert len(listing_requests(emulator)) == 100  # no page asked twice
+    assert transport.sent == 100  # no page asked twice
     assert 1 < transport.max_in_flight <= 16
 
 
@@ -80,7 +76,7 @@ async def test_size_missing_falls_back_to_next(seed_with_repos, emulator_factory
     transport = tampering(drop_size)
     pages = await collect(api_for(emulator, transport=transport))
     assert_complete(pages, 1000)
-    assert transport.max_in_flight == 1 and len(listing_requests(emulator)) == 10
+    assert transport.max_in_flight == 1 and transport.sent == 10
     assert all(page.size is None for page in pages)
 
 
@@ -92,9 +88,10 @@ async def test_size_too_small_carries_on_from_the_last_page(seed_with_repos, emu
             page["size"] = 250  # repositories were added after Bitbucket counted
         return page
 
-    pages = await collect(api_for(emulator, transport=tampering(shrink)))
+    transport = tampering(shrink)
+    pages = await collect(api_for(emulator, transport=transport))
     assert_complete(pages, 1000)
-    assert len(listing_requests(emulator)) == 10  # pages 2-3 at once, then 4-10 by `next`
+    assert transport.sent == 10  # pages 2-3 at once, then 4-10 by `next`
     assert pages[0].size == 250 and pages[-1].size is None  # a total that proved wrong is not repeated
 
 
@@ -106,9 +103,10 @@ async def test_size_too_large_stops_at_the_real_end(seed_with_repos, emulator_fa
             page["size"] = 2000
         return page
 
-    pages = await collect(api_for(emulator, transport=tampering(inflate)))
+    transport = tampering(inflate)
+    pages = await collect(api_for(emulator, transport=transport))
     assert_complete(pages, 1000)
-    assert len(listing_requests(emulator)) == 20  # pages 11-20 came back empty: that's the end
+    assert transport.sent == 20  # pages 11-20 came back empty: that's the end
 
 
 async def test_short_page_in_the_middle_starts_over_by_next_without_duplicates(
@@ -123,9 +121,10 @@ async def test_short_page_in_the_middle_starts_over_by_next_without_duplicates(
             page["values"] = page["values"][10:]  # a repository was deleted while we listed
         return page
 
-    pages = await collect(api_for(emulator, transport=tampering(shorten_page_3_once)))
+    transport = tampering(shorten_page_3_once)
+    pages = await collect(api_for(emulator, transport=transport))
     assert_complete(pages, 1000)
-    assert len(listing_requests(emulator)) == 10 + 9  # the concurrent pages, then next from page 2 on
+    assert transport.sent == 10 + 9  # the concurrent pages, then next from page 2 on
 
 
 async def test_page_with_more_than_pagelen_falls_back(seed_with_repos, emulator_factory, api_for, tampering):
@@ -151,7 +150,8 @@ async def test_next_on_another_host_is_refused(seed_with_repos, emulator_factory
             page["next"] = "https://evil.example/2.0/repositories/big?page=2&pagelen=100"
         return page
 
-    api = api_for(emulator, transport=tampering(redirect))
+    transport = tampering(redirect)
+    api = api_for(emulator, transport=transport)
     with pytest.raises(ProtocolError) as caught:
         await collect(api)
     origin = emulator.api_url.rsplit("/2.0", 1)[0]
@@ -159,7 +159,7 @@ async def test_next_on_another_host_is_refused(seed_with_repos, emulator_factory
         "Bitbucket's answer for the repositories of workspace 'big' points to another host (https://evil.example); "
         f"bbwizard only follows links on {origin}, the API URL of this profile."
     )
-    assert len(listing_requests(emulator)) == 1
+    assert transport.sent == 1
 
 
 async def test_next_on_another_port_of_the_same_host_is_refused(emulator, api_for, tampering):

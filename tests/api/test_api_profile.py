@@ -47,23 +47,23 @@ async def test_fresh_profile_lists_without_refreshing(emulator, saved_profile):
     assert emulator.stats.grants["refresh_token"] == 0
 
 
-async def test_stale_profile_is_refreshed_first_and_saved(emulator, saved_profile):
+async def test_stale_profile_is_refreshed_first_and_saved(emulator, saved_profile, recorded):
     store = saved_profile(expires_in=timedelta(seconds=-5))
     before = store.get("work").refresh_token
     async with BitbucketClient.for_profile(store, "work") as api:
         assert (await api.get_user()).username == "alice"
     assert emulator.stats.grants["refresh_token"] == 1
     assert store.get("work").refresh_token != before  # the rotated refresh token was kept
-    assert [r.status for r in emulator.stats.requests if r.path == "/2.0/user"] == [200]
+    assert await recorded(emulator, "/2.0/user", 1) == [200]
 
 
-async def test_token_refused_server_side_is_refreshed_once_through_the_profile(emulator, saved_profile):
+async def test_token_refused_server_side_is_refreshed_once_through_the_profile(emulator, saved_profile, recorded):
     store = saved_profile()
     emulator.expire_tokens()  # the file still says "fresh"; Bitbucket says 401
     async with BitbucketClient.for_profile(store) as api:
         assert (await api.get_user()).username == "alice"
     assert emulator.stats.grants["refresh_token"] == 1
-    assert [r.status for r in emulator.stats.requests if r.path == "/2.0/user"] == [401, 200]
+    assert await recorded(emulator, "/2.0/user", 2) == [401, 200]
 
 
 async def test_dead_refresh_token_asks_to_sign_in_again(emulator, saved_profile):
