@@ -203,51 +203,50 @@ def parse_workspace_access(data: Any) -> Workspace:
     return parse_workspace(inner, administrator=_opt(data, "administrator", bool))
 
 
-def _str(obj: dict, key: str, default: Any = None) -> Any:
-    value = obj.get(key)
-    return value if type(value) is str else default
-
-
-def _dict(obj: dict, key: str) -> dict:
-    value = obj.get(key)
-    return value if type(value) is dict else {}
-
-
 def parse_repository(data: Any) -> Repository:
-    # Runs for every repository of a 10,000-repository workspace: plain dict lookups, and the
-    # error wording is built only when something is wrong.
-    if type(data) is not dict or type(data.get("full_name")) is not str or type(data.get("uuid")) is not str:
+    # Runs for every repository of a 10,000-repository workspace, so: inline lookups, and the
+    # error wording built only when something is wrong.
+    get = data.get if type(data) is dict else None
+    full_name = get("full_name") if get else None
+    uuid = get("uuid") if get else None
+    if type(full_name) is not str or type(uuid) is not str:
         full_name = _need(data, "full_name", "a repository")
-        _need(data, "uuid", f"repository {full_name!r}")
-    full_name = data["full_name"]
+        uuid = _need(data, "uuid", f"repository {full_name!r}")
     ws_part, _, slug_part = full_name.partition("/")
-    slug = _str(data, "slug") or slug_part
-    if not slug:
-        raise ProtocolError(f"Bitbucket's answer for repository {full_name!r} lacks the required field `slug`.")
+    slug = get("slug")
+    if type(slug) is not str or not slug:
+        slug = slug_part
+        if not slug:
+            raise ProtocolError(f"Bitbucket's answer for repository {full_name!r} lacks the required field `slug`.")
     clone_url = None
-    clone_links = _dict(data, "links").get("clone")
+    links = get("links")
+    clone_links = links.get("clone") if type(links) is dict else None
     if type(clone_links) is list:
         for link in clone_links:
             if type(link) is dict and link.get("name") == "https" and type(link.get("href")) is str:
                 clone_url = _strip_userinfo(link["href"])
                 break
-    project = _dict(data, "project")
-    is_private = data.get("is_private")
-    size = data.get("size")
+    name, description, language = get("name"), get("description"), get("language")
+    is_private, size = get("is_private"), get("size")
+    workspace, project, mainbranch = get("workspace"), get("project"), get("mainbranch")
+    ws_slug = workspace.get("slug") if type(workspace) is dict else None
+    project_key = project.get("key") if type(project) is dict else None
+    project_name = project.get("name") if type(project) is dict else None
+    branch = mainbranch.get("name") if type(mainbranch) is dict else None
     return Repository(
-        uuid=data["uuid"],
+        uuid=uuid,
         full_name=full_name,
         slug=slug,
-        name=_str(data, "name") or slug,
-        workspace=_str(_dict(data, "workspace"), "slug") or ws_part,
-        description=_str(data, "description", ""),
+        name=name if type(name) is str and name else slug,
+        workspace=ws_slug if type(ws_slug) is str and ws_slug else ws_part,
+        description=description if type(description) is str else "",
         is_private=is_private if type(is_private) is bool else True,
-        language=_str(data, "language", ""),
+        language=language if type(language) is str else "",
         size=size if type(size) is int else None,
-        updated_on=_parse_time(data.get("updated_on"), full_name),
-        mainbranch=_str(_dict(data, "mainbranch"), "name"),
-        project_key=_str(project, "key"),
-        project_name=_str(project, "name"),
+        updated_on=_parse_time(get("updated_on"), full_name),
+        mainbranch=branch if type(branch) is str else None,
+        project_key=project_key if type(project_key) is str else None,
+        project_name=project_name if type(project_name) is str else None,
         clone_url=clone_url,
     )
 
