@@ -44,6 +44,7 @@ from bbwizard.errors import (
     RateLimited,
     ScopeError,
     SignInRequired,
+    UsageError,
 )
 from bbwizard.secret import Secret, redact
 
@@ -388,9 +389,15 @@ class BitbucketClient:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.api_url = api_url.rstrip("/")
-        self._base = httpx.URL(self.api_url + "/")
-        if self._base.scheme not in ("http", "https") or not self._base.host:
-            raise BBWizardError(f"The API URL {redact(api_url)!r} is not an http(s) address.")
+        try:
+            self._base = httpx.URL(self.api_url + "/")
+        except (httpx.InvalidURL, ValueError, TypeError):
+            self._base = None
+        if self._base is None or self._base.scheme not in ("http", "https") or not self._base.host:
+            raise UsageError(
+                f"The API URL {redact(str(api_url))!r} is not an http(s) address, "
+                "like https://api.bitbucket.org/2.0."
+            )
         self._origin = _origin(self._base)
         self._token_provider = token_provider
         self._max_concurrency = max_concurrency

@@ -283,3 +283,13 @@ async def test_scope_error_from_json_string_detail(mock_client, respond):
         "Workspace settings → OAuth consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, "
         "save, then sign in again (bbwizard login)."
     )
+
+
+@pytest.mark.parametrize("url", ["ftp://api.bitbucket.org/2.0", "api.bitbucket.org/2.0", "https:///2.0", ""])
+def test_api_url_that_is_not_http_is_refused(static_token, url):
+    from bbwizard.api import BitbucketClient
+    from bbwizard.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        BitbucketClient(url, static_token)
+    assert str(caught.value) == f"The API URL {url!r} is not an http(s) address, like https://api.bitbucket.org/2.0."
