@@ -447,6 +447,13 @@ class BitbucketClient:
         async def provider(force_refresh: bool) -> Secret:
             async with lock:
                 current = state["profile"]
+                if force_refresh:
+                    # Another process (`bbwizard token`, git's credential helper) may have refreshed
+                    # already: a rotated refresh token must not be spent twice for nothing.
+                    saved = await asyncio.to_thread(store.get, profile.name)
+                    if saved.access_token != current.access_token and usable(saved):
+                        state["profile"] = saved
+                        return saved.access_token
                 if force_refresh or not usable(current):
                     current = await asyncio.to_thread(oauth.ensure_fresh, store, profile.name, force=force_refresh)
                     state["profile"] = current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -78,3 +79,17 @@ async def test_dead_refresh_token_asks_to_sign_in_again(emulator, saved_profile)
         "Sign in again: bbwizard login --profile work"
     )
     assert emulator.stats.grants["refresh_token"] == 0
+
+
+async def test_a_refresh_done_by_another_process_is_reused_not_repeated(emulator, saved_profile, recorded):
+    from bbwizard import oauth
+
+    store = saved_profile()
+    async with BitbucketClient.for_profile(store) as api:
+        assert (await api.get_user()).username == "alice"  # the client now holds the first token
+        emulator.expire_tokens()
+        await asyncio.to_thread(oauth.ensure_fresh, store, "work", force=True)  # e.g. `bbwizard token`
+        assert emulator.stats.grants["refresh_token"] == 1
+        assert (await api.get_user()).username == "alice"
+    assert emulator.stats.grants["refresh_token"] == 1  # the 401 took the saved token instead
+    assert await recorded(emulator, "/2.0/user", 3) == [200, 401, 200]
