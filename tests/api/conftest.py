@@ -140,9 +140,11 @@ class TamperingTransport(httpx.AsyncHTTPTransport):
         self.in_flight = 0
         self.max_in_flight = 0
         self.sent = 0
+        self.urls: list[httpx.URL] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.sent += 1
+        self.urls.append(request.url)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

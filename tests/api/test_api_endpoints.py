@@ -103,3 +103,14 @@ async def test_role_member_gone_retries_without_role(emulator_factory, api_for, 
     assert await recorded(emulator, "/2.0/repositories/acme", 2) == [410, 200]
     await api.list_repositories("acme")  # remembered: no second 410
     assert await recorded(emulator, "/2.0/repositories/acme", 3) == [410, 200, 200]
+
+
+@pytest.mark.parametrize("workspace", ["acme", "open-tools"])
+async def test_partial_responses_give_the_same_repositories(emulator, api_for, tampering, workspace):
+    from bbwizard.api import REPOSITORY_FIELDS
+
+    full = await api_for(emulator).list_repositories(workspace)
+    transport = tampering(None)
+    partial = await api_for(emulator, transport=transport, partial_responses=True).list_repositories(workspace)
+    assert partial == full and len(full) > 1
+    assert [url.params.get("fields") for url in transport.urls] == [REPOSITORY_FIELDS]
