@@ -38,11 +38,11 @@ with Emulator(seed, latency=float(sys.argv[2])) as emu:
 """
 
 
-async def list_once(api_url: str, token: Secret, paging: str) -> tuple[float, int, float, float]:
+async def list_once(api_url: str, token: Secret, paging: str, partial: bool) -> tuple[float, int, float, float]:
     async def provider(force_refresh: bool) -> Secret:
         return token
 
-    async with BitbucketClient(api_url, provider) as client:
+    async with BitbucketClient(api_url, provider, partial_responses=partial) as client:
         start, cpu_start = time.perf_counter(), time.process_time()
         first_page_at = None
         uuids: set[str] = set()
@@ -58,22 +58,22 @@ async def list_once(api_url: str, token: Secret, paging: str) -> tuple[float, in
     return elapsed, count, first_page_at or 0.0, cpu
 
 
-async def bench(api_url: str, token: Secret, runs: int, latency: float, repos: int) -> None:
-    await list_once(api_url, token, "concurrent")  # warm-up: connections, imports
+async def bench(api_url: str, token: Secret, runs: int, latency: float, repos: int, partial: bool) -> None:
+    await list_once(api_url, token, "concurrent", partial)  # warm-up: connections, imports
     concurrent, sequential, firsts, cpus = [], [], [], []
     for _ in range(runs):
-        elapsed, count, first, cpu = await list_once(api_url, token, "concurrent")
+        elapsed, count, first, cpu = await list_once(api_url, token, "concurrent", partial)
         assert count == repos, count
         concurrent.append(elapsed)
         firsts.append(first)
         cpus.append(cpu)
-        elapsed, count, _, _ = await list_once(api_url, token, "next")
+        elapsed, count, _, _ = await list_once(api_url, token, "next", partial)
         assert count == repos, count
         sequential.append(elapsed)
     c, s = statistics.median(concurrent), statistics.median(sequential)
     pages = -(-repos // 100)
     print(f"listing {repos} repositories ({pages} pages of 100), {latency * 1000:.0f} ms latency per request, "
-          f"median of {runs} runs")
+          f"median of {runs} runs" + (", partial responses (fields=)" if partial else ""))
     print(f"  following next, one page at a time: {s:6.2f} s  ({s / latency:5.1f} round trips)")
     print(f"  concurrent paging (16 in flight):   {c:6.2f} s  ({c / latency:5.1f} round trips; target <= 6)")
     print(f"  first page shown after:             {statistics.median(firsts):6.2f} s")
@@ -87,6 +87,7 @@ def main() -> int:
     parser.add_argument("--repos", type=int, default=5000)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--partial-responses", action="store_true", help="ask Bitbucket only for the fields used")
     args = parser.parse_args()
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVER, str(args.repos), str(args.latency)],
@@ -94,7 +95,7 @@ def main() -> int:
     )
     try:
         hello = json.loads(server.stdout.readline())
-        asyncio.run(bench(hello["api_url"], Secret(hello["token"]), args.runs, args.latency, args.repos))
+        asyncio.run(bench(hello["api_url"], Secret(hello["token"]), args.runs, args.latency, args.repos, args.partial_responses))
     finally:
         server.stdin.close()
         server.wait(timeout=10)
