@@ -135,11 +135,13 @@ class Branch:
 class RepositoryPage:
     """One batch of repositories as it arrived. ``size`` is what Bitbucket announced on the first
     page (None when it gave none, or once it proved wrong); ``loaded`` counts distinct repositories
-    handed out so far, this page included."""
+    handed out so far, this page included; ``number`` is the page's place in Bitbucket's order
+    (pages arrive in completion order, not in that order)."""
 
     values: list[Repository] = field(default_factory=list)
     size: int | None = None
     loaded: int = 0
+    number: int | None = None  # Bitbucket's page number, to put pages back in order if wanted
 
 
 # --------------------------------------------------------------------------- parsing
@@ -581,7 +583,7 @@ class BitbucketClient:
 
         size = _opt(first, "size", int)
         first_count = len(_values(first, what))
-        yield RepositoryPage(fresh(first), size, loaded)
+        yield RepositoryPage(fresh(first), size, loaded, _opt(first, "page", int) or 1)
         first_next = _next_link(first, what)
         if first_next is None:
             return
@@ -607,7 +609,7 @@ class BitbucketClient:
                     counts[number] = (len(_values(page, what)), _next_link(page, what))
                     new = fresh(page)
                     if new:
-                        yield RepositoryPage(new, size, loaded)
+                        yield RepositoryPage(new, size, loaded, number)
             next_url = self._resume_after(counts, last, pagelen, first_next)
             if next_url is None:
                 return
@@ -622,7 +624,7 @@ class BitbucketClient:
             new = fresh(page)
             next_url = _next_link(page, what)
             if new or next_url is None:
-                yield RepositoryPage(new, size, loaded)
+                yield RepositoryPage(new, size, loaded, _opt(page, "page", int))
 
     @staticmethod
     def _resume_after(

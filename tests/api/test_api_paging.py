@@ -44,6 +44,9 @@ async def test_ten_thousand_repositories_arrive_complete_and_streamed(big_seed, 
     assert requests_when_first_page_arrived == 1  # the first hundred are shown before the rest are asked for
     assert len(pages[0].values) == 100 and pages[0].size == 10_000
     assert len(pages) == 100 and all(page.size == 10_000 for page in pages)
+    assert sorted(page.number for page in pages) == list(range(1, 101))
+    in_order = [repo.updated_on for page in sorted(pages, key=lambda p: p.number) for repo in page.values]
+    assert in_order == sorted(in_order, reverse=True)  # page numbers give back the -updated_on order
     assert_complete(pages, 10_000)
     assert transport.sent == 100  # no page asked twice
     assert 1 < transport.max_in_flight <= 16
