@@ -23,6 +23,29 @@ def approver(deny: bool = False) -> str:
     return shlex.join(argv)
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def callback_url() -> str:
+    """The demo consumer's callback for this test: a free loopback port, not the shared 8976
+    (other test folders on this machine catch redirects there at the same time)."""
+    return f"http://localhost:{free_port()}/"
+
+
+@pytest.fixture
+def emulator(emulator_factory, callback_url):
+    """The emulator with the demo seed, its demo consumer's callback on this test's own port."""
+    from bbwizard.emulator import demo_seed
+
+    return emulator_factory(demo_seed(callback_url=callback_url))
+
+
 @pytest.fixture
 def wizard_env(tmp_path, monkeypatch, git_env) -> Path:
     """A config file in a temp folder, git without the user's settings, the approver as browser,
@@ -40,7 +63,7 @@ def wizard_env(tmp_path, monkeypatch, git_env) -> Path:
 
 
 @pytest.fixture
-def make_app(wizard_env) -> Callable[..., Any]:
+def make_app(wizard_env, callback_url) -> Callable[..., Any]:
     """make_app(emulator, key=..., secret=..., callback=..., **app_kwargs) -> WizardApp."""
     from bbwizard.config import ConfigStore
     from bbwizard.tui.app import ConsumerPrefill, WizardApp
@@ -54,7 +77,7 @@ def make_app(wizard_env) -> Callable[..., Any]:
                 name=name,
                 client_id=key or DEMO_CONSUMER_KEY,
                 client_secret=secret or DEMO_CONSUMER_SECRET,
-                callback_url=callback or DEMO_CALLBACK_URL,
+                callback_url=callback or callback_url,
                 site_url=emulator.site_url,
                 api_url=emulator.api_url,
             )
@@ -141,14 +164,15 @@ def texts() -> Any:
 
 
 @pytest.fixture
-def consumer_form(emulator) -> Callable[..., Any]:
+def consumer_form(emulator, callback_url) -> Callable[..., Any]:
     """consumer_form(key=..., secret=..., callback=...) -> ConsumerForm for the emulator."""
     from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
     from bbwizard.secret import Secret
     from bbwizard.tui.screens.consumer import ConsumerForm
 
-    def make(key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET, callback: str = DEMO_CALLBACK_URL,
+    def make(key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET, callback: str = "",
              name: str = "demo", **extra: Any) -> ConsumerForm:
+        callback = callback or callback_url
         return ConsumerForm(name=name, client_id=key, client_secret=Secret(secret), callback_url=callback,
                             site_url=emulator.site_url, api_url=emulator.api_url, **extra)
 
@@ -156,7 +180,7 @@ def consumer_form(emulator) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def signed_in(emulator, wizard_env) -> Callable[..., Any]:
+def signed_in(emulator, wizard_env, callback_url) -> Callable[..., Any]:
     """signed_in(name="demo", key=..., secret=..., **profile_fields) -> a Profile saved in the test config,
     with a real token minted by the emulator."""
     from datetime import timedelta
@@ -170,7 +194,7 @@ def signed_in(emulator, wizard_env) -> Callable[..., Any]:
         answer = emulator.mint_token(key)
         now = datetime.now(timezone.utc)
         profile = Profile(
-            name=name, client_id=key, client_secret=Secret(secret), callback_url=DEMO_CALLBACK_URL,
+            name=name, client_id=key, client_secret=Secret(secret), callback_url=callback_url,
             site_url=emulator.site_url, api_url=emulator.api_url,
             access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
             expires_at=now + (expires_in if expires_in is not None else timedelta(seconds=answer["expires_in"])),
@@ -235,7 +259,7 @@ def snap_app(snap_env) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def saved_profile(emulator, snap_env) -> Callable[..., Any]:
+def saved_profile(emulator, snap_env, callback_url) -> Callable[..., Any]:
     """saved_profile(name, expires_in=timedelta, ...) -> a Profile with a real emulator token, saved,
     expiring relative to the frozen snapshot clock."""
     from datetime import timedelta
@@ -248,7 +272,7 @@ def saved_profile(emulator, snap_env) -> Callable[..., Any]:
         answer = emulator.mint_token(DEMO_CONSUMER_KEY)
         profile = Profile(
             name=name, client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
-            callback_url=DEMO_CALLBACK_URL, site_url=emulator.site_url, api_url=emulator.api_url,
+            callback_url=callback_url, site_url=emulator.site_url, api_url=emulator.api_url,
             access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
             expires_at=SNAPSHOT_NOW + expires_in, scopes=answer["scopes"].split(),
             user=UserInfo(display_name="Alice Liddell", username="alice"), clone_dir="~/src",

@@ -31,7 +31,7 @@ async def clone_first_repository(app, pilot, wait) -> str:
     return await wait.text("clone-result", "Press Enter to finish")
 
 
-async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_env):
+async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_env, callback_url):
     from bbwizard.config import ConfigStore
     from bbwizard.emulator.approve import approve
     from bbwizard.loopback import LoopbackCatcher
@@ -49,9 +49,9 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
         await pilot.press("p")
         await wait.screen(CodeScreen)
         # The browser, elsewhere, lands on the callback address; the person copies it from there.
-        with LoopbackCatcher("http://localhost:8976/", state) as elsewhere:
+        with LoopbackCatcher(callback_url, state) as elsewhere:
             approve(url)
-            landed = f"http://localhost:8976/?code={elsewhere.wait(10).code}&state={state}"
+            landed = f"{callback_url}?code={elsewhere.wait(10).code}&state={state}"
         app.screen.query_one("#code").value = f"  '{landed[:-1]}"
         await pilot.press("end", landed[-1], "'")
         assert text_of(app, "code-verdict") == "That looks right. Press Enter to use it."
@@ -64,6 +64,7 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
         assert summary.startswith("All cloned.")
     profile = ConfigStore(wizard_env).get("demo")
     assert profile.user.username == "alice" and profile.refresh_token
+    assert profile.workspaces == ["acme", "alice", "open-tools"]  # for the Profiles step's count
 
 
 async def test_new_profile_through_client_credentials(make_app, emulator, waiter_for, wizard_env):

@@ -79,6 +79,7 @@ async def test_consumer_wrong_secret_says_what_to_fix(make_app, emulator, waiter
 
 
 async def test_consumer_without_callback_url_says_where_to_set_it(make_app, emulator, waiter_for):
+    # The sentence suggests the standard loopback address, whatever this test's port is.
     app = make_app(emulator, start="none", key=NO_CALLBACK_CONSUMER_KEY, secret=NO_CALLBACK_CONSUMER_SECRET)
     async with app.run_test(size=SIZE) as pilot:
         await push(app, pilot, ConsumerScreen(app.prefill))
@@ -114,14 +115,15 @@ async def test_consumer_secret_is_never_drawn(make_app, emulator):
 # Authorize
 
 
-async def test_authorize_shows_the_url_and_waits_on_the_callback_port(make_app, emulator, consumer_form, waiter_for):
+async def test_authorize_shows_the_url_and_waits_on_the_callback_port(make_app, emulator, consumer_form, waiter_for, callback_url):
+    port = callback_url.rsplit(":", 1)[1].strip("/")
     app = make_app(emulator, start="none")
     async with app.run_test(size=SIZE) as pilot:
         await push(app, pilot, AuthorizeScreen(consumer_form()))
         url = text_of(app, "authorize-url")
         assert url.startswith(f"{emulator.site_url}/site/oauth2/authorize?")
         assert f"client_id={DEMO_CONSUMER_KEY}" in url and "state=" in url
-        await waiter_for(pilot).text("waiting", "waiting for the browser… (port 8976)")
+        await waiter_for(pilot).text("waiting", f"waiting for the browser… (port {port})")
 
 
 async def test_authorize_moves_on_by_itself_when_the_redirect_arrives(make_app, emulator, consumer_form, waiter_for):
@@ -172,7 +174,8 @@ async def test_authorize_port_in_use_points_to_paste(make_app, emulator, consume
             assert isinstance(results[0], PasteRequested)
 
 
-async def test_authorize_without_display_suggests_paste_or_ssh_forwarding(make_app, emulator, consumer_form, monkeypatch):
+async def test_authorize_without_display_suggests_paste_or_ssh_forwarding(make_app, emulator, consumer_form, monkeypatch, callback_url):
+    port = callback_url.rsplit(":", 1)[1].strip("/")
     monkeypatch.delenv("BROWSER", raising=False)
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -183,7 +186,7 @@ async def test_authorize_without_display_suggests_paste_or_ssh_forwarding(make_a
         await push(app, pilot, AuthorizeScreen(consumer_form()))
         note = text_of(app, "display-note")
         assert note.startswith("There is no display here (an SSH session?), so no browser can open on this machine.")
-        assert "ssh -L 8976:localhost:8976 alice@10.0.0.9" in note
+        assert f"ssh -L {port}:localhost:{port} alice@10.0.0.9" in note
         await pilot.press("o")
         await pilot.pause()
         await pilot.pause()
@@ -249,7 +252,7 @@ async def test_token_refused_code_says_so(make_app, emulator, consumer_form, wai
 
 async def test_token_with_missing_scopes_names_the_permission_to_tick(make_app, emulator, consumer_form, waiter_for):
     form = consumer_form(key=ACCOUNT_ONLY_CONSUMER_KEY, secret=ACCOUNT_ONLY_CONSUMER_SECRET, use_client_credentials=False)
-    code, authorization = _grant_code(emulator, ACCOUNT_ONLY_CONSUMER_KEY)
+    code, authorization = _grant_code(emulator, ACCOUNT_ONLY_CONSUMER_KEY, consumer_form().callback_url)
     app = make_app(emulator, start="none")
     async with app.run_test(size=SIZE) as pilot:
         await push(app, pilot, TokenScreen(form, code=code, authorization=authorization))
@@ -260,7 +263,7 @@ async def test_token_with_missing_scopes_names_the_permission_to_tick(make_app, 
         assert app.screen.query_one("#token-go").disabled
 
 
-def _grant_code(emulator, key: str):
+def _grant_code(emulator, key: str, callback_url: str):
     """A real authorization code from the emulator, through its consent page (as the approver does)."""
     from urllib.parse import parse_qs, urlsplit
 
@@ -269,7 +272,7 @@ def _grant_code(emulator, key: str):
     from bbwizard.loopback import LoopbackCatcher
 
     authorization = oauth.start_authorization(emulator.site_url, key)
-    with LoopbackCatcher("http://localhost:8976/", authorization.state) as catcher:
+    with LoopbackCatcher(callback_url, authorization.state) as catcher:
         approve(authorization.url)
         return catcher.wait(10).code, authorization
 

@@ -33,6 +33,12 @@ def token_state_text(profile: Any, now: datetime) -> tuple[str, str]:
     return f"fresh ({minutes_text(left)} left)", "green"
 
 
+def site_label(site_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(site_url).netloc or site_url
+
+
 def minutes_text(left: timedelta) -> str:
     minutes = max(0, int(left.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
@@ -107,7 +113,7 @@ and when it can't be, you sign in again with the consumer filled in.
                 Text(user_label(profile.user) or "—"),
                 Text(str(len(workspaces)) if workspaces else "—"),
                 Text(state, style=colour),
-                Text(profile.site_url),
+                Text(site_label(profile.site_url)),
                 key=name,
             )
         if not self.profiles:

@@ -111,6 +111,22 @@ language (fuzzy), and the matched letters are highlighted.
             return
         options.highlighted = 0
         self.show_workspace(workspaces[0].slug)
+        self.remember_workspaces([workspace.slug for workspace in workspaces])
+
+    @work(group="remember-workspaces", thread=True, exit_on_error=False)
+    def remember_workspaces(self, slugs: list[str]) -> None:
+        """Keep the workspace list in the profile, for the Profiles step's count. Re-read under the
+        lock first: saving a stale copy could put back a refresh token that has since rotated."""
+        import dataclasses
+
+        store = self.wizard.store
+        try:
+            with store.lock():
+                current = store.get(self.profile.name)
+                if list(current.workspaces) != slugs:
+                    store.save(dataclasses.replace(current, workspaces=slugs), make_default=False)
+        except BBWizardError:
+            pass  # only a display nicety; the listing itself worked
 
     @on(OptionList.OptionHighlighted, "#workspaces")
     def workspace_highlighted(self, event: OptionList.OptionHighlighted) -> None:
