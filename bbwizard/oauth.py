@@ -20,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import random
 import re
@@ -60,6 +61,9 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 #: A refresh that never reached the server is tried this many times in all.
 REFRESH_ATTEMPTS = 3
+#: The longest token lifetime bbwizard believes (Bitbucket's is two hours): anything beyond is a
+#: damaged answer, and a date that far out would overflow.
+MAX_EXPIRES_IN = 366 * 24 * 3600
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -109,7 +113,7 @@ class Authorization:
 class PastedCode:
     """A code read from what a person pasted; ``warning`` says when its origin couldn't be checked."""
 
-    code: str
+    code: str = field(repr=False)  # a live code: kept out of repr and tracebacks' locals
     warning: str | None = None
     state: str | None = None
 
@@ -367,23 +371,55 @@ def _network_error(error: Exception, url: str) -> NetworkError:
 
 @dataclass
 class _Answer:
+    """One answer of Bitbucket. ``body`` and ``headers`` may hold tokens: they stay out of ``repr``,
+    so a traceback that prints locals (Textual's does) can't show them."""
+
     status: int
     content_type: str
-    body: bytes
-    started_at: datetime
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = field(repr=False)
+    started_at: datetime = field(default_factory=utc_now)
+    url: str = ""
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+#: Bitbucket Cloud's own hosts: a secret for them never travels over plain http.
+_BITBUCKET_DOMAIN = "bitbucket.org"
+
+
+def require_https(url: str, what: str = "The site URL") -> None:
+    """Refuse to send a Bitbucket secret over plain http.
+
+    The consumer secret goes in every token request and the token in every API call. A typo such
+    as ``http://bitbucket.org`` would send them in clear text before Bitbucket's redirect to https
+    could help (security.md 9 and 19). Plain http stays allowed for other hosts: the emulator, on
+    this machine or another one on the local network, speaks only http.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+        scheme = parts.scheme.lower()
+    except ValueError:
+        return  # httpx refuses it with a sentence of its own
+    if scheme != "http" or not (host == _BITBUCKET_DOMAIN or host.endswith("." + _BITBUCKET_DOMAIN)):
+        return
+    from bbwizard.errors import UsageError
+
+    raise UsageError(
+        f"{what} {redact(url.strip())} is plain http: bbwizard sends the consumer secret and tokens to "
+        f"Bitbucket only over HTTPS. Use https://{parts.netloc.rpartition('@')[2]}{parts.path.rstrip('/')} instead."
+    )
 
 
 def _post_token(
     site_url: str,
     client_id: str,
     client_secret: Secret | str | None,
-    data: dict[str, str],
+    data: dict[str, str | Secret],
     transport: httpx.BaseTransport | None,
 ) -> _Answer:
     import httpx
 
+    require_https(site_url)
     if client_secret is None:
         raise ConsumerError(
             "This profile has no consumer secret. Sign in again with the key and secret "
@@ -394,9 +430,19 @@ def _post_token(
     started_at = utc_now()
     with http_client(transport) as client:
         try:
-            response = client.post(url, data=data, auth=httpx.BasicAuth(client_id, secret.reveal()))
+            # Secrets are revealed only inside this call, so no local of ours holds one bare.
+            response = client.post(
+                url,
+                data={key: value.reveal() if isinstance(value, Secret) else value for key, value in data.items()},
+                auth=httpx.BasicAuth(client_id, secret.reveal()),
+            )
         except httpx.HTTPError as error:
             raise _network_error(error, url) from None
+        except (httpx.InvalidURL, ValueError) as error:  # a site URL or key httpx can't send
+            raise ProtocolError(
+                f"bbwizard couldn't send a request to {redact(url)} ({_clean_description(str(error), 120) or type(error).__name__}). "
+                "Check the site URL and the consumer key, then try again."
+            ) from None
     return _Answer(
         status=response.status_code,
         content_type=response.headers.get("content-type", ""),
@@ -409,24 +455,25 @@ def _post_token(
 
 def _decode_json(answer: _Answer, what: str) -> Any:
     """The JSON in an answer, or a ProtocolError saying what came instead."""
-    text = answer.body.decode("utf-8", "replace")
-    stripped = text.lstrip()
-    try:
-        return json.loads(text)
+    try:  # no local copy of the body: it may hold tokens, and tracebacks print locals
+        return json.loads(answer.body.decode("utf-8", "replace"))
     except ValueError as error:
         where = f"HTTP {answer.status}"
-        if not stripped:
+        position = getattr(error, "pos", "?")
+        del error  # a JSONDecodeError keeps the whole text in .doc
+        first = answer.body.lstrip()[:1]
+        if not first:
             raise ProtocolError(f"{what} answered with nothing at all ({where}). Try again in a minute.") from None
-        if stripped.startswith("<") or "html" in answer.content_type.lower():
+        if first == b"<" or "html" in answer.content_type.lower():
             raise ProtocolError(
                 f"{what} answered with a web page instead of JSON ({where}). A captive portal, a proxy or "
                 "a wrong site URL is in the way: open the site in a browser, sign in to the network if "
                 "asked, check the site URL, then try again."
             ) from None
-        if stripped.startswith(("{", "[")):
+        if first in (b"{", b"["):
             raise ProtocolError(
                 f"{what} sent an answer that was cut off or malformed ({where}; the JSON breaks at "
-                f"character {getattr(error, 'pos', '?')}). Try again; if it keeps happening, a proxy may "
+                f"character {position}). Try again; if it keeps happening, a proxy may "
                 "be damaging the connection."
             ) from None
         raise ProtocolError(f"{what} answered with something that isn't JSON ({where}). Try again in a minute.") from None
@@ -513,12 +560,12 @@ def parse_token_answer(answer: _Answer | httpx.Response, started_at: datetime | 
     payload = _decode_json(answer, what)
     if not isinstance(payload, dict):
         raise ProtocolError(f"{what} answered JSON that isn't an object. Try again; check the site URL.")
-    access = payload.get("access_token")
-    if not isinstance(access, str) or not access:
+    # Wrap the secrets at once and take them out of the payload: no local holds them bare, so a
+    # traceback that prints locals (Textual's does) shows only masked values.
+    access_token = _pop_secret(payload, "access_token")
+    refresh_token = _pop_secret(payload, "refresh_token")
+    if access_token is None:
         raise ProtocolError(f"{what}'s answer has no access_token. Try again; check the site URL.")
-    access_token = Secret(access)
-    refresh = payload.get("refresh_token")
-    refresh_token = Secret(refresh) if isinstance(refresh, str) and refresh else None
     if "expires_in" not in payload or payload["expires_in"] is None:
         raise ProtocolError(f"{what}'s answer has no expires_in, so bbwizard can't tell when the token ends.")
     expires_in = payload["expires_in"]
@@ -526,6 +573,11 @@ def parse_token_answer(answer: _Answer | httpx.Response, started_at: datetime | 
         raise ProtocolError(
             f"{what}'s answer gives expires_in as {type(expires_in).__name__}, not a number of seconds, "
             "so bbwizard can't tell when the token ends."
+        )
+    if not math.isfinite(expires_in) or expires_in > MAX_EXPIRES_IN:
+        raise ProtocolError(
+            f"{what}'s answer gives an impossible expires_in ({str(expires_in)[:20]} seconds), so bbwizard "
+            "can't tell when the token ends. Try again; if it keeps happening, check the site URL."
         )
     if expires_in <= 0:
         raise ProtocolError(
@@ -546,6 +598,11 @@ def parse_token_answer(answer: _Answer | httpx.Response, started_at: datetime | 
         scopes=scopes,
         token_type="bearer",
     )
+
+
+def _pop_secret(payload: dict[str, Any], key: str) -> Secret | None:
+    value = payload.pop(key, None)
+    return Secret(value) if isinstance(value, str) and value else None
 
 
 def _tokens_or_error(answer: _Answer, context: Context) -> TokenSet:
@@ -609,15 +666,15 @@ def exchange_code(
     transport: httpx.BaseTransport | None = None,
 ) -> TokenSet:
     """Trade a code for tokens, once. Never retried: a code works a single time."""
-    code = (code or "").strip()
-    if not code:
+    wrapped = Secret((code or "").strip())
+    del code  # from here on only the masked form is a local (tracebacks print locals)
+    if not wrapped:
         raise CodeError("The code is empty. Paste the code, or the whole address the browser landed on.")
-    remember(code)
-    data = {"grant_type": "authorization_code", "code": code}
+    data: dict[str, str | Secret] = {"grant_type": "authorization_code", "code": wrapped}
     if authorization is not None and authorization.redirect_uri:
         data["redirect_uri"] = authorization.redirect_uri
     if authorization is not None and authorization.code_verifier is not None:
-        data["code_verifier"] = authorization.code_verifier.reveal()
+        data["code_verifier"] = authorization.code_verifier
     answer = _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport)
     return _tokens_or_error(answer, "exchange")
 
@@ -637,7 +694,7 @@ def refresh(consumer: Profile, *, transport: httpx.BaseTransport | None = None) 
     """
     if not consumer.refresh_token:
         raise SignInRequired(f"Profile '{consumer.name}' has no refresh token. Sign in again: bbwizard login --profile {consumer.name}")
-    data = {"grant_type": "refresh_token", "refresh_token": consumer.refresh_token.reveal()}
+    data: dict[str, str | Secret] = {"grant_type": "refresh_token", "refresh_token": consumer.refresh_token}
     return _with_connect_retries(
         lambda: _tokens_or_error(
             _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport), "refresh"
@@ -753,6 +810,7 @@ def fetch_user(
     import httpx
 
     url = f"{api_url.rstrip('/')}/user"
+    require_https(api_url, "The API URL")
     with http_client(transport) as client:
         for attempt in range(GET_ATTEMPTS):  # a GET may be retried (security.md 17)
             last = attempt == GET_ATTEMPTS - 1
@@ -884,6 +942,7 @@ __all__ = [
     "parse_scopes",
     "parse_token_answer",
     "refresh",
+    "require_https",
     "retry_delay",
     "start_authorization",
     "token_endpoint",

@@ -260,6 +260,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     for flag, url in (("--site-url", site_url), ("--api-url", api_url)):
         if not url.startswith(("https://", "http://")):
             raise UsageError(f"{flag} must be an http(s) address, like https://bitbucket.org.")
+        oauth.require_https(url, f"{flag}")  # before the secret is asked for, not after it was sent
 
     if args.key:
         client_id = args.key.strip()
