@@ -128,20 +128,15 @@ class WizardApp(App[int]):
     @work(group="flow", exclusive=True, exit_on_error=False)
     async def run_flow(self, first_step: str | None = None) -> None:
         """The wizard from top to bottom. Each step is a screen; escape on it goes one step back."""
-        from bbwizard.tui.screens.authorize import AuthorizeScreen, PasteRequested
-        from bbwizard.tui.screens.clone import CloneScreen
-        from bbwizard.tui.screens.code import CodeScreen
-        from bbwizard.tui.screens.consumer import ConsumerScreen
-        from bbwizard.tui.screens.profiles import ProfilesScreen
-        from bbwizard.tui.screens.repositories import RepositoriesScreen
-        from bbwizard.tui.screens.token import TokenScreen
-
+        # Each step's module is imported when the step comes: the first screen is up sooner.
         flow = self.flow
         profiles = await self.load_profiles()
         step = first_step or self.start or ("profiles" if profiles else "consumer")
         while True:
             try:
                 if step == "profiles":
+                    from bbwizard.tui.screens.profiles import ProfilesScreen
+
                     choice = await self.push_screen_wait(ProfilesScreen())
                     if choice is BACK:
                         self.exit(0)
@@ -160,6 +155,8 @@ class WizardApp(App[int]):
                     step = "repositories"
 
                 elif step == "consumer":
+                    from bbwizard.tui.screens.consumer import ConsumerScreen
+
                     form = await self.push_screen_wait(ConsumerScreen(self.consumer_prefill()))
                     if form is BACK:
                         if await self.has_profiles():
@@ -171,6 +168,8 @@ class WizardApp(App[int]):
                     step = "token" if form.use_client_credentials else "authorize"
 
                 elif step == "authorize":
+                    from bbwizard.tui.screens.authorize import AuthorizeScreen, PasteRequested
+
                     outcome = await self.push_screen_wait(AuthorizeScreen(flow.form))
                     if outcome is BACK:
                         step = "consumer"
@@ -182,6 +181,8 @@ class WizardApp(App[int]):
                         step = "token"
 
                 elif step == "code":
+                    from bbwizard.tui.screens.code import CodeScreen
+
                     pasted = await self.push_screen_wait(CodeScreen(flow.authorization))
                     if pasted is BACK:
                         step = "authorize"
@@ -190,6 +191,8 @@ class WizardApp(App[int]):
                         step = "token"
 
                 elif step == "token":
+                    from bbwizard.tui.screens.token import TokenScreen
+
                     profile = await self.push_screen_wait(
                         TokenScreen(flow.form, code=flow.code, authorization=flow.authorization)
                     )
@@ -202,6 +205,8 @@ class WizardApp(App[int]):
                         step = "repositories"
 
                 elif step == "repositories":
+                    from bbwizard.tui.screens.repositories import RepositoriesScreen
+
                     chosen = await self.push_screen_wait(RepositoriesScreen(flow.profile))
                     if chosen is BACK:
                         step = "profiles" if await self.has_profiles() else "consumer"
@@ -210,6 +215,8 @@ class WizardApp(App[int]):
                         step = "clone"
 
                 elif step == "clone":
+                    from bbwizard.tui.screens.clone import CloneScreen
+
                     finished = await self.push_screen_wait(CloneScreen(flow.profile, flow.repositories))
                     if finished is BACK:
                         step = "repositories"

@@ -40,12 +40,9 @@ class ConsumerForm:
 
 
 def suggested_callback_url() -> str:
-    try:
-        from bbwizard.loopback import suggest_callback_url
+    from bbwizard.loopback import suggest_callback_url
 
-        return suggest_callback_url()
-    except ImportError:
-        return "http://localhost:8976/"
+    return suggest_callback_url()
 
 
 def field_problems(name: str, key: str, secret: str, callback: str) -> dict[str, str]:
@@ -110,7 +107,7 @@ A *private* consumer can also act as its owner without a browser.
             ("name", "Profile name", Input(prefill.name or "", placeholder="work", id="name")),
             ("key", "Key", Input(prefill.client_id or "", placeholder="the consumer's Key", id="key")),
             ("secret", "Secret", Input(secret_text, placeholder="the consumer's Secret", password=True, id="secret")),
-            ("callback", "Callback URL", Input(prefill.callback_url or suggested_callback_url(), id="callback")),
+            ("callback", "Callback URL", Input(prefill.callback_url, id="callback")),
         ]
         with VerticalScroll(id="form"):
             for field_id, label, field in fields:
@@ -129,6 +126,8 @@ A *private* consumer can also act as its owner without a browser.
     def on_mount(self) -> None:
         for problem in self.query(".problem"):
             problem.display = False
+        if not self.prefill.callback_url:
+            self.suggest_callback()
         prefill = self.prefill
         if prefill.name and prefill.client_id and prefill.client_secret:
             self.query_one("#check", Button).focus()
@@ -138,6 +137,17 @@ A *private* consumer can also act as its owner without a browser.
                 if not field.value:
                     field.focus()
                     break
+
+    @work(group="suggest-callback", thread=True, exit_on_error=False)
+    def suggest_callback(self) -> None:
+        # bbwizard.loopback pulls in http.server; load it after the first paint, not before.
+        url = suggested_callback_url()
+        self.app.call_from_thread(self.fill_callback, url)
+
+    def fill_callback(self, url: str) -> None:
+        field = self.query_one("#callback", Input)
+        if not field.value:
+            field.value = url
 
     def read_form(self) -> ConsumerForm | None:
         values = {field_id: self.query_one(f"#{field_id}", Input).value.strip() for field_id in ("name", "key", "secret", "callback")}

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Markdown, Static
+from textual.widgets import Button, Static
 
 
 class ErrorModal(ModalScreen[None]):
@@ -92,6 +92,8 @@ class HelpModal(ModalScreen[None]):
         with Vertical(id="dialog", classes="help"):
             yield Static(f"Help: {self.title_text}", id="dialog-title", markup=False)
             with VerticalScroll(id="help-body"):
+                from textual.widgets import Markdown  # markdown-it is slow to import; only help needs it
+
                 yield Markdown(self.text)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Close", id="dialog-ok", variant="primary")
