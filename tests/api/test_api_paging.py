@@ -205,3 +205,17 @@ async def test_leaving_early_cancels_the_pages_in_flight(seed_with_repos, emulat
     assert transport.in_flight == 0  # nothing left running behind the caller's back
     assert transport.sent < 30
     assert (await api.get_user()).username == "alice"  # and the client still works
+
+
+async def test_emulator_without_size_is_listed_by_next(seed_with_repos, emulator_factory, api_for):
+    emulator = emulator_factory(seed_with_repos(450), list_size="missing")
+    pages = await collect(api_for(emulator))
+    assert_complete(pages, 450)
+    assert [page.number for page in pages] == [1, 2, 3, 4, 5]
+
+
+async def test_emulator_with_a_size_too_small_is_completed_by_next(seed_with_repos, emulator_factory, api_for):
+    emulator = emulator_factory(seed_with_repos(1005), list_size="off")  # says 998: ten pages, there are eleven
+    pages = await collect(api_for(emulator))
+    assert_complete(pages, 1005)
+    assert sorted(page.number for page in pages) == list(range(1, 12))
