@@ -636,11 +636,19 @@ class CredentialPipe:
         import threading
 
         self._answer = answer
+        #: Why the last answer could not be given (git then got an empty one), for the caller.
+        self.error: BaseException | None = None
         self._folder = tempfile.mkdtemp(prefix="bbwizard-git-")  # mode 0700
         self.path = os.path.join(self._folder, "credential")
         self.done_path = os.path.join(self._folder, "read")
-        os.mkfifo(self.path, 0o600)
-        os.mkfifo(self.done_path, 0o600)
+        try:
+            os.mkfifo(self.path, 0o600)
+            os.mkfifo(self.done_path, 0o600)
+        except BaseException:  # a filesystem without FIFOs: leave nothing behind
+            import shutil
+
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="bbwizard-credential-pipe", daemon=True)
         self._thread.start()
@@ -664,7 +672,13 @@ class CredentialPipe:
             try:
                 if self._closed.is_set():
                     return
-                data = self._answer().encode()
+                try:
+                    data = self._answer().encode()
+                except Exception as error:  # noqa: BLE001 - the thread must live to finish the handshake
+                    # Dying here would leave the helper waiting on the second FIFO, and git on the
+                    # helper, forever. Answer nothing (git then fails) and keep the reason.
+                    self.error = error
+                    data = b""
                 while data:
                     data = data[os.write(fd, data) :]
             except OSError:  # the reader went away
@@ -793,13 +807,22 @@ async def clone_repository(
         injected = clone_config(site, profile.name, config_path=config_path)
         if CredentialPipe.available():
             holder[0] = profile
-            pipe = CredentialPipe(_pipe_answer(holder))
-            injected[1] = (injected[1][0], pipe.helper)
+            try:
+                pipe = CredentialPipe(_pipe_answer(holder))
+            except OSError:  # no FIFOs in the temp folder's filesystem: bbwizard's helper answers
+                pipe = None
+            else:
+                injected[1] = (injected[1][0], pipe.helper)
         env = git_env(injected, low_speed_limit=low_speed_limit, low_speed_time=low_speed_time)
         for attempt in (1, 2):
             code, kept = await _run_git_clone(argv, env, on_progress)
             if code == 0:
                 break
+            if pipe is not None and pipe.error is not None:  # our answer failed, not Bitbucket
+                failure = pipe.error
+                if isinstance(failure, (GitError, ScopeError, SignInRequired, UsageError)):
+                    raise failure
+                raise GitError(f"bbwizard could not hand the token to git ({type(failure).__name__}).")
             error = explain_git_failure(
                 "\n".join(kept),
                 profile=profile,
@@ -975,7 +998,7 @@ def read_credential_request(stream) -> dict[str, str]:  # noqa: ANN001 - a text 
 
 def format_credential(answer: Mapping[str, str]) -> str:
     for key, value in answer.items():
-        if "\n" in key or "\n" in value or "=" in key or "\x00" in value:
+        if "\n" in key or "\n" in value or "=" in key or "\x00" in value or "\r" in value:
             raise GitError("Refusing to answer git with a value that holds a newline or NUL.")
     return "".join(f"{key}={value}\n" for key, value in answer.items())
 

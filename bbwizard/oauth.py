@@ -602,7 +602,18 @@ def parse_token_answer(answer: _Answer | httpx.Response, started_at: datetime | 
 
 def _pop_secret(payload: dict[str, Any], key: str) -> Secret | None:
     value = payload.pop(key, None)
-    return Secret(value) if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    secret = Secret(value)
+    del value
+    if any(ch.isspace() or not ch.isprintable() for ch in secret.reveal()):
+        # A token goes into an HTTP header and git's credential protocol, both line-based: a line
+        # break in it would smuggle in a header or a `host=`/`password=` answer of its own.
+        raise ProtocolError(
+            f"Bitbucket's token endpoint sent a token ({key}) with spaces or control characters in it, so "
+            "bbwizard won't use it. Try again; if it keeps happening, check the site URL."
+        )
+    return secret
 
 
 def _tokens_or_error(answer: _Answer, context: Context) -> TokenSet:
