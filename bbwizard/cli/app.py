@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 
@@ -44,6 +40,8 @@ def run_wizard(args: argparse.Namespace) -> int:
 
 
 def free_loopback_port() -> int:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -57,6 +55,11 @@ def approver_command() -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    import shutil
+    import signal
+    import tempfile
+    import time
+
     from bbwizard.cli import output
 
     try:
@@ -71,6 +74,17 @@ def run_demo(args: argparse.Namespace) -> int:
     saved_env = {key: os.environ.get(key) for key in ("BBWIZARD_CONFIG", "BROWSER")}
     os.environ["BBWIZARD_CONFIG"] = str(config_dir / "config.toml")
     os.environ["BROWSER"] = approver_command()
+    app = None
+
+    def stop(signum: int, frame: object) -> None:
+        # A closed terminal (SIGHUP) or a kill (SIGTERM) still stops the emulator and removes the
+        # temporary folder: leave through the app if it runs, else through the finally below.
+        if app is not None and app.is_running:
+            app.exit(128 + signum)
+        else:
+            raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig}
     try:
         seed = demo_seed(callback_url=callback_url)
         consumer = demo_consumer(seed)
@@ -85,7 +99,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 return 0
             print(
                 f"bbwizard demo: a Bitbucket Cloud emulator runs on {emulator.site_url}, a stand-in browser "
-                "clicks Grant for you, and the config goes to a temporary folder removed when you quit.",
+                f"clicks Grant for you, and the config goes to {config_dir}, removed when you quit.",
                 file=sys.stderr,
                 flush=True,
             )
@@ -103,6 +117,8 @@ def run_demo(args: argparse.Namespace) -> int:
             app.run()
             return int(app.return_code or 0)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

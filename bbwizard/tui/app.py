@@ -87,7 +87,7 @@ class WizardApp(App[int]):
         transport: Any = None,
         oauth_transport: Any = None,
         git_runner: Any = None,
-        open_browser: Callable[[str], None] | None = None,
+        open_browser: Callable[[str], bool] | None = None,
         prefill: ConsumerPrefill | None = None,
         demo: bool = False,
         start: str | None = None,
@@ -401,12 +401,9 @@ class WizardApp(App[int]):
 
     @work(group="open-folder", thread=True, exit_on_error=False)
     def _open_folder(self, folder: Path) -> None:
-        from bbwizard.tui.browser import open_in_browser
+        from bbwizard.loopback import open_browser
 
-        try:
-            open_in_browser(folder.as_uri())
-        except Exception:  # a file manager that does not start is not worth a modal
-            pass
+        (self.open_browser or open_browser)(folder.as_uri())  # a file manager; the notice names it anyway
 
     # Errors nobody expected
 

@@ -54,7 +54,10 @@ class Terminal:
 def terminal(tmp_path, git_env):
     env = dict(git_env)
     env.pop("BBWIZARD_CONFIG", None)
-    env.update(TERM="xterm-256color", TMUX_TMPDIR=str(tmp_path), LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    demo_tmp = tmp_path / "tmp"
+    demo_tmp.mkdir()
+    env.update(TERM="xterm-256color", TMUX_TMPDIR=str(tmp_path), LANG="C.UTF-8", LC_ALL="C.UTF-8",
+               TMPDIR=str(demo_tmp))
     env.pop("TMUX", None)
     work = tmp_path / "work"
     work.mkdir()
@@ -67,6 +70,7 @@ def terminal(tmp_path, git_env):
     term = Terminal(session, env)
     term.work = work
     term.log = log
+    term.tmp = demo_tmp
     yield term
     subprocess.run(["tmux", "kill-server"], env=env, check=False, capture_output=True)
 
@@ -124,9 +128,26 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     git_config = (clone / ".git" / "config").read_text()
     assert "x-token-auth:" not in git_config and "access_token" not in git_config
 
-    terminal.keys("Enter")  # Finish
+    leftovers = list(terminal.tmp.glob("bbwizard-demo-*"))
+    assert len(leftovers) == 1 and (leftovers[0] / "config.toml").is_file()  # the demo's own config folder
+
+    terminal.keys("C-q")  # quit
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (terminal.log.exists() and "EXITED" in terminal.log.read_text()):
         time.sleep(0.2)
     assert terminal.log.read_text().strip() == "EXITED 0"
-    assert "bbwizard demo: a Bitbucket Cloud emulator runs on http://127.0.0.1:" in terminal.screen()
+    after = terminal.screen()
+    assert "bbwizard demo: a Bitbucket Cloud emulator runs on http://127.0.0.1:" in after
+    assert f"the config goes to {leftovers[0]}, removed when you quit.".replace(" ", "") in after.replace(" ", "")
+    assert not leftovers[0].exists()  # the emulator stopped and the temporary folder went
+
+
+def test_demo_cleans_up_when_its_terminal_closes(terminal):
+    terminal.wait_for("Step 2 of 7 · OAuth consumer", timeout=60)
+    leftovers = list(terminal.tmp.glob("bbwizard-demo-*"))
+    assert len(leftovers) == 1
+    terminal.tmux("kill-session", "-t", terminal.session)  # the terminal goes away: SIGHUP
+    deadline = time.monotonic() + 30
+    while leftovers[0].exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not leftovers[0].exists(), "the demo's temporary config folder outlived its terminal"

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
 from bbwizard.errors import AuthorizationDenied, BBWizardError
-from bbwizard.tui.browser import NoDisplay, has_display, open_in_browser, ssh_forward_hint
+from bbwizard.tui.browser import has_display, ssh_forward_hint
 from bbwizard.tui.screens.base import WizardStep
 
 
@@ -171,20 +171,19 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
 
     @work(group="browser", exclusive=True, exit_on_error=False)
     async def open_browser(self, url: str) -> None:
-        opener = self.wizard.open_browser or open_in_browser
+        from bbwizard.loopback import open_browser
+
+        opener = self.wizard.open_browser or open_browser
         self.say("browser-result", "Opening the browser…", "busy")
-        try:
-            await asyncio.to_thread(opener, url)
-        except NoDisplay:
+        opened = await asyncio.to_thread(opener, url)
+        if not opened:
+            reason = "there is no display" if not has_display() else "the browser did not start"
             self.say(
                 "browser-result",
-                "No browser can open here: there is no display. Copy the address (c) and press p to paste "
-                "where the browser lands.",
+                f"No browser can open here: {reason}. Copy the address (c), open it where you can, then "
+                "press p and paste the address the browser lands on.",
                 "warning",
             )
-            return
-        except OSError as error:
-            self.say("browser-result", f"The browser did not start ({error}). Copy the address (c) instead.", "error")
             return
         if getattr(self, "failed", False) or not self.is_current:
             return  # the catcher already reported (a Deny, a timeout); keep its sentence

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from rich.text import Text
@@ -153,13 +154,15 @@ language (fuzzy), and the matched letters are highlighted.
         self.say("repositories-count", f"{slug}: loading…", "busy")
         try:
             client = await self.get_client()
-            async for page in client.iter_repositories(slug):
-                if self.workspace != slug:
-                    return
-                repositories.add_repositories(list(page.values))
-                loaded = len(repositories.rows)
-                self.total = page.size
-                self.say("repositories-count", f"{slug}: {count_text(loaded, page.size, False)} repositories", "busy")
+            # aclosing: leaving early cancels the page requests still in flight at once.
+            async with contextlib.aclosing(client.iter_repositories(slug)) as pages:
+                async for page in pages:
+                    if self.workspace != slug:
+                        return
+                    repositories.add_repositories(list(page.values))
+                    loaded = len(repositories.rows)
+                    self.total = page.size
+                    self.say("repositories-count", f"{slug}: {count_text(loaded, page.size, False)} repositories", "busy")
         except BBWizardError as error:
             self.say(
                 "repositories-count",

@@ -97,14 +97,17 @@ press escape and sign in again.
                 tokens = await asyncio.to_thread(
                     oauth.exchange_code, profile, self.code, self.authorization, transport=transport
                 )
+            # Saved at once: a code works once, so tokens lost to a failing /user would mean the
+            # browser again. The user is added with a second save.
+            self.granted = tokens.scopes
+            profile = profile.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes)
+            store = self.wizard.store
+            await asyncio.to_thread(store.save, profile)
+            self.profile = profile
+            self.wizard.profile = profile
             self.say("exchange", "Asking Bitbucket who this token belongs to…", "busy")
             user = await asyncio.to_thread(oauth.fetch_user, form.api_url, tokens.access_token, transport=transport)
-            self.granted = tokens.scopes
-            profile = dataclasses.replace(
-                profile.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes),
-                user=user,
-            )
-            store = self.wizard.store
+            profile = dataclasses.replace(profile, user=user)
             await asyncio.to_thread(store.save, profile)
         except BBWizardError as error:
             self.query_one("#exchange-line").display = False
