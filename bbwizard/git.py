@@ -63,6 +63,7 @@ _DROPPED_ENV = frozenset(
         "GIT_ASKPASS",
         "SSH_ASKPASS",
         "GIT_CURL_VERBOSE",
+        "GIT_SSL_NO_VERIFY",  # TLS verification is never switched off (security.md 19)
         "GIT_CONFIG_PARAMETERS",
         "GIT_DIR",
         "GIT_WORK_TREE",
@@ -259,6 +260,12 @@ def git_env(
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value
     env["GIT_CONFIG_COUNT"] = str(count + len(config))
+    # One CA bundle setting for httpx and git alike (security.md 19): httpx reads SSL_CERT_FILE and
+    # SSL_CERT_DIR; git's libcurl, built with a bundle of its own, ignores them.
+    if env.get("SSL_CERT_FILE") and not env.get("GIT_SSL_CAINFO"):
+        env["GIT_SSL_CAINFO"] = env["SSL_CERT_FILE"]
+    if env.get("SSL_CERT_DIR") and not env.get("GIT_SSL_CAPATH"):
+        env["GIT_SSL_CAPATH"] = env["SSL_CERT_DIR"]
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GCM_INTERACTIVE"] = "never"
     env["LC_ALL"] = "C"
@@ -269,9 +276,14 @@ def git_env(
 
 
 def clone_config(site_url: str, profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
-    """What a clone injects: the helper reset and bbwizard's helper for the host, and an empty
-    ``core.askPass`` so a configured askpass program can't be asked either."""
-    return [*helper_config(site_url, profile_name, config_path=config_path), ("core.askPass", "")]
+    """What a clone injects: the helper reset and bbwizard's helper for the host, an empty
+    ``core.askPass`` so a configured askpass program can't be asked either, and TLS verification
+    on whatever a config file says (the token must not go to a host nobody verified)."""
+    return [
+        *helper_config(site_url, profile_name, config_path=config_path),
+        ("core.askPass", ""),
+        ("http.sslVerify", "true"),
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,6 +464,12 @@ def explain_git_failure(
         return GitError(
             f"The {action} of {full_name} stalled (under {low_speed[0]} bytes/s for "
             f"{low_speed[1]} s) and was stopped. Check the connection and try again."
+        )
+    if "certificate" in low and ("ssl" in low or "tls" in low or "verif" in low):
+        return GitError(
+            f"The TLS certificate of {host} isn't trusted, so git stopped before sending the token "
+            "(bbwizard never turns verification off). If your network inspects TLS, point "
+            "SSL_CERT_FILE at your organisation's CA bundle, then try again."
         )
     if "could not resolve host" in low or "failed to connect" in low or "connection refused" in low:
         return GitError(f"Could not reach {host} for {full_name}. Check the connection (or the proxy) and try again.")
