@@ -20,7 +20,7 @@ import html
 import os
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -53,8 +53,8 @@ def is_loopback_url(url: str | None) -> bool:
 class CallbackResult:
     """The code the browser brought back, with the state it carried (already checked)."""
 
-    code: str
-    state: str
+    code: str = field(repr=False)  # a live code: kept out of repr and crash reports' locals
+    state: str = ""
 
 
 _PAGE = """<!doctype html>
