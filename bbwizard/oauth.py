@@ -686,8 +686,18 @@ def exchange_code(
         data["redirect_uri"] = authorization.redirect_uri
     if authorization is not None and authorization.code_verifier is not None:
         data["code_verifier"] = authorization.code_verifier
-    answer = _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport)
-    return _tokens_or_error(answer, "exchange")
+    try:
+        answer = _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport)
+        return _tokens_or_error(answer, "exchange")
+    except ServerNotReached:
+        raise  # the code never left this machine: it is still good
+    except (NetworkError, ProtocolError) as error:
+        # The code may have reached Bitbucket and been spent: "try again" with it would fail (and a
+        # code is exchanged once, security.md 3). Not transient, so nobody retries it blindly.
+        raise CodeError(
+            f"{error.message.rstrip('.')}. The code may already be used up (a code works once): "
+            "start the sign-in again for a new one."
+        ) from None
 
 
 def client_credentials(consumer: Profile, *, transport: httpx.BaseTransport | None = None) -> TokenSet:

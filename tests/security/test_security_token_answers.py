@@ -14,7 +14,7 @@ import pytest
 from bbwizard import oauth
 from bbwizard.config import Profile
 from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
-from bbwizard.errors import BBWizardError, ProtocolError, UsageError
+from bbwizard.errors import BBWizardError, CodeError, NetworkError, ProtocolError, UsageError
 from bbwizard.secret import Secret
 
 TOKEN_PATH = "/site/oauth2/access_token"
@@ -71,11 +71,12 @@ def test_a_damaged_exchange_answer_leaves_no_secret_in_a_crash_report(
     pasted = oauth.parse_pasted(landed, attempt.state)
     code = pasted.code
     emulator.inject(path_prefix=TOKEN_PATH, **fault)
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(CodeError) as caught:
         oauth.exchange_code(profile, pasted.code, attempt)
     assert "Bitbucket's token endpoint" in str(caught.value)
+    assert str(caught.value).endswith("The code may already be used up (a code works once): start the sign-in again for a new one.")
     report = textual_traceback(caught.value)
-    assert "ProtocolError" in report  # the report was rendered, locals and all
+    assert "CodeError" in report  # the report was rendered, locals and all
     for piece in secret_pieces(code, attempt.code_verifier, DEMO_CONSUMER_SECRET, NEW_ACCESS, NEW_REFRESH):
         assert piece not in report, f"{piece!r} shows in the crash report"
     del code
@@ -131,3 +132,36 @@ def test_the_answers_used_here_are_json_python_reads():
     assert json.loads(_answer("1e400"))["expires_in"] == float("inf")
     with pytest.raises(BBWizardError):
         oauth.parse_token_answer(oauth._Answer(status=200, content_type="application/json", body=_answer("NaN").encode()))
+
+
+def _demo_profile(emulator) -> Profile:
+    return Profile(name="work", client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
+                   site_url=emulator.site_url, api_url=emulator.api_url)
+
+
+@pytest.mark.parametrize("fault", [{"kind": "drop_after"}, {"kind": "status", "status": 503}, {"kind": "status", "status": 502}])
+def test_an_exchange_is_never_retried_and_says_to_start_again(emulator, sec_env, grant, fault):
+    profile = _demo_profile(emulator)
+    attempt = oauth.start_authorization(emulator.site_url, profile.client_id)
+    pasted = oauth.parse_pasted(grant(attempt.url), attempt.state)
+    emulator.stats.reset()
+    emulator.inject(path_prefix=TOKEN_PATH, method="POST", **fault)
+    with pytest.raises(CodeError) as caught:
+        oauth.exchange_code(profile, pasted.code, attempt)
+    assert not isinstance(caught.value, NetworkError)  # not "transient": nobody retries it blindly
+    assert str(caught.value).endswith("The code may already be used up (a code works once): start the sign-in again for a new one.")
+    assert emulator.stats.count(TOKEN_PATH, method="POST") == 1  # one try, never a second
+    assert emulator.stats.grants["authorization_code"] == (1 if fault["kind"] == "drop_after" else 0)
+
+
+def test_an_exchange_that_never_left_the_machine_keeps_its_own_sentence(sec_env):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    profile = Profile(name="work", client_id="K", client_secret=Secret("consumer-secret-123"), site_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(NetworkError) as caught:
+        oauth.exchange_code(profile, "aCode1234567", None)
+    assert f"Can't reach 127.0.0.1:{port}" in str(caught.value)
+    assert "aCode1234567" not in str(caught.value) and "consumer-secret-123" not in str(caught.value)
