@@ -34,7 +34,7 @@ def run_wizard(args: argparse.Namespace) -> int:
     """`bbwizard` with no command: the wizard against the real Bitbucket Cloud."""
     from bbwizard.tui.app import WizardApp
 
-    app = WizardApp()
+    app = WizardApp(handle_signals=True)
     result = app.run()
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)
 
@@ -74,15 +74,11 @@ def run_demo(args: argparse.Namespace) -> int:
     saved_env = {key: os.environ.get(key) for key in ("BBWIZARD_CONFIG", "BROWSER")}
     os.environ["BBWIZARD_CONFIG"] = str(config_dir / "config.toml")
     os.environ["BROWSER"] = approver_command()
-    app = None
-
     def stop(signum: int, frame: object) -> None:
-        # A closed terminal (SIGHUP) or a kill (SIGTERM) still stops the emulator and removes the
-        # temporary folder: leave through the app if it runs, else through the finally below.
-        if app is not None and app.is_running:
-            app.exit(128 + signum)
-        else:
-            raise SystemExit(128 + signum)
+        # A closed terminal (SIGHUP) or a kill (SIGTERM) before or after the wizard still stops the
+        # emulator and removes the temporary folder, through the finally below. While the wizard
+        # runs, its own handlers (in the event loop) make it quit the same way.
+        raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig}
     try:
@@ -113,7 +109,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 site_url=emulator.site_url,
                 api_url=emulator.api_url,
             )
-            app = WizardApp(prefill=prefill, demo=True)
+            app = WizardApp(prefill=prefill, demo=True, handle_signals=True)
             app.run()
             return int(app.return_code or 0)
     finally:

@@ -91,6 +91,7 @@ class WizardApp(App[int]):
         prefill: ConsumerPrefill | None = None,
         demo: bool = False,
         start: str | None = None,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
         self._store = store
@@ -102,6 +103,7 @@ class WizardApp(App[int]):
         self.prefill = prefill
         self.demo = demo
         self.start = start
+        self.handle_signals = handle_signals
         self.flow = FlowState()
         self._last_auto_refresh: datetime | None = None
 
@@ -121,6 +123,16 @@ class WizardApp(App[int]):
     # Start and the flow
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            # A closed terminal (SIGHUP) or a kill (SIGTERM) quits like ctrl+q, so the loopback port
+            # is freed and `bbwizard demo` removes its folder. Through the event loop, not a bare
+            # signal handler: one that calls into the app mid-bytecode can deadlock it.
+            import signal
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    loop.add_signal_handler(sig, self.exit, 128 + int(sig))
         self.set_interval(1, self.refresh_when_due, name="auto-refresh")
         if self.start != "none":
             self.run_flow()
