@@ -200,6 +200,16 @@ def _remove(node: Any, parts: list[str]) -> None:
             del node[key]
 
 
+def fields_tree(includes: list[str]) -> dict:
+    """The tree of included paths ``apply_fields`` projects with (``{"values": {"slug": True}}``)."""
+    return _tree(includes)
+
+
+def project(node: Any, tree: dict | bool) -> Any:
+    """``node`` with only the paths of ``tree`` (what ``apply_fields`` does for includes)."""
+    return _project(node, tree)
+
+
 def apply_fields(document: dict, spec: str) -> dict:
     """The partial response that ``fields=spec`` asks for."""
     entries = [entry.strip() for entry in spec.split(",") if entry.strip()]

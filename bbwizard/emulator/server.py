@@ -306,6 +306,7 @@ class Emulator:
         self._sort_cache: dict[tuple, list] = {}
         self._json_cache: dict[tuple[str, str, str], bytes] = {}
         self._fragment_cache: dict[tuple, str] = {}
+        self._fields_cache: dict[tuple[str, bytes], bytes] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -739,6 +740,9 @@ class _Server6(_Server):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, a body's last small segment waits for
+    # the client's delayed ACK: ~40 ms added to any mid-sized answer on a kept-alive connection.
+    disable_nagle_algorithm = True
     server_version = "bitbucket-emulator"
     sys_version = ""
     server: _Server
@@ -1357,9 +1361,49 @@ class _Handler(BaseHTTPRequestHandler):
             body = head.encode() + b", ".join(to_bytes(item) for item in chunk) + tail.encode()
             self._send(200, body, "application/json; charset=utf-8")
             return
+        if to_bytes is not None and fields:
+            body = self._partial_page({**meta, "values": None, **after}, chunk, to_bytes, fields)
+            if body is not None:
+                self._send(200, body, "application/json; charset=utf-8")
+                return
         values = [to_json(item) for item in chunk] if to_json is not None else chunk
         doc: dict[str, Any] = {**meta, "values": values, **after}
         self._json(200, bbql.apply_fields(doc, fields) if fields else doc)
+
+    def _partial_page(self, envelope: dict[str, Any], chunk: list, to_bytes, fields: str) -> bytes | None:
+        """The ``fields=`` answer built from cached encoded items, byte for byte what
+        ``apply_fields`` + ``json.dumps`` give; None for specs this path doesn't take (+/-, ``*``).
+
+        Clients list the fields they read (``fields=next,size,values.slug,…``); projecting 100
+        repositories per page anew cost ~50 ms, ten times a full page from the cache."""
+        entries = [entry.strip() for entry in fields.split(",") if entry.strip()]
+        if not entries or any(entry[0] in "+-" for entry in entries):
+            return None
+        tree = bbql.fields_tree(entries)
+        values_tree = tree.get("values")
+        if "*" in tree or values_tree is None:
+            return None
+        items: list[bytes] = []
+        cache = self.emu._fields_cache
+        for item in chunk:
+            full = to_bytes(item)
+            if values_tree is True:
+                items.append(full)
+                continue
+            key = (fields, full)  # the full encoding is cached too, so its hash is computed once
+            encoded = cache.get(key)
+            if encoded is None:
+                projected = bbql.project(json.loads(full), values_tree)
+                encoded = json.dumps(projected, ensure_ascii=False).encode()
+                cache[key] = encoded
+            items.append(encoded)
+        parts: list[bytes] = []
+        for name, value in envelope.items():
+            if name == "values":
+                parts.append(b'"values": [' + b", ".join(items) + b"]")
+            elif name in tree:
+                parts.append(json.dumps({name: value}, ensure_ascii=False)[1:-1].encode())
+        return b"{" + b", ".join(parts) + b"}"
 
     # ---- git over HTTPS --------------------------------------------------------------------
 
