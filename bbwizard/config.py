@@ -517,6 +517,24 @@ class ConfigStore:
             f"or set BBWIZARD_CONFIG to a file in a writable folder."
         )
 
+    def ensure_writable(self) -> None:
+        """Prove that a save can happen now, before something that can't be undone: spending a
+        refresh token (it rotates) or a code. Makes and removes an empty temp file in the folder;
+        raises :class:`ConfigError` (the same sentence as a failed save) when it can't."""
+        self._ensure_folder()
+        import secrets
+
+        probe = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        except OSError as error:
+            raise self._write_error(error) from None
+        os.close(fd)
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+
     def _write(self, document: _Document) -> None:
         import tomli_w
 

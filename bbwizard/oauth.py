@@ -39,6 +39,7 @@ from bbwizard.errors import (
     AuthorizationDenied,
     BBWizardError,
     CodeError,
+    ConfigError,
     ConsumerError,
     NetworkError,
     ProtocolError,
@@ -788,6 +789,13 @@ def ensure_fresh(
                 return current  # another thread or process refreshed while we waited
             if current_state == "signed_out" or not current.can_refresh:
                 raise _sign_in_again(current, f"Profile '{current.name}' is signed out.")
+            try:
+                # A refresh spends the refresh token: only when the new pair can be saved.
+                store.ensure_writable()
+            except ConfigError:
+                if current_state == "expiring" and not force:
+                    return current  # still usable a little longer
+                raise
             try:
                 tokens = _renew(current, transport)
             except SignInRequired as error:

@@ -246,6 +246,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     for warning in store.warnings():
         output.warn(warning)
     existing_profiles = store.load()  # a corrupt file stops us here, before anything is written
+    store.ensure_writable()  # a code works once: never spend one on tokens that can't be saved
     name = args.profile or store.default_name or DEFAULT_PROFILE_NAME
     validate_profile_name(name)
     existing = existing_profiles.get(name)
