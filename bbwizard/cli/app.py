@@ -109,7 +109,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 site_url=emulator.site_url,
                 api_url=emulator.api_url,
             )
-            app = WizardApp(prefill=prefill, demo=True, handle_signals=True)
+            def hang_up() -> None:
+                emulator.stop()
+                shutil.rmtree(config_dir, ignore_errors=True)
+
+            app = WizardApp(prefill=prefill, demo=True, handle_signals=True, on_hangup=hang_up)
             app.run()
             return int(app.return_code or 0)
     finally:

@@ -92,6 +92,7 @@ class WizardApp(App[int]):
         demo: bool = False,
         start: str | None = None,
         handle_signals: bool = False,
+        on_hangup: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self._store = store
@@ -104,6 +105,7 @@ class WizardApp(App[int]):
         self.demo = demo
         self.start = start
         self.handle_signals = handle_signals
+        self.on_hangup = on_hangup
         self.flow = FlowState()
         self._last_auto_refresh: datetime | None = None
 
@@ -130,9 +132,9 @@ class WizardApp(App[int]):
             import signal
 
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-                if sig is not None:
-                    loop.add_signal_handler(sig, self.exit, 128 + int(sig))
+            loop.add_signal_handler(signal.SIGTERM, self.exit, 128 + int(signal.SIGTERM))
+            if hasattr(signal, "SIGHUP"):
+                loop.add_signal_handler(signal.SIGHUP, self.hung_up)
         self.set_interval(1, self.refresh_when_due, name="auto-refresh")
         if self.start != "none":
             self.run_flow()
@@ -242,6 +244,15 @@ class WizardApp(App[int]):
             except Exception as error:  # a bug: say so, log it without secrets, go back a step
                 await self.show_unexpected(error)
                 step = "profiles" if await self.has_profiles() else "consumer"
+
+    def hung_up(self) -> None:
+        """The terminal is gone. Textual can't restore it, and its shutdown would wait forever on a
+        writer thread that died with the terminal; so clean up what must not outlive us, and leave."""
+        try:
+            if self.on_hangup is not None:
+                self.on_hangup()
+        finally:
+            os._exit(129)
 
     async def load_profiles(self) -> dict[str, Any]:
         try:
