@@ -292,3 +292,42 @@ async def test_unexpected_error_is_a_sentence_without_secrets_and_a_way_back(mak
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ConsumerScreen)
+
+
+async def test_escape_cancels_running_clones_and_leaves_nothing_behind(make_app, emulator, signed_in, waiter_for, tmp_path):
+    from bbwizard.api import Repository
+
+    profile = signed_in()
+    webapp = Repository(uuid="{1}", full_name="acme/webapp", slug="webapp", name="webapp", workspace="acme",
+                        mainbranch="main")
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(CloneScreen(profile, [webapp]))
+        await pilot.pause()
+        emulator.latency = 2.0  # every request to the emulator, git's included, now takes 2 s
+        await pilot.press("ctrl+s")
+        wait = waiter_for(pilot)
+        await wait.until(lambda: app.screen.running, "the clone to start")
+        await pilot.press("escape")
+        summary = await wait.text("clone-result", "Press Enter to finish")
+        emulator.latency = 0.0
+        assert summary.startswith("1 of 1 did not clone.")
+        assert "X acme/webapp:" in summary and "cancel" in summary.lower()
+        assert isinstance(app.screen, CloneScreen)  # the first escape cancels; it does not leave
+    assert not (tmp_path / "work" / "webapp").exists()
+
+
+async def test_switch_profile_from_the_palette(make_app, emulator, signed_in, waiter_for):
+    signed_in("work")
+    signed_in("home")
+    app = make_app(emulator, prefill=False)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.screen(ProfilesScreen)
+        await wait.until(lambda: app.screen.query_one("#profiles").row_count == 2, "two profiles")
+        await pilot.press("enter")
+        await wait.screen(RepositoriesScreen)
+        app.action_switch_profile()
+        await wait.screen(ProfilesScreen)
+        await wait.until(lambda: app.screen.query_one("#profiles").row_count == 2, "two profiles again")
+        assert len(app.screen_stack) == 2  # the default screen and Profiles: nothing left underneath
