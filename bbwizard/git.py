@@ -275,6 +275,31 @@ def git_env(
     return env
 
 
+def _is_loopback(hostname: str) -> bool:
+    hostname = hostname.strip("[]").lower()
+    if hostname == "localhost" or hostname.endswith(".localhost"):
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def bypass_proxy_for_loopback(env: dict[str, str], site_url: str) -> dict[str, str]:
+    """Add a loopback site (the emulator) to ``NO_PROXY``/``no_proxy`` for git's libcurl, which,
+    unlike bbwizard's httpx, would send it (and the token) through ``http_proxy`` (security.md 19)."""
+    hostname = (urlsplit(site_url).hostname or "").strip("[]")
+    if not hostname or not _is_loopback(hostname):
+        return env
+    for key in ("NO_PROXY", "no_proxy"):
+        current = [part.strip() for part in env.get(key, "").split(",") if part.strip()]
+        if hostname not in current:
+            env[key] = ",".join([*current, hostname])
+    return env
+
+
 def clone_config(site_url: str, profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
     """What a clone injects: the helper reset and bbwizard's helper for the host, an empty
     ``core.askPass`` so a configured askpass program can't be asked either, and TLS verification
@@ -832,6 +857,7 @@ async def clone_repository(
             else:
                 injected[1] = (injected[1][0], pipe.helper)
         env = git_env(injected, low_speed_limit=low_speed_limit, low_speed_time=low_speed_time)
+        bypass_proxy_for_loopback(env, site)
         for attempt in (1, 2):
             code, kept = await _run_git_clone(argv, env, on_progress)
             if code == 0:
