@@ -49,7 +49,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bbwizard.errors import ConfigError, SignInRequired, UsageError
-from bbwizard.secret import Secret
+from bbwizard.secret import Secret, redact
 
 CONFIG_VERSION = 1
 DEFAULT_SITE_URL = "https://bitbucket.org"
@@ -201,6 +201,11 @@ class Profile:
 
 
 def _profile_to_table(profile: Profile) -> dict[str, Any]:
+    # What can fail comes first, before a secret is a bare value in this frame's locals.
+    expires_at = None
+    if profile.expires_at is not None:
+        expires_at = profile.expires_at.astimezone(timezone.utc).replace(microsecond=0)
+    user = {k: v for k, v in vars(profile.user).items() if v is not None} if profile.user is not None else None
     table: dict[str, Any] = {"client_id": profile.client_id}
     if profile.client_secret is not None:
         table["client_secret"] = profile.client_secret.reveal()
@@ -213,19 +218,51 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
         table["access_token"] = profile.access_token.reveal()
     if profile.refresh_token is not None:
         table["refresh_token"] = profile.refresh_token.reveal()
-    if profile.expires_at is not None:
-        table["expires_at"] = profile.expires_at.astimezone(timezone.utc).replace(microsecond=0)
+    if expires_at is not None:
+        table["expires_at"] = expires_at
     table["scopes"] = list(profile.scopes)
     if profile.clone_dir:
         table["clone_dir"] = profile.clone_dir
     table["secret_storage"] = profile.secret_storage
     if profile.workspaces:
         table["workspaces"] = list(profile.workspaces)
-    if profile.user is not None:
-        user = {k: v for k, v in vars(profile.user).items() if v is not None}
-        if user:
-            table["user"] = user
+    if user:
+        table["user"] = user
     return table
+
+
+class _Sealed:
+    """The file's bytes, which hold secrets, with a repr that doesn't show them: a traceback that
+    prints locals (Textual's does) would otherwise show the consumer secret."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"<{len(self.value)} bytes with secrets, not shown>"
+
+
+def _serialize(document: _Document, path: Path) -> _Sealed:
+    """The whole file's bytes. The bare secrets live only in this frame, and leave it before an
+    error does."""
+    import tomli_w
+
+    body: dict[str, Any] = {"version": CONFIG_VERSION}
+    if document.default and document.default in document.profiles:
+        body["default"] = document.default
+    body.update(document.extra)
+    body["profiles"] = {name: _profile_to_table(p) for name, p in sorted(document.profiles.items())}
+    try:
+        return _Sealed(tomli_w.dumps(body).encode("utf-8"))
+    except (TypeError, ValueError) as error:  # a value TOML can't hold (a bug of the caller)
+        reason = redact(str(error))[:200]
+        del body, error  # the profiles, secrets and all, leave this frame's locals
+        raise ConfigError(
+            f"bbwizard can't save {path}: a profile holds a value TOML can't store ({reason}). "
+            "Nothing was written; the file is as it was."
+        ) from None
 
 
 def _bad(path: Path, name: str, key: str, what: str) -> ConfigError:
@@ -536,14 +573,7 @@ class ConfigStore:
             pass
 
     def _write(self, document: _Document) -> None:
-        import tomli_w
-
-        body: dict[str, Any] = {"version": CONFIG_VERSION}
-        if document.default and document.default in document.profiles:
-            body["default"] = document.default
-        body.update(document.extra)
-        body["profiles"] = {name: _profile_to_table(p) for name, p in sorted(document.profiles.items())}
-        data = tomli_w.dumps(body).encode("utf-8")
+        data = _serialize(document, self.path)  # sealed: its repr shows no secret
         self._ensure_folder()
         folder = self.path.parent
         import secrets
@@ -555,7 +585,7 @@ class ConfigStore:
             raise self._write_error(error) from None
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.write(data.value)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, self.path)

@@ -97,3 +97,40 @@ def test_ensure_writable_leaves_nothing_behind(sec_env, config_file):
     assert config_file.parent.is_dir()
     assert list(config_file.parent.iterdir()) == []
     assert oct(config_file.parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_value_toml_cant_hold_is_a_sentence_with_no_secret_in_the_crash_report(
+    emulator, signed_in, config_file, textual_traceback, secret_pieces
+):
+    from bbwizard.errors import ConfigError
+
+    store, profile = signed_in(emulator)
+    saved = config_file.read_bytes()
+    profile.clone_dir = Path("/somewhere")  # a caller's slip: a Path where the file wants a string
+    with pytest.raises(ConfigError) as caught:
+        store.save(profile)
+    assert str(caught.value).startswith(f"bbwizard can't save {config_file}: a profile holds a value TOML can't store (")
+    assert str(caught.value).endswith("Nothing was written; the file is as it was.")
+    assert config_file.read_bytes() == saved
+    report = textual_traceback(caught.value)
+    assert "_write" in report  # bbwizard's frames were rendered, locals and all
+    for piece in secret_pieces(profile.client_secret, profile.access_token, profile.refresh_token):
+        assert piece not in report, f"{piece!r} shows in the crash report"
+
+
+def test_a_naive_expiry_from_a_caller_does_not_show_secrets_either(sec_env, textual_traceback, secret_pieces):
+    from bbwizard.config import Profile
+    from bbwizard.secret import Secret
+
+    profile = Profile(name="work", client_id="K", client_secret=Secret("consumer-secret-abcdef123"),
+                      access_token=Secret("access-token-abcdef12345"), refresh_token=Secret("refresh-token-abcdef1234"))
+    profile.expires_at = "tomorrow"  # not a datetime: a bug in a caller, met at save time
+    try:
+        ConfigStore().save(profile)
+    except Exception as error:  # noqa: BLE001 - whatever it is, its report must not hold a secret
+        report = textual_traceback(error)
+    else:
+        pytest.fail("saving a string as expires_at should fail")
+    assert "_profile_to_table" in report
+    for piece in secret_pieces(profile.client_secret, profile.access_token, profile.refresh_token):
+        assert piece not in report, f"{piece!r} shows in the crash report"
