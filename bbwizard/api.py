@@ -439,15 +439,31 @@ class BitbucketClient:
             mounts = {"all://localhost": None, "all://127.0.0.1": None, "all://[::1]": None}
             if _is_loopback(self._base.host):
                 mounts[f"all://{self._base.netloc.decode('ascii')}"] = None
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            mounts=mounts,
-            timeout=timeout,
+        self._transport = transport
+        self._mounts = mounts
+        self._timeout = timeout
+        self._ssl: Any = None
+        # Lanes: one small httpx client per request in flight, each with its own one-connection
+        # pool. httpcore re-checks every pooled connection on every request; with sixteen
+        # connections in one pool that bookkeeping cost more CPU than parsing the answers.
+        self._lanes: list[httpx.AsyncClient] = []
+        self._idle: list[httpx.AsyncClient] = []
+
+    def _new_lane(self) -> httpx.AsyncClient:
+        if self._transport is None and self._ssl is None:
+            self._ssl = httpx.create_ssl_context(trust_env=True)  # loaded once, shared by the lanes
+        lane = httpx.AsyncClient(
+            transport=self._transport,
+            mounts=self._mounts,
+            verify=self._ssl if self._transport is None else True,
+            timeout=self._timeout,
             trust_env=True,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             headers={"Accept": "application/json", "User-Agent": f"bbwizard/{__version__}"},
         )
+        self._lanes.append(lane)
+        return lane
 
     @classmethod
     def for_profile(cls, store: Any, name: str | None = None, **kwargs: Any) -> BitbucketClient:
@@ -483,7 +499,9 @@ class BitbucketClient:
         return cls(profile.api_url, provider, **kwargs)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        lanes, self._lanes, self._idle = self._lanes, [], []
+        for lane in lanes:
+            await lane.aclose()
 
     async def __aenter__(self) -> BitbucketClient:
         return self
@@ -769,8 +787,13 @@ class BitbucketClient:
             headers = {"Authorization": f"Bearer {token.reveal()}"}
             try:
                 async with self._slots:
-                    response = await self._http.get(url, params=params, headers=headers)
-                    await response.aread()
+                    # Holding a slot means a lane is idle or may be made: never more than
+                    # max_concurrency of either.
+                    lane = self._idle.pop() if self._idle else self._new_lane()
+                    try:
+                        response = await lane.get(url, params=params, headers=headers)
+                    finally:
+                        self._idle.append(lane)
             except httpx.TransportError as error:
                 if attempt >= self._retries:
                     raise self._transport_error(error, url) from None
