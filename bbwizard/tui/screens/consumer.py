@@ -107,54 +107,55 @@ A *private* consumer can also act as its owner without a browser.
             ("name", "Profile name", Input(prefill.name or "", placeholder="work", id="name")),
             ("key", "Key", Input(prefill.client_id or "", placeholder="the consumer's Key", id="key")),
             ("secret", "Secret", Input(secret_text, placeholder="the consumer's Secret", password=True, id="secret")),
-            ("callback", "Callback URL", Input(prefill.callback_url, id="callback")),
+            ("callback", "Callback URL", Input(prefill.callback_url or suggested_callback_url(), id="callback")),
         ]
         with VerticalScroll(id="form"):
+            # Fewer widgets, sooner ready to type: a field's problem line is mounted only when there
+            # is a problem (see show_problem), and the labels sit in the inputs' borders.
             for field_id, label, field in fields:
-                with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    yield field
+                field.border_title = label
+                yield field
                 if field_id == "callback":
                     yield Static(WHERE_TO_PASTE, id="callback-where", classes="note field-note", markup=False)
-                yield Static("", id=f"{field_id}-problem", classes="problem field-note", markup=False)
             yield Static("", id="check-result", markup=False)
             with Horizontal(id="consumer-buttons"):
                 yield Button("Check", id="check", variant="primary")
                 yield Button("Continue in the browser", id="continue", variant="success")
                 yield Button("Use the consumer's own identity (no browser)", id="own-identity", classes="hidden")
 
+    def show_problem(self, field_id: str, text: str) -> None:
+        """The sentence under a field, mounted the first time one is needed."""
+        found = self.query(f"#{field_id}-problem")
+        if found:
+            line = found.first(Static)
+        elif text:
+            line = Static("", id=f"{field_id}-problem", classes="problem field-note", markup=False)
+            anchor = self.query_one("#callback-where" if field_id == "callback" else f"#{field_id}")
+            self.query_one("#form").mount(line, after=anchor)
+        else:
+            return
+        line.update(text)
+        line.set_class(bool(text), "error")
+        line.display = bool(text)
+
     def on_mount(self) -> None:
-        for problem in self.query(".problem"):
-            problem.display = False
-        if not self.prefill.callback_url:
-            self.suggest_callback()
         prefill = self.prefill
+        # set_focus at once, not focus() (which waits a frame): the Footer then lays out its keys
+        # once, for the focused widget, instead of twice.
         if prefill.name and prefill.client_id and prefill.client_secret:
-            self.query_one("#check", Button).focus()
+            self.set_focus(self.query_one("#check", Button))
         else:
             for field_id in ("name", "key", "secret", "callback"):
                 field = self.query_one(f"#{field_id}", Input)
                 if not field.value:
-                    field.focus()
+                    self.set_focus(field)
                     break
-
-    @work(group="suggest-callback", thread=True, exit_on_error=False)
-    def suggest_callback(self) -> None:
-        # bbwizard.loopback pulls in http.server; load it after the first paint, not before.
-        url = suggested_callback_url()
-        self.app.call_from_thread(self.fill_callback, url)
-
-    def fill_callback(self, url: str) -> None:
-        field = self.query_one("#callback", Input)
-        if not field.value:
-            field.value = url
 
     def read_form(self) -> ConsumerForm | None:
         values = {field_id: self.query_one(f"#{field_id}", Input).value.strip() for field_id in ("name", "key", "secret", "callback")}
         problems = field_problems(values["name"], values["key"], values["secret"], values["callback"])
         for field_id in ("name", "key", "secret", "callback"):
-            self.say(f"{field_id}-problem", problems.get(field_id, ""), "error" if field_id in problems else None)
-            self.query_one(f"#{field_id}-problem").display = field_id in problems
+            self.show_problem(field_id, problems.get(field_id, ""))
             self.query_one(f"#{field_id}", Input).set_class(field_id in problems, "-invalid")
         if problems:
             first = next(iter(problems))
