@@ -1116,6 +1116,9 @@ class SetupResult:
     changed: bool
     replaced: tuple[str, ...] = ()  # helper values that were there before and are now gone
     where: str = ""
+    #: Helpers for the host that git reads *after* bbwizard's in that file: git hands each of
+    #: them the token (``store``) after every use. Empty when bbwizard's helper comes last.
+    after_ours: tuple[str, ...] = ()
 
 
 def _run_git(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, git: str = "git", check: bool = True):  # noqa: ANN202
@@ -1161,6 +1164,39 @@ def configured_helpers(key: str, scope: str, *, cwd: str | os.PathLike[str] | No
     return result.stdout.splitlines() if result.returncode == 0 else []
 
 
+def helpers_after_ours(site_url: str, scope: str, *, cwd: str | os.PathLike[str] | None = None, git: str = "git") -> list[str]:
+    """Helper values for the site's URL that come after bbwizard's helper in the file of ``scope``.
+
+    git calls every helper in its list with ``store`` after a credential worked, and a helper line
+    read after bbwizard's (a plain ``credential.helper`` included) joins that list: ``store``
+    would write the token to ``~/.git-credentials``. An empty line after ours would drop ours.
+    """
+    result = _run_git(["config", *_scope_args(scope), "--null", "--list"], cwd=cwd, git=git, check=False)
+    if result.returncode != 0:
+        return []
+    site = site_base(site_url).lower()
+    seen_ours = False
+    after: list[str] = []
+    for entry in result.stdout.split("\0"):
+        key, _, value = entry.partition("\n")
+        lowered = key.lower()
+        if not (lowered.startswith("credential.") and lowered.endswith(".helper")):
+            continue
+        url = key[len("credential.") : -len(".helper")]
+        if url:  # credential.<url>.helper: only those that match the site
+            try:
+                parts = urlsplit(url)
+                if f"{parts.scheme.lower()}://{_netloc(parts.scheme, parts.hostname or '', parts.port)}" != site:
+                    continue
+            except ValueError:
+                continue
+        if _is_our_helper(value):
+            seen_ours, after = True, []
+        elif seen_ours:
+            after.append(value if value else "(an empty line, which switches bbwizard's helper off)")
+    return after
+
+
 def setup_git(
     profile: Profile,
     *,
@@ -1176,11 +1212,13 @@ def setup_git(
     key, wanted = helper_config(profile.site_url, profile.name, config_path=_config_path_for(store))[1]
     before = configured_helpers(key, scope, cwd=cwd, git=git)
     if before == ["", wanted]:
-        return SetupResult(key=key, scope=scope, changed=False, where=where)
+        after = tuple(helpers_after_ours(profile.site_url, scope, cwd=cwd, git=git))
+        return SetupResult(key=key, scope=scope, changed=False, where=where, after_ours=after)
     _run_git(["config", *_scope_args(scope), "--replace-all", key, ""], cwd=cwd, git=git)
     _run_git(["config", *_scope_args(scope), "--add", key, wanted], cwd=cwd, git=git)
     replaced = tuple(v for v in before if v and v != wanted)
-    return SetupResult(key=key, scope=scope, changed=True, replaced=replaced, where=where)
+    after = tuple(helpers_after_ours(profile.site_url, scope, cwd=cwd, git=git))
+    return SetupResult(key=key, scope=scope, changed=True, replaced=replaced, where=where, after_ours=after)
 
 
 def unset_git(

@@ -122,7 +122,8 @@ def run_setup_git(args: argparse.Namespace) -> int:
     result = git.setup_git(profile, scope=scope, store=store)
     if not result.changed:
         output.ok(f"git in {result.where} already asks bbwizard (profile “{profile.name}”) for {site}.")
-        return EXIT_OK
+        _warn_after_ours(result, site, output)
+        return EXIT_FAILED if result.after_ours else EXIT_OK
     output.ok(f"git in {result.where} now asks bbwizard (profile “{profile.name}”) for credentials for {site}.")
     output.info(
         f"  It set {result.key} to an empty value (so no other helper answers for that host) and then to "
@@ -132,7 +133,17 @@ def run_setup_git(args: argparse.Namespace) -> int:
         output.warn(f"The helper “{value}” for {site} was replaced.")
     undo = "bbwizard setup-git --unset" + (" --global" if args.global_ else "") + (f" --profile {profile.name}" if args.profile else "")
     output.info(f"  Undo with `{undo}`.")
-    return EXIT_OK
+    _warn_after_ours(result, site, output)
+    return EXIT_FAILED if result.after_ours else EXIT_OK
+
+
+def _warn_after_ours(result, site: str, output) -> None:  # noqa: ANN001
+    for value in result.after_ours:
+        output.warn(
+            f"The helper “{value}” comes after bbwizard's for {site} in {result.where}, so git would hand it "
+            "each token after use (a `store` helper writes it to ~/.git-credentials). Remove that line, or "
+            "move it above bbwizard's [credential] section, then run this again."
+        )
 
 
 # --- clone ------------------------------------------------------------------------------------
