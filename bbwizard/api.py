@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -676,11 +676,13 @@ class BitbucketClient:
         numbers = list(numbers)
         todo = iter(numbers)
         arrived: asyncio.Queue = asyncio.Queue()
+        # The query is encoded once; each page's address is then parsed once, not three times.
+        listing = f"{self._base.join(path)}?{urlencode(params)}&page="
 
         async def worker() -> None:
             for number in todo:  # one shared iterator: each page is taken by one worker
                 try:
-                    page = await self._get_json(path, {**params, "page": str(number)}, what, missing_ok=True)
+                    page = await self._get_json(f"{listing}{number}", None, what, missing_ok=True)
                 except Exception as error:  # handed to the consumer, which raises it
                     arrived.put_nowait((number, None, error))
                     return
