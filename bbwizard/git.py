@@ -367,11 +367,19 @@ _PROGRESS = re.compile(
 )
 _RECEIVED = re.compile(r",\s*(?P<received>[\d.]+ [KMGT]?i?B)\s*\|\s*(?P<rate>[\d.]+ [KMGT]?i?B/s)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Whatever else a server's "remote:" line may carry (OSC title or clipboard sequences, bells):
+# shown as text to a terminal, it would act on it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with colour codes removed and every other control character made a space."""
+    return _CONTROL.sub(" ", _ANSI.sub("", text))
 
 
 def parse_progress_line(line: str) -> CloneEvent | None:
     """One piece of git's stderr (already split on ``\\r``/``\\n``) as an event, or None if blank."""
-    line = _ANSI.sub("", line).strip()
+    line = _printable(line).strip()
     if not line:
         return None
     match = _PROGRESS.match(line)
@@ -457,7 +465,7 @@ def explain_git_failure(
     low_speed: tuple[int, int] = (LOW_SPEED_LIMIT, LOW_SPEED_TIME),
 ) -> GitError | ScopeError | SignInRequired:
     """git's (redacted) stderr as the error a person can act on."""
-    text = redact(stderr)
+    text = _printable(redact(stderr.replace("\r", "\n")))
     low = text.lower()
     name = getattr(profile, "name", "default")
     auth_failed = (
