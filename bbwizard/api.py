@@ -424,6 +424,9 @@ class BitbucketClient:
                 f"The API URL {redact(str(api_url))!r} is not an http(s) address, "
                 "like https://api.bitbucket.org/2.0."
             )
+        from bbwizard.oauth import require_https  # the auth core's one rule: Bitbucket only over https
+
+        require_https(self.api_url, "The API URL")
         self._origin = _origin(self._base)
         self._token_provider = token_provider
         self._max_concurrency = max_concurrency

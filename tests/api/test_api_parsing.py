@@ -293,3 +293,15 @@ def test_api_url_that_is_not_http_is_refused(static_token, url):
     with pytest.raises(UsageError) as caught:
         BitbucketClient(url, static_token)
     assert str(caught.value) == f"The API URL {url!r} is not an http(s) address, like https://api.bitbucket.org/2.0."
+
+
+def test_plain_http_to_bitbucket_is_refused_before_any_request(static_token):
+    from bbwizard.api import BitbucketClient
+    from bbwizard.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        BitbucketClient("http://api.bitbucket.org/2.0", static_token)
+    assert str(caught.value) == (
+        "The API URL http://api.bitbucket.org/2.0 is plain http: bbwizard sends the consumer secret and tokens to "
+        "Bitbucket only over HTTPS. Use https://api.bitbucket.org/2.0 instead."
+    )
