@@ -187,7 +187,7 @@ def _ask(prompt: str, flag: str, what: str, default: str | None = None) -> str:
 def _read_secret(args: argparse.Namespace) -> Any:
     from bbwizard.secret import Secret
 
-    if args.secret_stdin:
+    if args.secret_stdin and not _stdin_is_tty():
         line = sys.stdin.readline()
         value = line.rstrip("\r\n").strip()
         if not value:
