@@ -401,3 +401,43 @@ async def test_clone_that_fails_says_why_and_keeps_the_others(make_app, emulator
         assert "X acme/no-such-repo:" in summary
         assert (tmp_path / "work" / "webapp" / ".git").is_dir()
         assert not (tmp_path / "work" / "no-such-repo").exists()
+
+
+@pytest.mark.slow
+async def test_ten_thousand_repositories_stream_in_with_a_count(make_app, emulator_factory, big_seed, callback_url,
+                                                               wizard_env, waiter_for):
+    from bbwizard.config import ConfigStore, Profile, UserInfo
+    from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.secret import Secret
+
+    big_seed["consumers"][0]["callback_url"] = callback_url
+    emulator = emulator_factory(big_seed, latency=0.02)
+    answer = emulator.mint_token(DEMO_CONSUMER_KEY)
+    from datetime import datetime, timezone
+
+    profile = Profile(name="big", client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
+                      site_url=emulator.site_url, api_url=emulator.api_url,
+                      access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
+                      expires_at=datetime.now(timezone.utc) + timedelta(hours=2), scopes=["account", "repository"],
+                      user=UserInfo(display_name="Alice Liddell", username="alice"))
+    ConfigStore(wizard_env).save(profile)
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(RepositoriesScreen(profile))
+        wait = waiter_for(pilot)
+        wait.timeout = 120
+        await wait.until(lambda: len(app.screen.query_one("#workspaces").options) >= 2, "the workspaces")
+        options = app.screen.query_one("#workspaces")
+        big_index = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == "big")
+        options.highlighted = big_index
+        partial = await wait.until(
+            lambda: (t := text_of(app, "repositories-count")).startswith("big: ") and " of 10,000" in t and t,
+            "a partial count")
+        assert partial.endswith("repositories")
+        await wait.text("repositories-count", "big: 10,000 repositories")
+        repositories = app.screen.query_one("#repositories")
+        assert len(repositories.rows) == 10_000
+        assert len({row.key for row in repositories.rows}) == 10_000
+        app.screen.query_one("#filter").value = "zzzqqq"
+        await pilot.pause()
+        assert repositories.shown == [] and "0 match" in text_of(app, "repositories-result")

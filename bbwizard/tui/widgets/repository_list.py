@@ -179,6 +179,7 @@ class RepositoryList(ScrollView, can_focus=True):
 
     def clear_rows(self) -> None:
         self.rows = []
+        self.shown = []
         self.selected = set()
         self._apply()
         self.post_message(self.SelectionChanged(0))
@@ -219,7 +220,7 @@ class RepositoryList(ScrollView, can_focus=True):
 
     @property
     def current_row(self) -> RepositoryRow | None:
-        if 0 <= self.cursor < len(self.shown):
+        if 0 <= self.cursor < len(self.shown) and self.shown[self.cursor] < len(self.rows):
             return self.rows[self.shown[self.cursor]]
         return None
 
