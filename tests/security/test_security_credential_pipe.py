@@ -156,3 +156,42 @@ def _json(value: str) -> str:
     import json
 
     return json.dumps(value)
+
+
+async def test_cancel_while_git_waits_on_the_helper_leaves_nothing_behind(emulator, signed_in, monkeypatch):
+    import threading
+
+    from bbwizard.errors import CloneCancelled
+
+    store, profile = signed_in(emulator)
+    asked, release = threading.Event(), threading.Event()
+    real = git._pipe_answer
+
+    def slow_answer(holder):
+        answer = real(holder)
+
+        def blocked() -> str:
+            asked.set()
+            release.wait(HANG_GUARD)  # the token is slow to come (a refresh in flight, say)
+            return answer()
+
+        return blocked
+
+    monkeypatch.setattr(git, "_pipe_answer", slow_answer)
+    before = _pipe_folders()
+    dest = Path.cwd() / "webapp"
+    task = asyncio.ensure_future(git.clone_repository(profile, "acme", "webapp", dest, store=store))
+    assert await asyncio.to_thread(asked.wait, HANG_GUARD)  # git is inside the helper now
+    task.cancel()
+    with pytest.raises(CloneCancelled) as caught:
+        await task
+    assert str(caught.value) == f"Cancelled the clone of acme/webapp and removed {dest}."
+    assert not dest.exists()
+    assert _pipe_folders() <= before
+    for pattern in (str(dest), r"cat .*bbwizard-git-"):  # neither git nor its helper's `cat` survived
+        leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        assert leftovers.stdout.strip() == "", pattern
+    release.set()  # the late answer finds no reader and no folder: the thread ends
+    for thread in [t for t in threading.enumerate() if t.name == "bbwizard-credential-pipe"]:
+        thread.join(HANG_GUARD)
+        assert not thread.is_alive()
