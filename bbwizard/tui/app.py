@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from bbwizard.errors import BBWizardError, SignInRequired
 from bbwizard.secret import Secret, redact
-from bbwizard.tui.screens.base import BACK, WizardStep
+from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
 from bbwizard.tui.screens.modals import ConfirmModal, ErrorModal, HelpModal
 
 log = logging.getLogger("bbwizard.tui")
@@ -155,17 +155,13 @@ class WizardApp(App[int]):
                     if choice is BACK:
                         self.exit(0)
                         return
-                    if choice is None:
+                    if choice is None or choice is SIGN_IN_AGAIN:
+                        # A new profile, or this one's sign-in has ended (prefill came from it).
                         flow.form, flow.profile = None, None
                         self.profile = None
                         step = "consumer"
                         continue
-                    self.profile = choice
-                    flow.profile = await self.make_usable(choice)
-                    if flow.profile is None:
-                        flow.form = None
-                        step = "consumer"
-                        continue
+                    flow.profile = self.profile = choice  # already made usable by the Profiles step
                     step = "repositories"
 
                 elif step == "consumer":
@@ -269,29 +265,36 @@ class WizardApp(App[int]):
         except Exception:  # already reported when the flow started
             return False
 
-    async def make_usable(self, profile: Any) -> Any | None:
-        """A chosen profile with a usable token, refreshed through the core; None = sign in again."""
+    async def make_usable(self, profile: Any) -> Any:
+        """A chosen profile with a usable token, refreshed through the core.
+
+        None: it must sign in again (said in a modal; the consumer step comes prefilled).
+        False: the refresh failed for now (said in a modal); the profile stays as it was.
+        """
         from bbwizard import oauth
 
         if profile.token_state(utc_now()) == "fresh":
             return profile
+        failure: BBWizardError | None = None
         try:
             self.refreshing = True
             fresh = await asyncio.to_thread(
                 oauth.ensure_fresh, self.store, profile.name, transport=self.oauth_transport
             )
-        except SignInRequired as error:
+        except BBWizardError as error:
+            failure = error
+        finally:
+            self.refreshing = False
+        if isinstance(failure, SignInRequired):
             self.flow.form = None
             self.prefill_from_profile(profile)
             await self.push_screen_wait(
-                ErrorModal("Sign in again", str(error), error.hint or "The consumer is filled in; check it and sign in.")
+                ErrorModal("Sign in again", str(failure), failure.hint or "The consumer is filled in; check it and sign in.")
             )
             return None
-        except BBWizardError as error:
-            await self.push_screen_wait(ErrorModal("The token could not be refreshed", str(error), error.hint))
-            return None
-        finally:
-            self.refreshing = False
+        if failure is not None:
+            await self.push_screen_wait(ErrorModal("The token could not be refreshed", str(failure), failure.hint))
+            return False
         self.profile = fresh
         return fresh
 

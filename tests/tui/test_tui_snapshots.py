@@ -212,3 +212,34 @@ def test_snapshot_help(snap_compare, snap_app, settled):
         await settled(pilot, lambda: isinstance(app.screen, HelpModal), "the help")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_sign_in_again_modal(snap_compare, snap_app, saved_profile, emulator, settled):
+    from bbwizard.tui.screens.modals import ErrorModal
+
+    saved_profile("work", expires_in=timedelta(minutes=-5))
+    emulator.revoke_refresh_tokens()
+    app = snap_app(start=None)
+
+    async def run_before(pilot):
+        await settled(pilot, lambda: isinstance(app.screen, ProfilesScreen)
+                      and app.screen.query_one("#profiles").row_count == 1, "the profiles")
+        await pilot.press("enter")
+        await settled(pilot, lambda: isinstance(app.screen, ErrorModal), "the modal")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_delete_confirmation(snap_compare, snap_app, saved_profile, settled):
+    from bbwizard.tui.screens.modals import ConfirmModal
+
+    saved_profile("work", site_url=BITBUCKET, api_url="https://api.bitbucket.org/2.0")
+    app = snap_app()
+
+    async def run_before(pilot):
+        app.push_screen(ProfilesScreen())
+        await settled(pilot, lambda: app.screen.query_one("#profiles").row_count == 1, "the profile")
+        await pilot.press("d")
+        await settled(pilot, lambda: isinstance(app.screen, ConfirmModal), "the question")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -35,6 +35,16 @@ class Back:
 BACK = Back()
 
 
+class SignInAgain:
+    """What the Profiles step dismisses with when the chosen profile's sign-in has ended."""
+
+    def __repr__(self) -> str:
+        return "SIGN_IN_AGAIN"
+
+
+SIGN_IN_AGAIN = SignInAgain()
+
+
 class WizardStep(Screen[T], Generic[T]):
     """A step of the wizard. Subclasses yield their widgets from `compose_body`."""
 

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from bbwizard.errors import BBWizardError
-from bbwizard.tui.screens.base import WizardStep
+from bbwizard.tui.screens.base import SIGN_IN_AGAIN, WizardStep
 from bbwizard.tui.screens.modals import ConfirmModal
 from bbwizard.tui.widgets.status import WARN_BEFORE, user_label
 
@@ -84,7 +84,6 @@ and when it can't be, you sign in again with the consumer filled in.
         table.add_column("User", key="user")
         table.add_column("Workspaces", key="workspaces")
         table.add_column("Token", key="token")
-        table.add_column("Site", key="site")
         table.focus()
         self.load()
 
@@ -103,19 +102,24 @@ and when it can't be, you sign in again with the consumer filled in.
     def fill(self, default: str | None) -> None:
         table = self.query_one("#profiles", DataTable)
         table.clear()
+        # The site only tells profiles apart when they are on different ones.
+        sites = {site_label(profile.site_url) for profile in self.profiles.values()}
+        if len(sites) > 1 and "site" not in table.columns:
+            table.add_column("Site", key="site")
         now = self.wizard.now()
         for name, profile in sorted(self.profiles.items(), key=lambda item: (item[0] != default, item[0])):
             state, colour = token_state_text(profile, now)
             workspaces = getattr(profile, "workspaces", None)
             label = f"{name} (default)" if name == default else name
-            table.add_row(
+            cells = [
                 Text(label),
                 Text(user_label(profile.user) or "—"),
                 Text(str(len(workspaces)) if workspaces else "—"),
                 Text(state, style=colour),
-                Text(site_label(profile.site_url)),
-                key=name,
-            )
+            ]
+            if "site" in table.columns:
+                cells.append(Text(site_label(profile.site_url)))
+            table.add_row(*cells, key=name)
         if not self.profiles:
             self.say("profiles-result", "No profiles left. Press n to set one up.")
 
@@ -129,7 +133,20 @@ and when it can't be, you sign in again with the consumer filled in.
     def action_choose(self) -> None:
         name = self.current_name()
         if name is not None:
-            self.dismiss(self.profiles[name])
+            self.choose(self.profiles[name])
+
+    @work(group="choose", exclusive=True, exit_on_error=False)
+    async def choose(self, profile: Any) -> None:
+        # Refreshed here, with this list still on screen behind any modal it needs.
+        if profile.token_state(self.wizard.now()) != "fresh":
+            self.say("profiles-result", f"Refreshing the token of “{profile.name}”…", "busy")
+        usable = await self.wizard.make_usable(profile)
+        if usable is None:
+            self.dismiss(SIGN_IN_AGAIN)
+        elif usable is False:
+            self.say("profiles-result", "")
+        else:
+            self.dismiss(usable)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
