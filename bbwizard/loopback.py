@@ -205,7 +205,7 @@ class LoopbackCatcher:
         if not self._servers:
             self.start()
         limit = self.timeout if timeout is None else timeout
-        if not self._done.wait(limit):
+        if not self._wait_in_slices(limit):
             minutes, seconds = round(limit / 60), round(limit)
             if limit >= 60:
                 span = f"{minutes} minute{'s' if minutes != 1 else ''}"
@@ -221,6 +221,23 @@ class LoopbackCatcher:
             if self._result is not None:
                 return self._result
         raise LoopbackError("The sign-in was cancelled before the browser came back.")
+
+    def _wait_in_slices(self, limit: float) -> bool:
+        """``self._done.wait(limit)``, a fifth of a second at a time.
+
+        Ctrl+C may be delivered to one of the listener's threads instead of the main one; the
+        main thread then only notices when its own wait returns. One long wait would leave
+        Ctrl+C unanswered for up to the whole timeout.
+        """
+        import time
+
+        deadline = time.monotonic() + limit
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self._done.is_set()
+            if self._done.wait(min(left, 0.2)):
+                return True
 
     def close(self) -> None:
         """Stop listening and free the port. Safe to call twice, and from another thread."""
