@@ -469,6 +469,28 @@ class WizardApp(App[int]):
         else:
             self.run_worker(self.show_unexpected(error), group="unexpected", exit_on_error=False)
 
+    def _handle_exception(self, error: Exception) -> None:
+        # A bug in a step's handler: Textual would quit. Say it in a modal instead and go one step
+        # back (the broken screen goes away). Only when the app itself still runs its messages.
+        node = error.__traceback__.tb_frame.f_locals.get("self") if error.__traceback__ else None
+        screen = getattr(node, "screen", None) if node is not None and node is not self else None
+        if (
+            isinstance(error, Exception)
+            and isinstance(screen, WizardStep)
+            and self.is_running
+            and not self._exit_renderables
+        ):
+            self.run_worker(self.recover(error, screen), group="unexpected", exit_on_error=False)
+            return
+        super()._handle_exception(error)
+
+    async def recover(self, error: Exception, screen: WizardStep[Any]) -> None:
+        await self.show_unexpected(error)
+        if screen in self.screen_stack:
+            while self.screen is not screen:
+                self.pop_screen()
+            screen.dismiss(BACK)
+
     def _fatal_error(self) -> None:
         # Textual's own crash report prints local variables; one of them may hold a token.
         import sys

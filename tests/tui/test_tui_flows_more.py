@@ -331,3 +331,35 @@ async def test_switch_profile_from_the_palette(make_app, emulator, signed_in, wa
         await wait.screen(ProfilesScreen)
         await wait.until(lambda: app.screen.query_one("#profiles").row_count == 2, "two profiles again")
         assert len(app.screen_stack) == 2  # the default screen and Profiles: nothing left underneath
+
+
+async def test_a_bug_in_a_step_becomes_a_modal_and_a_way_back(make_app, emulator, waiter_for, monkeypatch, tmp_path):
+    from bbwizard.secret import Secret
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    secret = Secret("the-consumer-secret-in-a-local")
+
+    def broken(self, result, value):
+        raise ValueError(f"a bug that mentions {secret.reveal()}")
+
+    monkeypatch.setattr(CodeScreen, "show_verdict", broken)
+    app = make_app(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.screen(ConsumerScreen)
+        await pilot.press("enter")
+        await wait.text("check-result", "The key and secret are right")
+        await pilot.press("enter")
+        await wait.screen(AuthorizeScreen)
+        await pilot.press("p")
+        await wait.screen(CodeScreen)
+        await pilot.press("x")
+        await wait.screen(ErrorModal)
+        message = text_of(app, "dialog-message")
+        assert message == "bbwizard hit an unexpected error (ValueError): a bug that mentions ***"
+        assert secret.reveal() not in app.export_screenshot()
+        await pilot.press("enter")
+        await wait.screen(AuthorizeScreen)  # one step back, and the wizard goes on
+        assert app.is_running
+    log = (tmp_path / "state" / "bbwizard" / "log" / "wizard.log")
+    assert log.exists() and secret.reveal() not in log.read_text() and "ValueError" in log.read_text()
