@@ -34,8 +34,22 @@ _COMMANDS = {
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # exit 2 with one sentence, as documented
         self.print_usage(sys.stderr)
-        print(f"X {message}", file=sys.stderr)
+        print(f"X {_without_stray_values(message)}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+def _without_stray_values(message: str) -> str:
+    """argparse echoes words it did not expect, and a secret pasted in the wrong place is one."""
+    prefix = "unrecognized arguments: "
+    if message.startswith(prefix):
+        count = len(message[len(prefix) :].split())
+        return (
+            f"{count} unexpected argument{'s' if count != 1 else ''} (not shown: it could be a secret). "
+            "Secrets are read from a prompt or stdin, never from the command line."
+        )
+    from bbwizard.secret import redact
+
+    return redact(message)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

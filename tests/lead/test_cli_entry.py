@@ -26,3 +26,19 @@ def test_help_lists_the_everyday_commands():
     assert result.returncode == 0
     for command in ("login", "token", "status", "logout", "clone", "credential", "setup-git", "demo", "emulator"):
         assert command in result.stdout
+
+
+def test_a_secret_pasted_as_a_stray_argument_is_not_echoed():
+    result = run("status", "pasted-consumer-secret-value")
+    assert result.returncode == 2
+    assert "pasted-consumer-secret-value" not in result.stderr
+    assert "1 unexpected argument (not shown: it could be a secret)" in result.stderr
+
+
+def test_cli_sentences_carry_no_terminal_control_sequences(capsys):
+    from bbwizard.cli import output
+
+    output.fail("remote: \x1b]52;c;ZXZpbA==\x07evil \u202eoverride\x1b[2J done")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
+    assert err.startswith("X remote:") and "done" in err
