@@ -14,6 +14,7 @@ load, with the code in its address bar).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hmac
 import html
@@ -22,6 +23,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +33,27 @@ from bbwizard.secret import redact, remember
 SUGGESTED_PORT = 8976
 DEFAULT_TIMEOUT = 300.0
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+@contextlib.contextmanager
+def _threads_started_here_ignore_ctrl_c() -> Iterator[None]:
+    """Threads started inside this block never receive Ctrl+C (nor SIGTERM).
+
+    The kernel hands a process's SIGINT to any thread that doesn't block it; delivered to a helper
+    thread, a main thread blocked in a read or a wait wouldn't notice it. A new thread inherits
+    the mask of the thread that starts it, so the mask is set here, around the start, and a
+    signal that comes meanwhile waits until the block ends.
+    """
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def suggest_callback_url() -> str:
@@ -174,7 +197,8 @@ class LoopbackCatcher:
             thread = threading.Thread(
                 target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"bbwizard-loopback-{self.port}", daemon=True
             )
-            thread.start()
+            with _threads_started_here_ignore_ctrl_c():
+                thread.start()
             self._threads.append(thread)
         return self
 
@@ -377,7 +401,8 @@ def open_browser(url: str) -> bool:
                 )
             except OSError:
                 continue
-            threading.Thread(target=process.wait, name="bbwizard-browser", daemon=True).start()  # reap it
+            with _threads_started_here_ignore_ctrl_c():  # reap it
+                threading.Thread(target=process.wait, name="bbwizard-browser", daemon=True).start()
             return True
         return False
     if sys.platform not in ("darwin", "win32", "cygwin") and not (
