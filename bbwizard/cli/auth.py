@@ -273,7 +273,10 @@ def cmd_login(args: argparse.Namespace) -> int:
     if not client_id:
         raise UsageError("The consumer's key is empty. Copy it from Bitbucket: Workspace settings → OAuth consumers.")
 
-    if args.secret_stdin or not (existing and existing.client_secret and existing.client_id == client_id):
+    # The saved secret goes only to the site it was saved for: `--site-url` naming another one
+    # (a command copied from somewhere) must not send it there.
+    same_site = bool(existing) and existing.site_url.rstrip("/").lower() == site_url.lower()
+    if args.secret_stdin or not (existing and existing.client_secret and existing.client_id == client_id and same_site):
         client_secret = _read_secret(args)
     else:
         client_secret = existing.client_secret
