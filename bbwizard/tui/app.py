@@ -53,6 +53,11 @@ class ConsumerPrefill:
     api_url: str = "https://api.bitbucket.org/2.0"
     clone_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        # A bare str here would show in this dataclass's repr, and so in a crash report.
+        if self.client_secret is not None and not isinstance(self.client_secret, Secret):
+            self.client_secret = Secret(self.client_secret)
+
 
 @dataclass
 class FlowState:
@@ -404,7 +409,11 @@ class WizardApp(App[int]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.copy_to_clipboard(profile.access_token.reveal())
-                self.notify("The access token is on the clipboard. Clear it when you are done.", title="Copied")
+                self.notify(
+                    "The access token is on the clipboard (inside tmux, also in its paste buffer). "
+                    "Clear it when you are done.",
+                    title="Copied",
+                )
 
         self.push_screen(
             ConfirmModal(

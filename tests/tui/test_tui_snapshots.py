@@ -71,7 +71,7 @@ def test_snapshot_consumer(snap_compare, snap_app, settled):
 def test_snapshot_consumer_wrong_secret(snap_compare, snap_app, emulator, settled):
     app = snap_app()
     prefill = demo_prefill(emulator)
-    prefill.client_secret = "not-the-right-secret"
+    prefill.client_secret = Secret("not-the-right-secret")
 
     async def run_before(pilot):
         app.push_screen(ConsumerScreen(prefill))

@@ -45,7 +45,7 @@ def suggested_callback_url() -> str:
     return suggest_callback_url()
 
 
-def field_problems(name: str, key: str, secret: str, callback: str) -> dict[str, str]:
+def field_problems(name: str, key: str, has_secret: bool, callback: str) -> dict[str, str]:
     """What is wrong with each field, as a sentence; empty when all is well."""
     problems: dict[str, str] = {}
     if not name:
@@ -56,7 +56,7 @@ def field_problems(name: str, key: str, secret: str, callback: str) -> dict[str,
         problems["key"] = "Paste the consumer's Key from its page in Bitbucket."
     elif any(ch.isspace() for ch in key):
         problems["key"] = "The key has spaces in it; copy it again from Bitbucket."
-    if not secret:
+    if not has_secret:
         problems["secret"] = "Paste the consumer's Secret (shown under the key in Bitbucket)."
     parts = urlsplit(callback)
     if not callback:
@@ -101,12 +101,14 @@ A *private* consumer can also act as its owner without a browser.
 
     def compose_body(self) -> ComposeResult:
         prefill = self.prefill
-        secret = prefill.client_secret
-        secret_text = secret.reveal() if isinstance(secret, Secret) else (secret or "")
+        # No local holds the secret bare: Textual's crash report prints every frame's locals.
         fields = [
             ("name", "Profile name", Input(prefill.name or "", placeholder="work", id="name")),
             ("key", "Key", Input(prefill.client_id or "", placeholder="the consumer's Key", id="key")),
-            ("secret", "Secret", Input(secret_text, placeholder="the consumer's Secret", password=True, id="secret")),
+            ("secret", "Secret", Input(
+                prefill.client_secret.reveal() if prefill.client_secret else "",
+                placeholder="the consumer's Secret", password=True, id="secret",
+            )),
             ("callback", "Callback URL", Input(prefill.callback_url or suggested_callback_url(), id="callback")),
         ]
         with VerticalScroll(id="form"):
@@ -152,8 +154,9 @@ A *private* consumer can also act as its owner without a browser.
                     break
 
     def read_form(self) -> ConsumerForm | None:
-        values = {field_id: self.query_one(f"#{field_id}", Input).value.strip() for field_id in ("name", "key", "secret", "callback")}
-        problems = field_problems(values["name"], values["key"], values["secret"], values["callback"])
+        values = {field_id: self.query_one(f"#{field_id}", Input).value.strip() for field_id in ("name", "key", "callback")}
+        secret = Secret(self.query_one("#secret", Input).value.strip())  # wrapped the moment it is read
+        problems = field_problems(values["name"], values["key"], bool(secret), values["callback"])
         for field_id in ("name", "key", "secret", "callback"):
             self.show_problem(field_id, problems.get(field_id, ""))
             self.query_one(f"#{field_id}", Input).set_class(field_id in problems, "-invalid")
@@ -165,7 +168,7 @@ A *private* consumer can also act as its owner without a browser.
         return ConsumerForm(
             name=values["name"],
             client_id=values["key"],
-            client_secret=Secret(values["secret"]),
+            client_secret=secret,
             callback_url=values["callback"],
             site_url=self.prefill.site_url,
             api_url=self.prefill.api_url,

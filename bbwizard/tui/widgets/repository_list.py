@@ -24,6 +24,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Network text made safe to draw: control characters and bidi overrides become spaces."""
+    return _CONTROL.sub(" ", text).replace("\n", " ").replace("\t", " ")
+
+
 def _attr(obj: Any, *names: str, default: Any = None) -> Any:
     for name in names:
         value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
@@ -82,11 +90,12 @@ class RepositoryRow:
 
     @classmethod
     def from_repository(cls, repository: Any) -> RepositoryRow:
-        name = str(_attr(repository, "name", "slug", default=""))
-        slug = str(_attr(repository, "slug", default=name))
+        name = printable(str(_attr(repository, "name", "slug", default="")))
+        slug = printable(str(_attr(repository, "slug", default=name)))
         project = _attr(repository, "project_name", "project_key", "project", default="")
         if not isinstance(project, str):
             project = str(_attr(project, "name", "key", default=""))
+        project = printable(project)
         main = _attr(repository, "main_branch", "mainbranch", default="")
         if not isinstance(main, str):
             main = str(_attr(main, "name", default=""))
@@ -96,8 +105,9 @@ class RepositoryRow:
                 updated = datetime.fromisoformat(updated.replace("Z", "+00:00"))
             except ValueError:
                 updated = None
-        full_name = str(_attr(repository, "full_name", default=slug))
-        language = str(_attr(repository, "language", default=""))
+        full_name = printable(str(_attr(repository, "full_name", default=slug)))
+        language = printable(str(_attr(repository, "language", default="")))
+        main = printable(main)
         row = cls(
             repository=repository,
             key=full_name,

@@ -1,0 +1,35 @@
+"""Small pure pieces of the wizard: what the list draws from network text, and the field rules."""
+
+from __future__ import annotations
+
+from bbwizard.api import Repository
+from bbwizard.tui.screens.consumer import field_problems
+from bbwizard.tui.widgets.repository_list import RepositoryRow, subsequence_pattern
+
+
+def test_network_text_loses_control_sequences_and_bidi_overrides():
+    repo = Repository(uuid="{1}", full_name="acme/evil", slug="evil", name="evil\x1b]52;c;QUFB\x07name\u202egnp.exe",
+                      workspace="acme", language="py\x9bthon", project_name="[bold]Web[/]")
+    row = RepositoryRow.from_repository(repo)
+    assert "\x1b" not in row.name and "\x07" not in row.name and "\u202e" not in row.name
+    assert row.name == "evil ]52;c;QUFB name gnp.exe"
+    assert row.language == "py thon"
+    assert row.project == "[bold]Web[/]"  # kept as text: the list never parses markup
+
+
+def test_fuzzy_filter_matches_letters_in_order_within_one_field():
+    pattern = subsequence_pattern("wbp")
+    assert pattern.search("webapp\twebapp\tweb\tpython")
+    assert not pattern.search("web\tbilling\tpay\tgo")  # w, b, p spread over three fields: no match
+    assert subsequence_pattern("   ") is None
+
+
+def test_consumer_fields_are_named_when_wrong():
+    assert field_problems("work", "KEY", True, "http://localhost:8976/") == {}
+    problems = field_problems("bad name!", "has space", False, "localhost:8976")
+    assert problems == {
+        "name": "A profile name uses letters, digits, dots, dashes and underscores only.",
+        "key": "The key has spaces in it; copy it again from Bitbucket.",
+        "secret": "Paste the consumer's Secret (shown under the key in Bitbucket).",
+        "callback": "The callback URL must be an http:// or https:// address, like http://localhost:8976/.",
+    }
