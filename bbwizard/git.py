@@ -671,6 +671,10 @@ async def _fresh_profile(profile: Profile, store: ConfigStore | None, *, force: 
     return await asyncio.to_thread(lambda: ensure_fresh(store, profile.name, force=force))
 
 
+_ANSWER_FIFO = "credential"
+_DONE_FIFO = "read"
+
+
 class CredentialPipe:
     """Answers git's ``get`` for one clone from this process, through a private FIFO.
 
@@ -680,6 +684,10 @@ class CredentialPipe:
     it has read everything (without that handshake a second answer could reach the same ``cat``).
     The token goes through a kernel pipe only: never argv, never the environment, never a file on
     disk. The FIFOs and their folder are removed when the clone ends. POSIX only.
+
+    This side opens the FIFOs through a descriptor of the folder taken when it was made, never by
+    path: if the folder's name were swapped for another folder (a temp folder without the sticky
+    bit lets another user rename it), the token would still go only into our own FIFO.
     """
 
     def __init__(self, answer: Callable[[], str]) -> None:
@@ -692,12 +700,20 @@ class CredentialPipe:
         self._folder = tempfile.mkdtemp(prefix="bbwizard-git-")  # mode 0700
         self.path = os.path.join(self._folder, "credential")
         self.done_path = os.path.join(self._folder, "read")
+        self._dir_fd = -1
         try:
-            os.mkfifo(self.path, 0o600)
-            os.mkfifo(self.done_path, 0o600)
+            self._dir_fd = os.open(self._folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+            info = os.fstat(self._dir_fd)
+            if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+                raise PermissionError(f"{self._folder} is not private")
+            os.mkfifo(_ANSWER_FIFO, 0o600, dir_fd=self._dir_fd)
+            os.mkfifo(_DONE_FIFO, 0o600, dir_fd=self._dir_fd)
         except BaseException:  # a filesystem without FIFOs: leave nothing behind
             import shutil
 
+            if self._dir_fd >= 0:
+                os.close(self._dir_fd)
+                self._dir_fd = -1
             shutil.rmtree(self._folder, ignore_errors=True)
             raise
         self._closed = threading.Event()
@@ -706,7 +722,15 @@ class CredentialPipe:
 
     @staticmethod
     def available() -> bool:
-        return os.name == "posix" and hasattr(os, "mkfifo")
+        return (
+            os.name == "posix"
+            and hasattr(os, "mkfifo")
+            and os.mkfifo in os.supports_dir_fd
+            and os.open in os.supports_dir_fd
+        )
+
+    def _open(self, name: str, flags: int) -> int:
+        return os.open(name, flags, dir_fd=self._dir_fd)
 
     @property
     def helper(self) -> str:
@@ -717,7 +741,7 @@ class CredentialPipe:
     def _serve(self) -> None:
         while not self._closed.is_set():
             try:
-                fd = os.open(self.path, os.O_WRONLY)  # blocks until a helper opens the FIFO
+                fd = self._open(_ANSWER_FIFO, os.O_WRONLY)  # blocks until a helper opens the FIFO
             except OSError:
                 return
             try:
@@ -737,7 +761,7 @@ class CredentialPipe:
             finally:
                 os.close(fd)
             try:
-                done = os.open(self.done_path, os.O_RDONLY)  # blocks until the helper has read it all
+                done = self._open(_DONE_FIFO, os.O_RDONLY)  # blocks until the helper has read it all
             except OSError:
                 return
             try:
@@ -747,21 +771,30 @@ class CredentialPipe:
                 os.close(done)
 
     def close(self) -> None:
-        import shutil
-
         if self._closed.is_set():
             return
         self._closed.set()
         # Wake the thread wherever it waits (in open() of either FIFO), until it has gone.
         deadline = time.monotonic() + 5
         while self._thread.is_alive() and time.monotonic() < deadline:
-            for path, flags in ((self.path, os.O_RDONLY), (self.done_path, os.O_WRONLY)):
+            for name, flags in ((_ANSWER_FIFO, os.O_RDONLY), (_DONE_FIFO, os.O_WRONLY)):
                 try:
-                    os.close(os.open(path, flags | os.O_NONBLOCK))
+                    os.close(self._open(name, flags | os.O_NONBLOCK))
                 except OSError:
                     pass
             self._thread.join(timeout=0.05)
-        shutil.rmtree(self._folder, ignore_errors=True)
+        for name in (_ANSWER_FIFO, _DONE_FIFO):
+            try:
+                os.unlink(name, dir_fd=self._dir_fd)
+            except OSError:
+                pass
+        if not self._thread.is_alive():  # else it may still use it: leave it (and one fd) open
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+        try:
+            os.rmdir(self._folder)  # empty now; a folder with anything in it is not ours
+        except OSError:
+            pass
 
 
 def _pipe_answer(holder: list[Profile]) -> Callable[[], str]:

@@ -195,3 +195,28 @@ async def test_cancel_while_git_waits_on_the_helper_leaves_nothing_behind(emulat
     for thread in [t for t in threading.enumerate() if t.name == "bbwizard-credential-pipe"]:
         thread.join(HANG_GUARD)
         assert not thread.is_alive()
+
+
+def test_a_swapped_folder_never_receives_the_answer(tmp_path):
+    # In a temp folder without the sticky bit another user can rename ours and put theirs, with
+    # a FIFO of their own, at its name. bbwizard's side must keep writing into its own FIFO.
+    answer = "username=x-token-auth\npassword=the-token-value\n"
+    pipe = git.CredentialPipe(lambda: answer)
+    original = Path(pipe.path).parent
+    moved = tmp_path / "moved-away"
+    try:
+        os.rename(original, moved)
+        original.mkdir(mode=0o700)
+        os.mkfifo(original / "credential", 0o600)
+        trap = os.open(original / "credential", os.O_RDONLY | os.O_NONBLOCK)  # the other user's reader
+        try:
+            ours = subprocess.run(["cat", str(moved / "credential")], capture_output=True, text=True, timeout=HANG_GUARD)
+            assert ours.stdout == answer  # our FIFO, wherever it went, still gets it
+            assert os.read(trap, 4096) == b""  # the impostor got nothing
+        finally:
+            os.close(trap)
+        subprocess.run(["sh", "-c", f": > '{moved / 'read'}'"], check=True, timeout=HANG_GUARD)  # finish the handshake
+    finally:
+        pipe.close()
+    assert not pipe._thread.is_alive()
+    assert (original / "credential").exists()  # the impostor's folder is not ours to empty
