@@ -513,6 +513,15 @@ class ConfigStore:
                 f"The config file {self.path} belongs to another user (uid {info.st_uid}). "
                 "Don't trust secrets in a file someone else can change; sign in again into your own file."
             )
+        try:
+            folder = self.path.parent.stat()
+        except OSError:
+            return found
+        if folder.st_mode & 0o022 and not folder.st_mode & 0o1000:  # writable by others, no sticky bit
+            found.append(
+                f"The folder {self.path.parent} can be changed by other users (mode {folder.st_mode & 0o777:o}): "
+                f"they could swap the config file for one of their own. Run: chmod 700 {self.path.parent}"
+            )
         return found
 
     # -- writing --

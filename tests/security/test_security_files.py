@@ -134,3 +134,22 @@ def test_a_naive_expiry_from_a_caller_does_not_show_secrets_either(sec_env, text
     assert "_profile_to_table" in report
     for piece in secret_pieces(profile.client_secret, profile.access_token, profile.refresh_token):
         assert piece not in report, f"{piece!r} shows in the crash report"
+
+
+def test_a_folder_others_can_change_is_warned_about(emulator, signed_in, bbw, config_file):
+    signed_in(emulator)
+    folder = config_file.parent
+    folder.chmod(0o777)
+    try:
+        done = bbw("status")
+        sticky = None
+        folder.chmod(0o1777)  # like /tmp: others can't rename or remove what is ours
+        sticky = bbw("status")
+    finally:
+        folder.chmod(0o700)
+    assert done.returncode == 0, done.stderr
+    assert (f"! The folder {folder} can be changed by other users (mode 777): they could swap the config file "
+            f"for one of their own. Run: chmod 700 {folder}") in done.stderr
+    assert "can be changed by other users" not in sticky.stderr
+    quiet = bbw("status")
+    assert "can be changed by other users" not in quiet.stderr and "can be read by other users" not in quiet.stderr
