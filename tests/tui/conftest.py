@@ -293,7 +293,10 @@ async def settle(pilot: Any, condition: Callable[[], Any], what: str, timeout: f
     await waiter.until(condition, what)
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
-    await pilot.pause()
+    # A few frames more, so late layout (column widths, the Footer's keys) is done before the picture.
+    for _ in range(3):
+        await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
 
 
 @pytest.fixture

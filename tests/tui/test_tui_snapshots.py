@@ -29,6 +29,13 @@ SIZE = (100, 30)
 BITBUCKET = "https://bitbucket.org"
 
 
+def table_ready(app, rows: int) -> bool:
+    """The profile table holds `rows` rows and has sized its columns (DataTable does that on idle,
+    and a modal pushed before then would freeze the narrow header in the picture)."""
+    table = app.screen.query_one("#profiles")
+    return table.row_count == rows and not table._require_update_dimensions and not table._updated_cells
+
+
 def text_of(app, widget_id: str) -> str:
     return app.screen.query_one(f"#{widget_id}").visual.plain
 
@@ -53,7 +60,7 @@ def test_snapshot_profiles(snap_compare, snap_app, saved_profile, settled):
 
     async def run_before(pilot):
         app.push_screen(ProfilesScreen())
-        await settled(pilot, lambda: app.screen.query_one("#profiles").row_count == 3, "three profiles")
+        await settled(pilot, lambda: table_ready(app, 3), "three profiles")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -223,7 +230,7 @@ def test_snapshot_sign_in_again_modal(snap_compare, snap_app, saved_profile, emu
 
     async def run_before(pilot):
         await settled(pilot, lambda: isinstance(app.screen, ProfilesScreen)
-                      and app.screen.query_one("#profiles").row_count == 1, "the profiles")
+                      and table_ready(app, 1), "the profiles")
         await pilot.press("enter")
         await settled(pilot, lambda: isinstance(app.screen, ErrorModal), "the modal")
 
@@ -238,7 +245,7 @@ def test_snapshot_delete_confirmation(snap_compare, snap_app, saved_profile, set
 
     async def run_before(pilot):
         app.push_screen(ProfilesScreen())
-        await settled(pilot, lambda: app.screen.query_one("#profiles").row_count == 1, "the profile")
+        await settled(pilot, lambda: table_ready(app, 1), "the profile")
         await pilot.press("d")
         await settled(pilot, lambda: isinstance(app.screen, ConfirmModal), "the question")
 
