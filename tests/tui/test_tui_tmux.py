@@ -112,7 +112,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     screen = terminal.wait_for("Step 7 of 7 · Clone")
     assert "acme/webapp" in screen
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while "develop chosen" not in terminal.screen() and time.monotonic() < deadline:
         terminal.keys("C-b")  # develop, once the branches are in
         time.sleep(0.5)
@@ -133,9 +133,10 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     assert len(leftovers) == 1 and (leftovers[0] / "config.toml").is_file()  # the demo's own config folder
 
     terminal.keys("C-q")  # quit
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (terminal.log.exists() and "EXITED" in terminal.log.read_text()):
         time.sleep(0.2)
+    assert terminal.log.exists(), f"bbwizard demo did not exit after ctrl+q; the screen shows:\n{terminal.screen()}"
     assert terminal.log.read_text().strip() == "EXITED 0"
     after = terminal.screen()
     assert "bbwizard demo: a Bitbucket Cloud emulator runs on http://127.0.0.1:" in after
@@ -148,7 +149,7 @@ def test_demo_cleans_up_when_its_terminal_closes(terminal):
     leftovers = list(terminal.tmp.glob("bbwizard-demo-*"))
     assert len(leftovers) == 1
     terminal.tmux("kill-session", "-t", terminal.session)  # the terminal goes away: SIGHUP
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while leftovers[0].exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not leftovers[0].exists(), "the demo's temporary config folder outlived its terminal"
