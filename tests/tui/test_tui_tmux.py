@@ -106,6 +106,10 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     terminal.keys("w", "e", "b")
     screen = terminal.wait_for("match “web”")
     terminal.keys("Enter")  # to the list
+    deadline = time.monotonic() + 60
+    while " Sort " not in terminal.screen() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the list's keys are back in the Footer once it has the focus
+    assert " Sort " in terminal.screen(), terminal.screen()
     terminal.keys("Space")
     screen = terminal.wait_for("1 selected")
     terminal.keys("Enter")

@@ -238,8 +238,9 @@ A *private* consumer can also act as its owner without a browser.
         else:
             sentence = f"{result.message} Next, the browser asks you to grant access."
             own.add_class("hidden")
-        self.say("check-result", sentence, "ok")
         if then_continue and result.kind != "private":
             self.dismiss(form)
-        else:
-            self.query_one("#continue", Button).focus()
+            return
+        # Focus first, then the sentence: whoever reads "right" and presses Enter goes on.
+        self.set_focus(self.query_one("#continue", Button))
+        self.say("check-result", sentence, "ok")

@@ -183,7 +183,7 @@ language (fuzzy), and the matched letters are highlighted.
     @on(Input.Submitted, "#filter")
     def filter_done(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#repositories", RepositoryList).focus()
+        self.set_focus(self.query_one("#repositories", RepositoryList))  # now, before the next key
 
     @on(RepositoryList.SelectionChanged)
     def selection_changed(self, event: RepositoryList.SelectionChanged) -> None:
