@@ -842,40 +842,112 @@ async def _run_git_clone(argv: list[str], env: dict[str, str], on_progress: Prog
         raise
 
 
-async def clone_repository(
-    profile: Profile,
-    workspace: str,
-    slug: str,
-    dest: str | os.PathLike[str] | None = None,
-    *,
-    branch: str | None = None,
-    depth: int | None = None,
-    on_progress: ProgressCallback | None = None,
-    store: ConfigStore | None = None,
-    git: str = "git",
-    low_speed_limit: int = LOW_SPEED_LIMIT,
-    low_speed_time: int = LOW_SPEED_TIME,
-) -> CloneResult:
-    """Clone ``workspace/slug`` of the profile's site into ``dest`` (default ``./slug``).
+def _run_git_clone_sync(argv: list[str], env: dict[str, str], on_progress: ProgressCallback | None) -> tuple[int, list[str]]:
+    """:func:`_run_git_clone` without an event loop, for the command's single clone: the same
+    child (no stdin, its own process group, stderr read as it comes); stopped if interrupted."""
+    import codecs
+    import subprocess
 
-    With ``store``, the token is made fresh first (so a needed sign-in is reported before git
-    starts), and a 401 from git refreshes it once and tries once more (never a loop). Cancelling
-    the task stops git, removes what this clone created, and raises
-    :class:`~bbwizard.errors.CloneCancelled`.
-    """
-    import asyncio
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=(os.name == "posix"),
+    )
+    try:
+        assert proc.stderr is not None
+        stderr = proc.stderr.fileno()
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        splitter = ProgressSplitter()
+        kept: list[str] = []
+        while True:
+            chunk = os.read(stderr, 8192)
+            if not chunk:
+                break
+            for piece in splitter.feed(decoder.decode(chunk)):
+                _emit(piece, on_progress, kept)
+        for piece in splitter.feed(decoder.decode(b"", final=True)) + splitter.flush():
+            _emit(piece, on_progress, kept)
+        code = proc.wait()
+        return code, kept
+    except BaseException:
+        try:
+            _terminate_sync(proc)
+        finally:
+            _kill_now(proc)
+        raise
+    finally:
+        if proc.stderr is not None:
+            proc.stderr.close()
 
+
+def _terminate_sync(proc) -> None:  # noqa: ANN001 - subprocess.Popen
+    import signal
+    import subprocess
+
+    if proc.poll() is not None:
+        return
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.terminate()
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(TERMINATE_GRACE)
+    except subprocess.TimeoutExpired:
+        _kill_now(proc)
+        proc.wait()
+
+
+def _fresh_profile_sync(profile: Profile, store: ConfigStore | None, *, force: bool = False) -> Profile:
+    if store is None:
+        return profile
+    if not force:
+        current = store.get(profile.name)
+        if current.token_state() == "fresh":
+            return current
+    from bbwizard.oauth import ensure_fresh
+
+    return ensure_fresh(store, profile.name, force=force)
+
+
+def _check_clone_request(workspace: str, slug: str, branch: str | None, depth: int | None) -> RepositoryRef:
     ref = RepositoryRef(_check_name(workspace, f"{workspace}/{slug}"), _check_name(slug, f"{workspace}/{slug}"))
     if depth is not None and depth < 1:
         raise UsageError("--depth must be a whole number of at least 1.")
     if branch is not None and (not branch.strip() or branch.startswith("-") or any(c in branch for c in "\x00\n\r")):
         raise UsageError(f"“{branch}” is not a branch name.")
-    started = time.monotonic()
-    path, created = prepare_destination(dest if dest is not None else ref.slug)
+    return ref
+
+
+def _clone_steps(
+    profile: Profile,
+    ref: RepositoryRef,
+    path: Path,
+    created: bool,
+    *,
+    branch: str | None,
+    depth: int | None,
+    store: ConfigStore | None,
+    git: str,
+    low_speed_limit: int,
+    low_speed_time: int,
+    started: float,
+):  # noqa: ANN202 - a generator driven by clone_repository and clone_repository_sync
+    """What a clone does, with its waits left to the caller (an event loop or plain blocking
+    calls), so both ways of running a clone share every rule. Yields ``("fresh", profile, force)``
+    (send back the fresh Profile), ``("git", argv, env)`` (send back ``(code, kept lines)``) and
+    ``("size", path)`` (send back the size); returns the CloneResult. An exception thrown in at a
+    yield (cancel, Ctrl+C) removes what this clone created and goes on up; the pipe is always closed.
+    """
     holder: list[Profile] = [profile]
     pipe: CredentialPipe | None = None
     try:
-        profile = await _fresh_profile(profile, store)
+        profile = yield ("fresh", profile, False)
         site = site_base(profile.site_url)
         host = urlsplit(site).netloc
         config_path = _config_path_for(store)
@@ -900,7 +972,7 @@ async def clone_repository(
         env = git_env(injected, low_speed_limit=low_speed_limit, low_speed_time=low_speed_time)
         bypass_proxy_for_loopback(env, site)
         for attempt in (1, 2):
-            code, kept = await _run_git_clone(argv, env, on_progress)
+            code, kept = yield ("git", argv, env)
             if code == 0:
                 break
             if pipe is not None and pipe.error is not None:  # our answer failed, not Bitbucket
@@ -919,11 +991,13 @@ async def clone_repository(
             if attempt == 1 and store is not None and isinstance(error, SignInRequired):
                 # Bitbucket refused a token we thought fresh: refresh once, try once more.
                 _remove_destination(path, created=False)
-                profile = await _fresh_profile(profile, store, force=True)
+                profile = yield ("fresh", profile, True)
                 holder[0] = profile
                 continue
             raise error
-        size = await asyncio.to_thread(folder_size, path)
+        if pipe is not None:  # git has finished with it: no need to wait for the size
+            pipe.close()
+        size = yield ("size", path)
         return CloneResult(
             workspace=ref.workspace,
             slug=ref.slug,
@@ -933,16 +1007,119 @@ async def clone_repository(
             size_bytes=size,
             seconds=time.monotonic() - started,
         )
-    except asyncio.CancelledError:
-        _remove_destination(path, created)
-        where = f" and removed {path}" if created else f" and emptied {path}"
-        raise CloneCancelled(f"Cancelled the clone of {ref.full_name}{where}.") from None
     except BaseException:
         _remove_destination(path, created)
         raise
     finally:
         if pipe is not None:
             pipe.close()
+
+
+def _cancelled(ref: RepositoryRef, path: Path, created: bool) -> CloneCancelled:
+    where = f" and removed {path}" if created else f" and emptied {path}"
+    return CloneCancelled(f"Cancelled the clone of {ref.full_name}{where}.")
+
+
+async def clone_repository(
+    profile: Profile,
+    workspace: str,
+    slug: str,
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    branch: str | None = None,
+    depth: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    store: ConfigStore | None = None,
+    git: str = "git",
+    low_speed_limit: int = LOW_SPEED_LIMIT,
+    low_speed_time: int = LOW_SPEED_TIME,
+) -> CloneResult:
+    """Clone ``workspace/slug`` of the profile's site into ``dest`` (default ``./slug``).
+
+    With ``store``, the token is made fresh first (so a needed sign-in is reported before git
+    starts), and a 401 from git refreshes it once and tries once more (never a loop). Cancelling
+    the task stops git, removes what this clone created, and raises
+    :class:`~bbwizard.errors.CloneCancelled`.
+    """
+    import asyncio
+
+    ref = _check_clone_request(workspace, slug, branch, depth)
+    started = time.monotonic()
+    path, created = prepare_destination(dest if dest is not None else ref.slug)
+    steps = _clone_steps(
+        profile, ref, path, created, branch=branch, depth=depth, store=store, git=git,
+        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, started=started,
+    )
+    reply: object = None
+    while True:
+        try:
+            step = steps.send(reply)
+        except StopIteration as done:
+            return done.value
+        except asyncio.CancelledError:  # thrown in below: the steps have removed what they created
+            raise _cancelled(ref, path, created) from None
+        try:
+            if step[0] == "fresh":
+                reply = await _fresh_profile(step[1], store, force=step[2])
+            elif step[0] == "git":
+                reply = await _run_git_clone(step[1], step[2], on_progress)
+            else:
+                reply = await asyncio.to_thread(folder_size, step[1])
+        except BaseException as error:  # noqa: BLE001 - handed to the steps, which clean up and re-raise
+            try:
+                steps.throw(error)
+            except asyncio.CancelledError:
+                raise _cancelled(ref, path, created) from None
+            raise  # pragma: no cover - the steps always re-raise
+
+
+def clone_repository_sync(
+    profile: Profile,
+    workspace: str,
+    slug: str,
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    branch: str | None = None,
+    depth: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    store: ConfigStore | None = None,
+    git: str = "git",
+    low_speed_limit: int = LOW_SPEED_LIMIT,
+    low_speed_time: int = LOW_SPEED_TIME,
+) -> CloneResult:
+    """:func:`clone_repository` without an event loop, for ``bbwizard clone`` of one repository:
+    the same steps, so the same rules, without the cost of importing and starting asyncio (a
+    tenth of a second of a command that lasts a few). Ctrl+C (KeyboardInterrupt) stops git,
+    removes what this clone created, and raises :class:`~bbwizard.errors.CloneCancelled`.
+    """
+    ref = _check_clone_request(workspace, slug, branch, depth)
+    started = time.monotonic()
+    path, created = prepare_destination(dest if dest is not None else ref.slug)
+    steps = _clone_steps(
+        profile, ref, path, created, branch=branch, depth=depth, store=store, git=git,
+        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, started=started,
+    )
+    reply: object = None
+    while True:
+        try:
+            step = steps.send(reply)
+        except StopIteration as done:
+            return done.value
+        except KeyboardInterrupt:
+            raise _cancelled(ref, path, created) from None
+        try:
+            if step[0] == "fresh":
+                reply = _fresh_profile_sync(step[1], store, force=step[2])
+            elif step[0] == "git":
+                reply = _run_git_clone_sync(step[1], step[2], on_progress)
+            else:
+                reply = folder_size(step[1])
+        except BaseException as error:  # noqa: BLE001 - handed to the steps, which clean up and re-raise
+            try:
+                steps.throw(error)
+            except KeyboardInterrupt:
+                raise _cancelled(ref, path, created) from None
+            raise  # pragma: no cover - the steps always re-raise
 
 
 def _emit(piece: str, on_progress: ProgressCallback | None, kept: list[str]) -> None:
