@@ -937,6 +937,7 @@ def _clone_steps(
     low_speed_limit: int,
     low_speed_time: int,
     started: float,
+    progress: bool = True,
 ):  # noqa: ANN202 - a generator driven by clone_repository and clone_repository_sync
     """What a clone does, with its waits left to the caller (an event loop or plain blocking
     calls), so both ways of running a clone share every rule. Yields ``("fresh", profile, force)``
@@ -952,7 +953,9 @@ def _clone_steps(
         host = urlsplit(site).netloc
         config_path = _config_path_for(store)
         helper = helper_config(site, profile.name, config_path=config_path)
-        argv = [git, "clone", "--progress"]
+        # Progress only for someone who listens: without a callback nobody sees it, and git's
+        # progress costs the clone a few percent (as plain git, which shows none off a terminal).
+        argv = [git, "clone", "--progress" if progress else "--no-progress"]
         for key, value in helper:  # persisted in the new repository's .git/config: a command, no secret
             argv += ["-c", f"{key}={value}"]
         if branch:
@@ -1049,6 +1052,7 @@ async def clone_repository(
     steps = _clone_steps(
         profile, ref, path, created, branch=branch, depth=depth, store=store, git=git,
         low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, started=started,
+        progress=on_progress is not None,
     )
     reply: object = None
     while True:
@@ -1098,6 +1102,7 @@ def clone_repository_sync(
     steps = _clone_steps(
         profile, ref, path, created, branch=branch, depth=depth, store=store, git=git,
         low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, started=started,
+        progress=on_progress is not None,
     )
     reply: object = None
     while True:

@@ -208,7 +208,7 @@ def _run_clone(args: argparse.Namespace) -> int:
             dest,
             branch=args.branch,
             depth=args.depth,
-            on_progress=lambda event: display.progress(0, event),
+            on_progress=(lambda event: display.progress(0, event)) if display.draws else None,
             store=store,
         )
         display.done(0, result)
@@ -221,7 +221,7 @@ def _run_clone(args: argparse.Namespace) -> int:
             requests,
             into=args.into,
             jobs=args.jobs,
-            on_progress=display.progress,
+            on_progress=display.progress if display.draws else None,
             on_done=display.done,
             store=store,
         )
@@ -284,7 +284,10 @@ _HEADERS = ("", "repository", "branch", "size", "time", "where")
 
 
 class _QuietDisplay:
-    """stderr is not a terminal: no animation (and no rich to import), a plain table at the end."""
+    """stderr is not a terminal: no animation (and no rich to import), a plain table at the end.
+    Nothing draws progress, so git is not asked for any (``draws``), as plain git off a terminal."""
+
+    draws = False
 
     def __init__(self, refs) -> None:  # noqa: ANN001
         self.refs = refs
@@ -312,6 +315,8 @@ class _QuietDisplay:
 
 class _LiveBars:
     """A rich progress bar per clone on a terminal, and a rich table at the end."""
+
+    draws = True
 
     def __init__(self, refs) -> None:  # noqa: ANN001
         from rich.console import Console
