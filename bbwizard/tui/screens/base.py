@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -98,6 +99,17 @@ class WizardStep(Screen[T], Generic[T]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Go back one step"),
     ]
+
+    _resumed = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Runs before Screen's own handler. A step is made fresh for each push, and Textual styled
+        # every widget when compose mounted it (after all its siblings), so restyling the whole
+        # screen on the first resume only redoes that work (a third of the start-up's CSS time).
+        # Later resumes (a modal closed) keep Textual's behaviour.
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     @property
     def wizard(self) -> WizardApp:
