@@ -973,6 +973,8 @@ def _clone_steps(
             else:
                 injected[1] = (injected[1][0], pipe.helper)
         env = git_env(injected, low_speed_limit=low_speed_limit, low_speed_time=low_speed_time)
+        if not progress:  # else git's checkout reports every percent even with --no-progress
+            del env["GIT_PROGRESS_DELAY"]
         bypass_proxy_for_loopback(env, site)
         for attempt in (1, 2):
             code, kept = yield ("git", argv, env)
