@@ -39,18 +39,32 @@ AUTO_REFRESH_PAUSE = timedelta(seconds=30)
 
 
 _imports_frozen = False
+_thresholds: tuple[int, int, int] | None = None
+# Young objects between two collections while the first step is being built (Python's default: 700).
+START_UP_GC_THRESHOLD = 10_000
 
 
 def freeze_imports() -> None:
     """Once per process, before the first app starts: what is allocated by then (Textual's and
     Rich's modules and classes, ours) lives as long as the process, so move it out of the cyclic
     collector's generations. Start-up allocates a lot (styles, strips, messages), and each full
-    collection it triggers would walk all of that again. Only once, so a process that builds many
-    apps (the tests) does not keep their leftovers."""
-    global _imports_frozen
+    collection it triggers would walk all of that again. Until the first step is drawn
+    (`start_up_done`), the collector also runs less often. Only once, so a process that builds
+    many apps (the tests) does not keep their leftovers."""
+    global _imports_frozen, _thresholds
     if not _imports_frozen:
         _imports_frozen = True
         gc.freeze()
+        _thresholds = gc.get_threshold()
+        gc.set_threshold(max(START_UP_GC_THRESHOLD, _thresholds[0]), *_thresholds[1:])
+
+
+def start_up_done() -> None:
+    """The first step is on the screen: the collector's usual pace again."""
+    global _thresholds
+    if _thresholds is not None:
+        gc.set_threshold(*_thresholds)
+        _thresholds = None
 
 
 def utc_now() -> datetime:

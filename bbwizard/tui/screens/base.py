@@ -110,6 +110,9 @@ class WizardStep(Screen[T], Generic[T]):
         if not self._resumed:
             self._resumed = True
             event.refresh_styles = False
+            from bbwizard.tui.app import start_up_done
+
+            self.call_after_refresh(start_up_done)
 
     @property
     def wizard(self) -> WizardApp:
