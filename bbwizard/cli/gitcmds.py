@@ -161,18 +161,6 @@ def _human_size(size: int | None) -> str:
 
 
 def run_clone(args: argparse.Namespace) -> int:
-    try:
-        return _run_clone(args)
-    finally:
-        # The command ends here. Python's last garbage collection at exit walks every object the
-        # imports made (~25 ms of a one-second clone, issue 4's benchmark); frozen objects are
-        # skipped. Nothing of ours needs that collection: files and children are closed already.
-        import gc
-
-        gc.freeze()
-
-
-def _run_clone(args: argparse.Namespace) -> int:
     from bbwizard import git
     from bbwizard.cli import output
     from bbwizard.config import ConfigStore

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import stat
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -220,3 +221,4 @@ def test_a_swapped_folder_never_receives_the_answer(tmp_path):
         pipe.close()
     assert not pipe._thread.is_alive()
     assert (original / "credential").exists()  # the impostor's folder is not ours to empty
+    shutil.rmtree(original)  # the test plays the impostor, so it tidies the impostor's folder
