@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hmac
 import html
 import os
 import socket
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -92,43 +92,54 @@ def _page(title: str, text: str) -> bytes:
     return _PAGE.format(title=html.escape(title), text=html.escape(text)).encode("utf-8")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "bbwizard"
-    sys_version = ""
-    protocol_version = "HTTP/1.0"  # one request per connection: nothing lingers after close()
-    timeout = 10  # an idle pre-connected browser socket must not hold a thread forever
+@functools.cache
+def _server_class() -> type:
+    """The listener's server class, built on first use.
 
-    def log_message(self, format: str, *args: Any) -> None:  # the core never prints
-        pass
+    ``http.server`` pulls in ``email``, ``http.client`` and ``socketserver`` (about 30 ms): the
+    wizard's first step imports this module only for :func:`suggest_callback_url`.
+    """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.server.catcher._handle(self)  # type: ignore[attr-defined]
+    class _Handler(BaseHTTPRequestHandler):
+        server_version = "bbwizard"
+        sys_version = ""
+        protocol_version = "HTTP/1.0"  # one request per connection: nothing lingers after close()
+        timeout = 10  # an idle pre-connected browser socket must not hold a thread forever
 
-    def _not_allowed(self) -> None:
-        self.server.catcher._respond(self, 405, "Not allowed", "This address only answers the browser's sign-in redirect.", {"Allow": "GET"})  # type: ignore[attr-defined]
+        def log_message(self, format: str, *args: Any) -> None:  # the core never prints
+            pass
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _not_allowed  # noqa: N815
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.server.catcher._handle(self)  # type: ignore[attr-defined]
+
+        def _not_allowed(self) -> None:
+            self.server.catcher._respond(self, 405, "Not allowed", "This address only answers the browser's sign-in redirect.", {"Allow": "GET"})  # type: ignore[attr-defined]
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _not_allowed  # noqa: N815
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = os.name != "nt"  # on Windows SO_REUSEADDR would let us steal a busy port
+    class _Server(ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = os.name != "nt"  # on Windows SO_REUSEADDR would let us steal a busy port
 
-    def __init__(self, family: int, address: tuple[str, int], catcher: LoopbackCatcher) -> None:
-        self.address_family = family
-        self.catcher = catcher
-        self.serving = False
-        super().__init__(address, _Handler)
+        def __init__(self, family: int, address: tuple[str, int], catcher: LoopbackCatcher) -> None:
+            self.address_family = family
+            self.catcher = catcher
+            self.serving = False
+            super().__init__(address, _Handler)
 
-    def server_bind(self) -> None:
-        if os.name == "nt" and hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # pragma: no cover - Windows
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        if self.address_family == socket.AF_INET6:
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        super().server_bind()
+        def server_bind(self) -> None:
+            if os.name == "nt" and hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # pragma: no cover - Windows
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+            if self.address_family == socket.AF_INET6:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            super().server_bind()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:  # no tracebacks on stderr
-        pass
+        def handle_error(self, request: Any, client_address: Any) -> None:  # no tracebacks on stderr
+            pass
+
+    return _Server
 
 
 class LoopbackCatcher:
@@ -151,7 +162,7 @@ class LoopbackCatcher:
             raise LoopbackError(f"The callback URL {self.callback_url} has a bad port number. Fix it (for example {suggest_callback_url()}).") from None
         self.port: int = explicit_port or 80
         self.path = parts.path or "/"
-        self._servers: list[_Server] = []
+        self._servers: list[Any] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -208,7 +219,7 @@ class LoopbackCatcher:
                 raise LoopbackError("This machine has no IPv6, so bbwizard can't listen on [::1]. Use http://localhost:PORT/ as the callback URL.")
             return
         try:
-            self._servers.append(_Server(family, (address, self.port), self))
+            self._servers.append(_server_class()(family, (address, self.port), self))
         except OSError as error:
             in_use = error.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)) or error.errno == errno.EACCES
             if in_use:
@@ -292,7 +303,7 @@ class LoopbackCatcher:
             hosts |= {"localhost", "127.0.0.1", "[::1]"}
         return hosts
 
-    def _respond(self, handler: BaseHTTPRequestHandler, status: int, title: str, text: str, extra: dict[str, str] | None = None) -> None:
+    def _respond(self, handler: Any, status: int, title: str, text: str, extra: dict[str, str] | None = None) -> None:
         body = _page(title, text)
         try:
             handler.send_response(status)
@@ -314,7 +325,7 @@ class LoopbackCatcher:
         except OSError:
             pass  # the browser went away; nothing to tell it
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def _handle(self, handler: Any) -> None:
         with self._lock:
             self.requests_seen += 1
         host = (handler.headers.get("Host") or "").strip().lower()
