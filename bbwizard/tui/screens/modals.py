@@ -9,7 +9,21 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
-class ErrorModal(ModalScreen[None]):
+class _ClosingModal(ModalScreen[None]):
+    """A dialog whose one button (``#dialog-ok``) has the focus and closes it, as escape does."""
+
+    def on_mount(self) -> None:
+        self.query_one("#dialog-ok", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorModal(_ClosingModal):
     """An error as sentences, never a traceback. Escape or Enter goes back."""
 
     BINDINGS = [Binding("escape", "close", "Back", id="error-back", tooltip="Close and go back")]
@@ -28,16 +42,6 @@ class ErrorModal(ModalScreen[None]):
                 yield Static(self.hint, id="dialog-hint", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Back", id="dialog-ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#dialog-ok", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -75,7 +79,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class HelpModal(ModalScreen[None]):
+class HelpModal(_ClosingModal):
     """f1: what this step is for and its keys."""
 
     BINDINGS = [
@@ -97,13 +101,3 @@ class HelpModal(ModalScreen[None]):
                 yield Markdown(self.text)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Close", id="dialog-ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#dialog-ok", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
