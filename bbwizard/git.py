@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from bbwizard.errors import (
@@ -1025,6 +1025,24 @@ def _cancelled(ref: RepositoryRef, path: Path, created: bool) -> CloneCancelled:
     return CloneCancelled(f"Cancelled the clone of {ref.full_name}{where}.")
 
 
+def _begin_clone(
+    profile: Profile,
+    workspace: str,
+    slug: str,
+    dest: str | os.PathLike[str] | None,
+    *,
+    progress: bool,
+    **options: Any,
+) -> tuple[RepositoryRef, Path, bool, Any]:
+    """What both drivers of :func:`_clone_steps` do first: check the request, claim the
+    destination (refusing a non-empty one before anything starts), and start the steps."""
+    ref = _check_clone_request(workspace, slug, options["branch"], options["depth"])
+    started = time.monotonic()
+    path, created = prepare_destination(dest if dest is not None else ref.slug)
+    steps = _clone_steps(profile, ref, path, created, started=started, progress=progress, **options)
+    return ref, path, created, steps
+
+
 async def clone_repository(
     profile: Profile,
     workspace: str,
@@ -1048,13 +1066,9 @@ async def clone_repository(
     """
     import asyncio
 
-    ref = _check_clone_request(workspace, slug, branch, depth)
-    started = time.monotonic()
-    path, created = prepare_destination(dest if dest is not None else ref.slug)
-    steps = _clone_steps(
-        profile, ref, path, created, branch=branch, depth=depth, store=store, git=git,
-        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, started=started,
-        progress=on_progress is not None,
+    ref, path, created, steps = _begin_clone(
+        profile, workspace, slug, dest, branch=branch, depth=depth, store=store, git=git,
+        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, progress=on_progress is not None,
     )
     reply: object = None
     while True:
@@ -1098,13 +1112,9 @@ def clone_repository_sync(
     tenth of a second of a command that lasts a few). Ctrl+C (KeyboardInterrupt) stops git,
     removes what this clone created, and raises :class:`~bbwizard.errors.CloneCancelled`.
     """
-    ref = _check_clone_request(workspace, slug, branch, depth)
-    started = time.monotonic()
-    path, created = prepare_destination(dest if dest is not None else ref.slug)
-    steps = _clone_steps(
-        profile, ref, path, created, branch=branch, depth=depth, store=store, git=git,
-        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, started=started,
-        progress=on_progress is not None,
+    ref, path, created, steps = _begin_clone(
+        profile, workspace, slug, dest, branch=branch, depth=depth, store=store, git=git,
+        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, progress=on_progress is not None,
     )
     reply: object = None
     while True:
