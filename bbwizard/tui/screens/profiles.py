@@ -79,12 +79,7 @@ and when it can't be, you sign in again with the consumer filled in.
         yield Static("", id="profiles-result", markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one("#profiles", DataTable)
-        table.add_column("Profile", key="name")
-        table.add_column("User", key="user")
-        table.add_column("Workspaces", key="workspaces")
-        table.add_column("Token", key="token")
-        table.focus()
+        self.query_one("#profiles", DataTable).focus()
         self.load()
 
     @work(group="profiles", exclusive=True, exit_on_error=False)
@@ -101,24 +96,32 @@ and when it can't be, you sign in again with the consumer filled in.
 
     def fill(self, default: str | None) -> None:
         table = self.query_one("#profiles", DataTable)
-        table.clear()
+        columns = [("Profile", "name"), ("User", "user"), ("Workspaces", "workspaces"), ("Token", "token")]
         # The site only tells profiles apart when they are on different ones.
-        sites = {site_label(profile.site_url) for profile in self.profiles.values()}
-        if len(sites) > 1 and "site" not in table.columns:
-            table.add_column("Site", key="site")
+        if len({site_label(profile.site_url) for profile in self.profiles.values()}) > 1:
+            columns.append(("Site", "site"))
         now = self.wizard.now()
+        rows = []
         for name, profile in sorted(self.profiles.items(), key=lambda item: (item[0] != default, item[0])):
             state, colour = token_state_text(profile, now)
             workspaces = getattr(profile, "workspaces", None)
-            label = f"{name} (default)" if name == default else name
             cells = [
-                Text(label),
+                Text(f"{name} (default)" if name == default else name),
                 Text(user_label(profile.user) or "—"),
                 Text(str(len(workspaces)) if workspaces else "—"),
                 Text(state, style=colour),
             ]
-            if "site" in table.columns:
+            if len(columns) > 4:
                 cells.append(Text(site_label(profile.site_url)))
+            rows.append((name, cells))
+        # Columns get their widths here, with the rows, rather than from DataTable's idle-time
+        # measuring: that left the header painted at its pre-measure widths, out of line with the
+        # rows, until something else repainted the table.
+        table.clear(columns=True)
+        for index, (label, key) in enumerate(columns):
+            width = max([len(label)] + [cells[index].cell_len for _, cells in rows])
+            table.add_column(label, key=key, width=width)
+        for name, cells in rows:
             table.add_row(*cells, key=name)
         if not self.profiles:
             self.say("profiles-result", "No profiles left. Press n to set one up.")
