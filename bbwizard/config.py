@@ -43,12 +43,13 @@ import os
 import re
 import sys
 import threading
-from dataclasses import dataclass, field, replace
+from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bbwizard.errors import ConfigError, SignInRequired, UsageError
+from bbwizard.records import Record
 from bbwizard.secret import Secret, redact
 
 CONFIG_VERSION = 1
@@ -93,14 +94,10 @@ def default_api_url(site_url: str) -> str:
     return site_url.rstrip("/") + "/2.0"
 
 
-@dataclass(frozen=True)
-class UserInfo:
-    """Who a token belongs to, as ``GET /2.0/user`` told us at sign-in."""
+class UserInfo(namedtuple("UserInfo", "display_name username uuid account_id", defaults=(None, None, None, None))):
+    """Who a token belongs to, as ``GET /2.0/user`` told us at sign-in (each part may be None)."""
 
-    display_name: str | None = None
-    username: str | None = None
-    uuid: str | None = None
-    account_id: str | None = None
+    __slots__ = ()
 
     @property
     def label(self) -> str:
@@ -110,26 +107,48 @@ class UserInfo:
         return self.display_name or self.username or self.account_id or self.uuid or "an unknown user"
 
 
-@dataclass
-class Profile:
+class Profile(Record):
     """One consumer and the tokens it got. Secrets are :class:`Secret`; times are aware UTC."""
 
-    name: str
-    client_id: str
-    client_secret: Secret | None = None
-    callback_url: str | None = None
-    site_url: str = DEFAULT_SITE_URL
-    api_url: str = DEFAULT_API_URL
-    grant: Grant = "authorization_code"
-    access_token: Secret | None = None
-    refresh_token: Secret | None = None
-    expires_at: datetime | None = None
-    scopes: list[str] = field(default_factory=list)
-    user: UserInfo | None = None
-    clone_dir: str | None = None
-    secret_storage: str = "file"
-    #: Workspace slugs the wizard last listed (display only; the TUI fills it).
-    workspaces: list[str] = field(default_factory=list)
+    _fields = (
+        "name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "grant", "access_token",
+        "refresh_token", "expires_at", "scopes", "user", "clone_dir", "secret_storage", "workspaces",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        client_id: str,
+        client_secret: Secret | None = None,
+        callback_url: str | None = None,
+        site_url: str = DEFAULT_SITE_URL,
+        api_url: str = DEFAULT_API_URL,
+        grant: Grant = "authorization_code",
+        access_token: Secret | None = None,
+        refresh_token: Secret | None = None,
+        expires_at: datetime | None = None,
+        scopes: list[str] | None = None,
+        user: UserInfo | None = None,
+        clone_dir: str | None = None,
+        secret_storage: str = "file",
+        workspaces: list[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.callback_url = callback_url
+        self.site_url = site_url
+        self.api_url = api_url
+        self.grant = grant
+        self.access_token = access_token
+        self.refresh_token = refresh_token
+        self.expires_at = expires_at
+        self.scopes = [] if scopes is None else scopes
+        self.user = user
+        self.clone_dir = clone_dir
+        self.secret_storage = secret_storage
+        #: Workspace slugs the wizard last listed (display only; the TUI fills it).
+        self.workspaces = [] if workspaces is None else workspaces
 
     @property
     def git_host(self) -> str:
@@ -184,8 +203,7 @@ class Profile:
         scopes: list[str] | None = None,
     ) -> Profile:
         """A copy holding a new token pair. A missing new refresh token keeps the old one."""
-        return replace(
-            self,
+        return self.replace(
             access_token=access_token,
             refresh_token=refresh_token if refresh_token else self.refresh_token,
             expires_at=expires_at,
@@ -194,7 +212,7 @@ class Profile:
 
     def signed_out(self) -> Profile:
         """A copy without tokens (the consumer is kept)."""
-        return replace(self, access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None)
+        return self.replace(access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None)
 
 
 # --- TOML <-> Profile ---------------------------------------------------------------------------
@@ -205,7 +223,7 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
     expires_at = None
     if profile.expires_at is not None:
         expires_at = profile.expires_at.astimezone(timezone.utc).replace(microsecond=0)
-    user = {k: v for k, v in vars(profile.user).items() if v is not None} if profile.user is not None else None
+    user = {k: v for k, v in profile.user._asdict().items() if v is not None} if profile.user is not None else None
     table: dict[str, Any] = {"client_id": profile.client_id}
     if profile.client_secret is not None:
         table["client_secret"] = profile.client_secret.reveal()
@@ -340,11 +358,13 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
     )
 
 
-@dataclass
 class _Document:
-    profiles: dict[str, Profile]
-    default: str | None
-    extra: dict[str, Any]  # top-level keys a newer minor version may add; kept on save
+    __slots__ = ("profiles", "default", "extra")
+
+    def __init__(self, profiles: dict[str, Profile], default: str | None, extra: dict[str, Any]) -> None:
+        self.profiles = profiles
+        self.default = default
+        self.extra = extra  # top-level keys a newer minor version may add; kept on save
 
 
 # --- the store ----------------------------------------------------------------------------------

@@ -421,7 +421,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "grant": profile.grant,
                 "client_id": profile.client_id,
                 "callback_url": profile.callback_url,
-                "user": None if profile.user is None else {k: v for k, v in vars(profile.user).items()},
+                "user": None if profile.user is None else profile.user._asdict(),
                 "scopes": list(profile.scopes),
                 "missing_scopes": missing_scopes(profile.scopes) if profile.access_token else [],
                 "token_state": state,

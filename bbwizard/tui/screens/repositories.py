@@ -118,14 +118,12 @@ language (fuzzy), and the matched letters are highlighted.
     def remember_workspaces(self, slugs: list[str]) -> None:
         """Keep the workspace list in the profile, for the Profiles step's count. Re-read under the
         lock first: saving a stale copy could put back a refresh token that has since rotated."""
-        import dataclasses
-
         store = self.wizard.store
         try:
             with store.lock():
                 current = store.get(self.profile.name)
                 if list(current.workspaces) != slugs:
-                    store.save(dataclasses.replace(current, workspaces=slugs), make_default=False)
+                    store.save(current.replace(workspaces=slugs), make_default=False)
         except BBWizardError:
             pass  # only a display nicety; the listing itself worked
 

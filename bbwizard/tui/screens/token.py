@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import timezone
 from typing import Any
 
@@ -107,7 +106,7 @@ press escape and sign in again.
             self.wizard.profile = profile
             self.say("exchange", "Asking Bitbucket who this token belongs to…", "busy")
             user = await asyncio.to_thread(oauth.fetch_user, form.api_url, tokens.access_token, transport=transport)
-            profile = dataclasses.replace(profile, user=user)
+            profile = profile.replace(user=user)
             await asyncio.to_thread(store.save, profile)
         except BBWizardError as error:
             self.query_one("#exchange-line").display = False
