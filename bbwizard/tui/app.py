@@ -173,14 +173,41 @@ class WizardApp(App[int]):
                 loop.add_signal_handler(signal.SIGHUP, self.hung_up)
         self.set_interval(1, self.refresh_when_due, name="auto-refresh")
         if self.start != "none":
-            self.run_flow()
+            self.run_flow(consumer=self.push_consumer_now())
+
+    def push_consumer_now(self) -> asyncio.Future[Any] | None:
+        """With no config file, the first step is the Consumer step whatever the file would say:
+        push it at once, so it is composed and drawn with the app's first frame instead of after
+        the flow's worker has read the missing file in a thread (and a blank screen was drawn).
+        The flow then waits on the returned future as push_screen_wait would. A stat, not a read:
+        a file that exists is read in the worker, where its errors are shown (so is any trouble
+        here: the worker's read meets it again)."""
+        if self.start not in (None, "consumer"):
+            return None
+        try:
+            if self.store.exists():
+                return None
+        except Exception:
+            return None
+        from bbwizard.tui.screens.consumer import ConsumerScreen
+
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def answered(form: Any) -> None:
+            if not answer.done():  # the flow may have been cancelled meanwhile
+                answer.set_result(form)
+
+        self.push_screen(ConsumerScreen(self.consumer_prefill()), answered)
+        return answer
 
     @work(group="flow", exclusive=True, exit_on_error=False)
-    async def run_flow(self, first_step: str | None = None) -> None:
-        """The wizard from top to bottom. Each step is a screen; escape on it goes one step back."""
+    async def run_flow(self, first_step: str | None = None, consumer: asyncio.Future[Any] | None = None) -> None:
+        """The wizard from top to bottom. Each step is a screen; escape on it goes one step back.
+
+        `consumer`: the Consumer step, already pushed by `push_consumer_now`."""
         # Each step's module is imported when the step comes: the first screen is up sooner.
         flow = self.flow
-        profiles = await self.load_profiles()
+        profiles = {} if consumer is not None else await self.load_profiles()
         step = first_step or self.start or ("profiles" if profiles else "consumer")
         while True:
             try:
@@ -201,9 +228,12 @@ class WizardApp(App[int]):
                     step = "repositories"
 
                 elif step == "consumer":
-                    from bbwizard.tui.screens.consumer import ConsumerScreen
+                    if consumer is not None:
+                        form, consumer = await consumer, None
+                    else:
+                        from bbwizard.tui.screens.consumer import ConsumerScreen
 
-                    form = await self.push_screen_wait(ConsumerScreen(self.consumer_prefill()))
+                        form = await self.push_screen_wait(ConsumerScreen(self.consumer_prefill()))
                     if form is BACK:
                         if await self.has_profiles():
                             step = "profiles"
