@@ -69,12 +69,12 @@ if TYPE_CHECKING:
     TokenState = Literal["fresh", "expiring", "expired", "signed_out"]
 
 _GRANTS = ("authorization_code", "client_credentials")
-_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_PROFILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 def validate_profile_name(name: str) -> str:
     """Return ``name`` when it can name a profile; raise :class:`UsageError` otherwise."""
-    if not isinstance(name, str) or not _PROFILE_NAME.match(name):
+    if not isinstance(name, str) or not re.match(_PROFILE_NAME, name):
         raise UsageError(
             f"{name!r} can't name a profile: use letters, digits, '.', '_' or '-' "
             "(at most 64, starting with a letter or digit)."
@@ -379,7 +379,7 @@ def default_config_path() -> Path:
     return platformdirs.user_config_path("bbwizard") / "config.toml"
 
 
-_POSITION = re.compile(r"at line (\d+), column (\d+)")
+_POSITION = r"at line (\d+), column (\d+)"
 
 
 class ConfigStore:
@@ -426,7 +426,7 @@ class ConfigStore:
             column = error.start - (before.rfind(b"\n") + 1) + 1
             what = "is not UTF-8 text"
         else:
-            found = _POSITION.search(str(error))
+            found = re.search(_POSITION, str(error))
             if found:
                 line, column = int(found.group(1)), int(found.group(2))
             else:  # "at end of document"

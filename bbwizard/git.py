@@ -7,7 +7,7 @@ clone it is injected for that one process with ``GIT_CONFIG_COUNT``/``GIT_CONFIG
 never a secret) are written into the new repository's ``.git/config`` so ``git pull`` keeps working
 after the token expires: the helper refreshes it.
 
-This module is core: it never prints. Progress leaves as small event dataclasses through a
+This module is core: it never prints. Progress leaves as small event records through a
 callback; failures leave as :mod:`bbwizard.errors`, with git's stderr redacted.
 
 Import cost matters here: ``bbwizard credential get`` imports this module on every git request, so
@@ -22,11 +22,10 @@ import shlex
 import sys
 import time
 import unicodedata
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from bbwizard.errors import (
@@ -37,9 +36,13 @@ from bbwizard.errors import (
     SignInRequired,
     UsageError,
 )
-from bbwizard.secret import redact
+from bbwizard.records import Record
+from bbwizard.secret import printable, redact
 
+TYPE_CHECKING = False  # typing costs every `bbwizard credential get` a few ms; annotations are strings
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from bbwizard.config import ConfigStore, Profile
 
 GIT_USERNAME = "x-token-auth"
@@ -87,11 +90,10 @@ _DROPPED_ENV = frozenset(
 # Repository references
 
 
-class RepositoryRef(NamedTuple):
+class RepositoryRef(namedtuple("RepositoryRef", "workspace slug")):
     """A repository named by its workspace and slug; unpacks as ``(workspace, slug)``."""
 
-    workspace: str
-    slug: str
+    __slots__ = ()
 
     @property
     def full_name(self) -> str:
@@ -102,8 +104,8 @@ class RepositoryRef(NamedTuple):
 _WEB_SEGMENTS = frozenset(
     {"src", "branch", "branches", "commits", "commit", "pull-requests", "downloads", "overview", "browse"}
 )
-_BARE_HOST = re.compile(r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?$")
-_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/\s]+)@)?(?P<host>[A-Za-z0-9.\-]+):(?P<path>(?!//).+)$")
+_BARE_HOST = r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?$"
+_SCP_LIKE = r"^(?:(?P<user>[^@/\s]+)@)?(?P<host>[A-Za-z0-9.\-]+):(?P<path>(?!//).+)$"
 
 
 def _ref_help(text: str) -> str:
@@ -174,10 +176,10 @@ def parse_repository_ref(text: str, *, site_url: str | None = None) -> Repositor
         else:
             host = _site_host(parts.hostname)
             ref = _split_path(parts.path, raw, allow_web=False)
-    elif (match := _SCP_LIKE.match(text)) and "." in match["host"]:
+    elif (match := re.match(_SCP_LIKE, text)) and "." in match["host"]:
         host = _site_host(match["host"])
         ref = _split_path(match["path"], raw, allow_web=False)
-    elif text.count("/") >= 2 and _BARE_HOST.match(text.split("/", 1)[0]):  # bitbucket.org/ws/repo
+    elif text.count("/") >= 2 and re.match(_BARE_HOST, text.split("/", 1)[0]):  # bitbucket.org/ws/repo
         return parse_repository_ref("https://" + text, site_url=site_url)
     else:
         ref = _split_path(text, raw, allow_web=False)
@@ -217,9 +219,27 @@ def clone_url(site_url: str, workspace: str, slug: str) -> str:
 # The helper command and the environment of a clone
 
 
+def bbwizard_argv() -> list[str]:
+    """The command that starts this bbwizard again: the ``bbwizard`` script pip installed beside
+    this interpreter (for this same environment), else ``python -m bbwizard``. The script spares
+    each start runpy's imports, a few ms of every credential request git makes."""
+    here = os.path.dirname(sys.executable)
+    script = os.path.join(here, "bbwizard")
+    if os.name == "posix" and here:
+        try:
+            with open(script, "rb") as handle:
+                first = handle.readline(4096)
+        except OSError:
+            first = b""
+        interpreter = first[2:].strip().decode("utf-8", "replace") if first.startswith(b"#!") else ""
+        if os.path.dirname(interpreter) == here and os.access(script, os.X_OK):
+            return [script]
+    return [sys.executable, "-m", "bbwizard"]
+
+
 def helper_command(profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> str:
     """The credential helper value git runs (through its shell): bbwizard itself, never a secret."""
-    words = [sys.executable, "-m", "bbwizard", "credential", "--profile", profile_name]
+    words = [*bbwizard_argv(), "credential", "--profile", profile_name]
     if config_path is not None:
         words += ["--config", os.fspath(config_path)]
     return "!" + " ".join(shlex.quote(word) for word in words)
@@ -315,18 +335,18 @@ def clone_config(site_url: str, profile_name: str, *, config_path: str | os.Path
 # Progress events
 
 
-@dataclass(frozen=True)
-class CloneProgress:
-    """A step of git's progress: ``phase`` is git's own words ("Receiving objects")."""
+class CloneProgress(
+    namedtuple(
+        "CloneProgress",
+        "phase percent done total finished remote received rate",
+        defaults=(False, False, None, None),
+    )
+):
+    """A step of git's progress: ``phase`` is git's own words ("Receiving objects"); ``percent``,
+    ``done`` and ``total`` may be None; ``received`` ("1.20 MiB") and ``rate`` ("1.00 MiB/s") come
+    while receiving."""
 
-    phase: str
-    percent: int | None
-    done: int | None
-    total: int | None
-    finished: bool = False
-    remote: bool = False
-    received: str | None = None  # "1.20 MiB", while receiving
-    rate: str | None = None  # "1.00 MiB/s", while receiving
+    __slots__ = ()
 
     @property
     def overall(self) -> float:
@@ -338,11 +358,10 @@ class CloneProgress:
         return round(low + (high - low) * share, 1)
 
 
-@dataclass(frozen=True)
-class CloneOutput:
+class CloneOutput(namedtuple("CloneOutput", "text")):
     """A line of git's output that is not progress ("Cloning into …", warnings), redacted."""
 
-    text: str
+    __slots__ = ()
 
 
 CloneEvent = CloneProgress | CloneOutput
@@ -360,29 +379,18 @@ _PHASE_SPAN = {
     "filtering content": (91.0, 100.0),
 }
 
-_PROGRESS = re.compile(
+_PROGRESS = (
     r"^(?P<remote>remote:\s*)?(?P<phase>[A-Z][A-Za-z ]*?):\s+"
     r"(?:(?P<percent>\d{1,3})%\s+\((?P<done>\d+)/(?P<total>\d+)\)|(?P<count>\d+))"
     r"(?P<rest>.*)$"
 )
-_RECEIVED = re.compile(r",\s*(?P<received>[\d.]+ [KMGT]?i?B)\s*\|\s*(?P<rate>[\d.]+ [KMGT]?i?B/s)")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# Whatever else a server's "remote:" line may carry (OSC title or clipboard sequences, bells):
-# shown as text to a terminal, it would act on it.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _printable(text: str) -> str:
-    """``text`` with colour codes removed and every other control character made a space."""
-    return _CONTROL.sub(" ", _ANSI.sub("", text))
-
-
+_RECEIVED = r",\s*(?P<received>[\d.]+ [KMGT]?i?B)\s*\|\s*(?P<rate>[\d.]+ [KMGT]?i?B/s)"
 def parse_progress_line(line: str) -> CloneEvent | None:
     """One piece of git's stderr (already split on ``\\r``/``\\n``) as an event, or None if blank."""
-    line = _printable(line).strip()
+    line = printable(line).strip()
     if not line:
         return None
-    match = _PROGRESS.match(line)
+    match = re.match(_PROGRESS, line)
     if match and match["phase"].lower() in _PHASE_SPAN:
         rest = match["rest"] or ""
         finished = "done" in rest
@@ -391,7 +399,7 @@ def parse_progress_line(line: str) -> CloneEvent | None:
         else:
             percent, done, total = (100 if finished else None), int(match["count"]), None
         received = rate = None
-        if got := _RECEIVED.search(rest):
+        if got := re.search(_RECEIVED, rest):
             received, rate = got["received"], got["rate"]
         return CloneProgress(
             phase=match["phase"],
@@ -451,7 +459,7 @@ def sign_in_error(profile_name: str) -> SignInRequired:
 
 def _error_lines(stderr: str) -> list[str]:
     lines = [ln.strip() for ln in re.split(r"[\r\n]", stderr) if ln.strip()]
-    return [ln for ln in lines if not _PROGRESS.match(_ANSI.sub("", ln))]
+    return [ln for ln in lines if not re.match(_PROGRESS, printable(ln))]
 
 
 def explain_git_failure(
@@ -465,7 +473,7 @@ def explain_git_failure(
     low_speed: tuple[int, int] = (LOW_SPEED_LIMIT, LOW_SPEED_TIME),
 ) -> GitError | ScopeError | SignInRequired:
     """git's (redacted) stderr as the error a person can act on."""
-    text = _printable(redact(stderr.replace("\r", "\n")))
+    text = printable(redact(stderr.replace("\r", "\n")))
     low = text.lower()
     name = getattr(profile, "name", "default")
     auth_failed = (
@@ -516,17 +524,31 @@ def explain_git_failure(
 # Clone
 
 
-@dataclass
-class CloneResult:
-    workspace: str
-    slug: str
-    path: Path
-    ok: bool
-    branch: str | None = None
-    size_bytes: int | None = None
-    seconds: float = 0.0
-    error: str | None = None
-    exception: BaseException | None = field(default=None, repr=False)
+class CloneResult(Record):
+    _fields = ("workspace", "slug", "path", "ok", "branch", "size_bytes", "seconds", "error", "exception")
+    _hidden = frozenset({"exception"})
+
+    def __init__(
+        self,
+        workspace: str,
+        slug: str,
+        path: Path,
+        ok: bool,
+        branch: str | None = None,
+        size_bytes: int | None = None,
+        seconds: float = 0.0,
+        error: str | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.slug = slug
+        self.path = path
+        self.ok = ok
+        self.branch = branch
+        self.size_bytes = size_bytes
+        self.seconds = seconds
+        self.error = error
+        self.exception = exception
 
     @property
     def full_name(self) -> str:
@@ -1150,13 +1172,10 @@ def _emit(piece: str, on_progress: ProgressCallback | None, kept: list[str]) -> 
         on_progress(event)
 
 
-@dataclass(frozen=True)
-class CloneRequest:
-    workspace: str
-    slug: str
-    dest: str | os.PathLike[str] | None = None
-    branch: str | None = None
-    depth: int | None = None
+class CloneRequest(namedtuple("CloneRequest", "workspace slug dest branch depth", defaults=(None, None, None))):
+    """One repository of :func:`clone_many`; ``dest``, ``branch`` and ``depth`` may be None."""
+
+    __slots__ = ()
 
     @property
     def full_name(self) -> str:
@@ -1344,16 +1363,13 @@ def credential_get(store: ConfigStore, request: Mapping[str, str], name: str | N
 # setup-git
 
 
-@dataclass(frozen=True)
-class SetupResult:
-    key: str
-    scope: str  # "local" or "global"
-    changed: bool
-    replaced: tuple[str, ...] = ()  # helper values that were there before and are now gone
-    where: str = ""
-    #: Helpers for the host that git reads *after* bbwizard's in that file: git hands each of
-    #: them the token (``store``) after every use. Empty when bbwizard's helper comes last.
-    after_ours: tuple[str, ...] = ()
+class SetupResult(namedtuple("SetupResult", "key scope changed replaced where after_ours", defaults=((), "", ()))):
+    """What :func:`setup_git` or :func:`unset_git` did: ``scope`` is "local" or "global";
+    ``replaced`` the helper values that were there before and are now gone; ``after_ours`` the
+    helpers for the host that git reads *after* bbwizard's in that file (git hands each of them
+    the token after every use; empty when bbwizard's helper comes last)."""
+
+    __slots__ = ()
 
 
 def _run_git(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, git: str = "git", check: bool = True):  # noqa: ANN202
@@ -1388,7 +1404,16 @@ def _repository_root(cwd: str | os.PathLike[str] | None, git: str) -> str:
 
 
 def _is_our_helper(value: str) -> bool:
-    return value.startswith("!") and " -m bbwizard credential" in value
+    """A value :func:`helper_command` wrote: ``!… -m bbwizard credential …`` or ``!…/bbwizard credential …``."""
+    if not value.startswith("!"):
+        return False
+    try:
+        words = shlex.split(value[1:])
+    except ValueError:
+        return False
+    if words[1:4] == ["-m", "bbwizard", "credential"]:
+        return True
+    return len(words) > 1 and os.path.basename(words[0]) == "bbwizard" and words[1] == "credential"
 
 
 def configured_helpers(key: str, scope: str, *, cwd: str | os.PathLike[str] | None = None, git: str = "git") -> list[str]:

@@ -11,7 +11,7 @@ its base64 ``Basic`` form) from git's stderr, an HTTP error body or a log line.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import re
 import threading
 from collections.abc import Iterable
@@ -85,20 +85,25 @@ def remember(*values: str | Secret | None) -> None:
         Secret(value.reveal() if isinstance(value, Secret) else value)
 
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+# Compiled on first use (re caches them): most commands never redact anything.
+_PATTERNS: list[tuple[str, str]] = [
     # A credential has a digit or a symbol in it; "Basic authentication" stays readable.
-    (re.compile(r"(?i)\b(bearer|basic)\s+(?=[A-Za-z._~\-]*[0-9+/=])[A-Za-z0-9._~+/=\-]{6,}"), r"\1 ***"),
-    (re.compile(r"(?i)(://[^/\s:@]+):[^@\s/]+@"), r"\1:***@"),
+    (r"(?i)\b(bearer|basic)\s+(?=[A-Za-z._~\-]*[0-9+/=])[A-Za-z0-9._~+/=\-]{6,}", r"\1 ***"),
+    (r"(?i)(://[^/\s:@]+):[^@\s/]+@", r"\1:***@"),
     (
-        re.compile(
-            r"(?i)\b(access_token|refresh_token|client_secret|code_verifier|password|oauth_refresh_token)"
-            r"(\"?\s*[=:]\s*\"?)[^&\s\"',}]+"
-        ),
+        r"(?i)\b(access_token|refresh_token|client_secret|code_verifier|password|oauth_refresh_token)"
+        r"(\"?\s*[=:]\s*\"?)[^&\s\"',}]+",
         r"\1\2***",
     ),
     # An authorization code only in its URL form: "exit code: 128" must stay readable.
-    (re.compile(r"\b(code=)[^&\s\"']+"), r"\1***"),
+    (r"\b(code=)[^&\s\"']+", r"\1***"),
 ]
+
+
+def _b64(text: str) -> str:
+    """``base64.b64encode`` through binascii, which is built in: the base64 module would cost
+    each ``bbwizard credential get`` its import."""
+    return binascii.b2a_base64(text.encode(), newline=False).decode("ascii")
 
 
 def _known_forms() -> list[str]:
@@ -107,7 +112,7 @@ def _known_forms() -> list[str]:
     forms: set[str] = set(values)
     for value in values:
         for user in ("x-token-auth", "x-bitbucket-api-token-auth"):
-            forms.add(base64.b64encode(f"{user}:{value}".encode()).decode())
+            forms.add(_b64(f"{user}:{value}"))
     # Longest first, so a value that contains another is scrubbed whole.
     return sorted(forms, key=len, reverse=True)
 
@@ -120,10 +125,22 @@ def redact(text: str, extra: Iterable[str | Secret | None] = ()) -> str:
         if value:
             raw = value.reveal() if isinstance(value, Secret) else value
             text = text.replace(raw, "***")
-            text = text.replace(base64.b64encode(raw.encode()).decode(), "***")
+            text = text.replace(_b64(raw), "***")
     for form in _known_forms():
         if form in text:
             text = text.replace(form, "***")
     for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+        text = re.sub(pattern, replacement, text)
     return text
+
+
+# Colour codes, and then C0/C1 controls but tab and newline, the Unicode line separators and the
+# bidi overrides: a server's text (an error message, a repository name, git's "remote:" lines)
+# must not write the clipboard, retitle the window or reorder what a person reads (rule 4).
+_ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+
+
+def printable(text: str) -> str:
+    """``text`` with colour codes removed and every other control character made a space."""
+    return re.sub(_CONTROL, " ", re.sub(_ANSI, "", text))

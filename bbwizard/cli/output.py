@@ -7,10 +7,9 @@ set. Plain ANSI on purpose: importing rich costs more than ``bbwizard token`` ma
 from __future__ import annotations
 
 import os
-import re
 import sys
 
-from bbwizard.secret import redact
+from bbwizard.secret import printable, redact
 
 
 def _colour(code: str, text: str) -> str:
@@ -19,15 +18,9 @@ def _colour(code: str, text: str) -> str:
     return f"\033[{code}m{text}\033[0m"
 
 
-# C0/C1 controls but tab and newline, and the bidi overrides: a server's text (an error message, a
-# repository name, git's "remote:" lines) must not write the clipboard, retitle the window or
-# reorder what a person reads (security.md rule 4).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def plain(text: str) -> str:
-    """``text`` redacted, with terminal control characters replaced by spaces."""
-    return _CONTROL.sub(" ", redact(text))
+    """``text`` redacted, with terminal control characters removed or replaced by spaces."""
+    return printable(redact(text))
 
 
 def _say(mark: str, message: str) -> None:

@@ -124,7 +124,7 @@ def test_helper_command_is_a_quoted_command_never_a_secret(tmp_path) -> None:
     command = git.helper_command("work.1", config_path=config)
     assert command.startswith("!")
     words = shlex.split(command[1:])
-    assert words[1:] == ["-m", "bbwizard", "credential", "--profile", "work.1", "--config", str(config)]
+    assert words == [*git.bbwizard_argv(), "credential", "--profile", "work.1", "--config", str(config)]
     entries = git.helper_config("http://127.0.0.1:8123/", "work.1")
     assert entries[0] == ("credential.http://127.0.0.1:8123.helper", "")
     assert entries[1][0] == "credential.http://127.0.0.1:8123.helper"
@@ -397,3 +397,21 @@ def test_a_site_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(UsageError) as caught:
         git.site_base("ftp://bitbucket.org")
     assert str(caught.value) == "The profile's site URL 'ftp://bitbucket.org' is not an http(s) address."
+
+
+def test_bbwizard_is_started_by_its_script_beside_the_interpreter_else_with_python_m(tmp_path, monkeypatch) -> None:
+    bindir = tmp_path / "env" / "bin"
+    bindir.mkdir(parents=True)
+    python = bindir / "python"
+    monkeypatch.setattr(git.sys, "executable", str(python))
+    assert git.bbwizard_argv() == [str(python), "-m", "bbwizard"]  # no script there
+    script = bindir / "bbwizard"
+    script.write_text("#!/elsewhere/bin/python3\nimport sys\n")
+    script.chmod(0o755)
+    assert git.bbwizard_argv() == [str(python), "-m", "bbwizard"]  # another environment's script
+    script.write_text(f"#!{bindir / 'python3'}\nimport sys\n")
+    assert git.bbwizard_argv() == [str(script)]
+    for command in (git.helper_command("w"), "!/usr/bin/python3 -m bbwizard credential --profile w"):
+        assert git._is_our_helper(command)
+    assert not git._is_our_helper("!/usr/bin/other credential --profile w")
+    assert not git._is_our_helper("store")
