@@ -3,7 +3,7 @@
 One repository of a few MB and a few hundred commits on the emulator (loopback, in its own
 process), cloned ten times each way, interleaved (the order flips every round). Plain git gets the
 same token from a minimal shell credential helper that reads it from its environment (never argv).
-Measured: the command (`python -m bbwizard clone`, interpreter start included, output piped, so
+Measured: the command (`bbwizard clone` as installed, interpreter start included, output piped, so
 it draws no bars and, like plain git off a terminal, asks git for no progress) and the core call
 the TUI uses (`bbwizard.git.clone_repository` with a progress listener, in this process). Printed: medians and
 the median of the per-round ratios; target: at most 1.10.
@@ -63,7 +63,7 @@ def main() -> int:
 
         def command() -> None:
             dest = root / f"command-{next(numbers)}"
-            subprocess.run([sys.executable, "-m", "bbwizard", "clone", "acme/monorepo", str(dest)],
+            subprocess.run([*git.bbwizard_argv(), "clone", "acme/monorepo", str(dest)],
                            env=env, check=True, stdin=subprocess.DEVNULL, capture_output=True)
             shutil.rmtree(dest)
 
