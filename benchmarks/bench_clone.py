@@ -25,7 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_clone_common import EmulatorProcess, adopt, clean_env, git_clone_plain, interleaved, report, save_profile  # noqa: E402
+from bench_clone_common import (  # noqa: E402
+    PLAIN_HELPER,
+    EmulatorProcess,
+    adopt,
+    clean_env,
+    git_clone_plain,
+    interleaved,
+    report,
+    save_profile,
+)
 
 from bbwizard import git  # noqa: E402
 from bbwizard.emulator import demo_seed  # noqa: E402
@@ -76,19 +85,42 @@ def main() -> int:
         def interpreter() -> None:  # not a side: the floor any Python command pays (start-up and exit)
             subprocess.run([sys.executable, "-c", "pass"], env=env, check=True, stdin=subprocess.DEVNULL, capture_output=True)
 
-        for warm_up in (plain, command, core):  # page cache, bytecode, the emulator's first pack
+        def least_wrapper() -> None:  # not a side: the least any Python clone command can do
+            dest = root / f"least-{next(numbers)}"
+            subprocess.run([sys.executable, "-c", LEAST_WRAPPER, url, str(dest), PLAIN_HELPER],
+                           env=env, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+            shutil.rmtree(dest)
+
+        for warm_up in (plain, command, core, least_wrapper):  # page cache, bytecode, the emulator's first pack
             warm_up()
         times = interleaved(
-            [("plain git clone", plain), ("bbwizard clone", command), ("clone_repository", core), ("python -c pass", interpreter)],
+            [("plain git clone", plain), ("bbwizard clone", command), ("clone_repository", core),
+             ("python -c pass", interpreter), ("least Python wrapper", least_wrapper)],
             args.runs,
         )
         floor = times.pop("python -c pass")
+        least = times.pop("least Python wrapper")
+        plain_median = statistics.median(times["plain git clone"])
         print(f"repository acme/monorepo: {args.commits} commits, {args.size} of blobs; {args.runs} runs each, interleaved")
         ok = report(times, "plain git clone", TARGET)
         print(f"  for scale: `python -c pass` (same interpreter and environment) median "
-              f"{statistics.median(floor) * 1000:.1f} ms, "
-              f"{statistics.median(floor) / statistics.median(times['plain git clone']):.2f} of plain git clone")
+              f"{statistics.median(floor) * 1000:.1f} ms, {statistics.median(floor) / plain_median:.2f} of plain git clone")
+        ratio = statistics.median(a / b for a, b in zip(least, times["plain git clone"]))
+        print(f"  for scale: the least Python wrapper (start, read the config with tomllib, run the same plain "
+              f"git clone) median {statistics.median(least) * 1000:.1f} ms, median ratio {ratio:.3f} to plain git clone")
         return 0 if ok else 1
+
+
+# What any clone command written in Python must do at the least: start, read the token from the
+# config file, run git. Nothing checked, nothing said, no progress: a floor for reading the ratio.
+LEAST_WRAPPER = """
+import os, subprocess, sys, tomllib
+with open(os.environ["BBWIZARD_CONFIG"], "rb") as handle:
+    token = tomllib.load(handle)["profiles"]["bench"]["access_token"]
+url, dest, helper = sys.argv[1:]
+subprocess.run(["git", "-c", "credential.helper=" + helper, "clone", "--quiet", "--", url, dest],
+               env=dict(os.environ, BENCH_GIT_TOKEN=token), stdin=subprocess.DEVNULL, check=True)
+"""
 
 
 if __name__ == "__main__":
