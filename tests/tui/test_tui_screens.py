@@ -112,6 +112,32 @@ async def test_consumer_secret_is_never_drawn(make_app, emulator):
         assert DEMO_CONSUMER_SECRET not in app.export_screenshot()
 
 
+async def test_footer_shows_the_keys_for_the_focus_and_a_click_presses_one(make_app, emulator):
+    from bbwizard.tui.widgets.footer import StepFooter
+
+    app = make_app(emulator, start="none", prefill=False)
+    async with app.run_test(size=SIZE, tooltips=True) as pilot:
+        await push(app, pilot, ConsumerScreen(ConsumerPrefill()))
+        footer = app.screen.query_one(StepFooter)
+
+        def line() -> str:
+            return footer.render_line(0).text
+
+        # A text box has the focus: "r" types an r, so the Footer leaves it out.
+        assert line().startswith(" esc Back  ^t Check  ^n Continue  f1 Help ")
+        assert line().endswith("▏^p palette ") and len(line()) == SIZE[0]
+        app.screen.set_focus(app.screen.query_one("#check"))
+        await pilot.pause()
+        assert " r Refresh token " in line()
+        await pilot.hover(StepFooter, offset=(2, 0))
+        await pilot.pause()
+        assert footer.tooltip == "Go back one step"
+        ctrl_t = line().index("^t")
+        await pilot.click(StepFooter, offset=(ctrl_t, 0))
+        await pilot.pause()
+        assert text_of(app, "check-result") == "Fix the fields marked above first."
+
+
 # Authorize
 
 

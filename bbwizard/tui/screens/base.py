@@ -1,4 +1,4 @@
-"""What every wizard step shares: a title line, the body, and the bottom bar (status + Footer)."""
+"""What every wizard step shares: a title line, the body, and the bottom bar (status + keys)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from bbwizard.tui.widgets.footer import StepFooter
 from bbwizard.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
@@ -44,47 +45,6 @@ class SignInAgain:
 
 
 SIGN_IN_AGAIN = SignInAgain()
-
-
-class StepFooter(Footer):
-    """Textual's Footer, laying out its keys once per change of what it shows.
-
-    Textual's Footer recomposes after the next refresh for every bindings update, even when the
-    keys it shows stay the same; a step's start publishes several (mount, focus, the app's
-    bindings), so it built its keys three times and drew the screen once without them. This one
-    builds them before the first frame, and again only when a key, its label or its state changes.
-    """
-
-    _recompose_pending = False
-    _shown: tuple[Any, ...] | None = None
-
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus:
-            return
-        if self.is_attached and screen is self.screen and not self._recompose_pending:
-            self._recompose_pending = True
-            self.call_later(self._recompose_keys)
-
-    def _keys_shown(self) -> tuple[Any, ...]:
-        return (
-            self.show_command_palette,
-            tuple(
-                (binding.key, binding.action, binding.description, binding.group, enabled, tooltip)
-                for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
-                if binding.show
-            ),
-        )
-
-    async def _recompose_keys(self) -> None:
-        self._recompose_pending = False
-        if not self.is_attached:
-            return
-        shown = self._keys_shown()
-        if shown == self._shown:
-            return
-        self._shown = shown
-        await self.recompose()
 
 
 class WizardStep(Screen[T], Generic[T]):

@@ -142,8 +142,8 @@ A *private* consumer can also act as its owner without a browser.
 
     def on_mount(self) -> None:
         prefill = self.prefill
-        # set_focus at once, not focus() (which waits a frame): the Footer then lays out its keys
-        # once, for the focused widget, instead of twice.
+        # set_focus at once, not focus() (which waits a frame): the first frame already has the
+        # focus, and the Footer's keys for it.
         if prefill.name and prefill.client_id and prefill.client_secret:
             self.set_focus(self.query_one("#check", Button))
         else:
