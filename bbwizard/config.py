@@ -371,12 +371,9 @@ class _Document:
 
 
 def default_config_path() -> Path:
-    env = os.environ.get("BBWIZARD_CONFIG")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs  # only when no override: tests and scripts skip the import
+    from bbwizard.paths import config_file
 
-    return platformdirs.user_config_path("bbwizard") / "config.toml"
+    return Path(config_file())
 
 
 _POSITION = r"at line (\d+), column (\d+)"

@@ -633,14 +633,10 @@ def _config_path_for(store: ConfigStore | None) -> str | None:
         return None
     if os.environ.get("BBWIZARD_CONFIG"):  # an override today may be gone tomorrow: name the file
         return os.path.abspath(os.fspath(path))
-    try:
-        import platformdirs
+    from bbwizard.paths import user_config_dir
 
-        default = platformdirs.user_config_path("bbwizard") / "config.toml"
-    except ImportError:  # pragma: no cover - platformdirs is a dependency
-        default = None
     absolute = os.path.abspath(os.fspath(path))
-    if default is not None and Path(absolute) == Path(os.path.abspath(default)):
+    if absolute == os.path.abspath(os.path.join(user_config_dir(), "config.toml")):
         return None
     return absolute
 

@@ -122,13 +122,9 @@ def _plainly_fresh_token(name: str | None) -> str | None:
     import tomllib
     from datetime import datetime, timezone
 
-    path = os.environ.get("BBWIZARD_CONFIG")
-    if path:
-        path = os.path.expanduser(path)
-    else:
-        import platformdirs
+    from bbwizard.paths import config_file
 
-        path = str(platformdirs.user_config_path("bbwizard") / "config.toml")
+    path = config_file()
     try:
         with open(path, "rb") as handle:
             if os.name == "posix":
