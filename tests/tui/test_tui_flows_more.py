@@ -14,6 +14,7 @@ from bbwizard.tui.screens.modals import ConfirmModal, ErrorModal, HelpModal
 from bbwizard.tui.screens.profiles import ProfilesScreen
 from bbwizard.tui.screens.repositories import RepositoriesScreen
 from bbwizard.tui.screens.token import TokenScreen
+from bbwizard.tui.widgets.status import StatusBar
 
 SIZE = (100, 30)
 
@@ -97,7 +98,8 @@ async def test_saved_profile_with_expired_token_is_refreshed_on_the_way(make_app
         await pilot.press("enter")
         await wait.screen(RepositoriesScreen)
         assert emulator.stats.grants["refresh_token"] == 1
-        countdown = await wait.until(lambda: "token expires in 1:5" in text_of(app, "status-countdown") and text_of(app, "status-countdown"), "a fresh countdown")
+        status = app.screen.query_one(StatusBar)
+        countdown = await wait.until(lambda: "token expires in 1:5" in status.countdown and status.countdown, "a fresh countdown")
         assert countdown.startswith("token expires in 1:5")
         summary = await clone_first_repository(app, pilot, wait)
         assert summary.startswith("All cloned.")
@@ -153,17 +155,24 @@ async def test_countdown_turns_yellow_then_red(make_app, emulator, signed_in, wa
         app.profile = profile
         app.push_screen(ProfilesScreen())
         await pilot.pause()
-        countdown = app.screen.query_one("#status-countdown")
-        countdown.tick()
-        assert countdown.visual.plain == "token expires in 30:00" and countdown.has_class("fresh")
+        status = app.screen.query_one(StatusBar)
+
+        def line() -> str:
+            return status.render_line(0).text
+
+        status.tick()
+        assert status.countdown == "token expires in 30:00" and status.has_class("fresh")
+        assert line().endswith(" token expires in 30:00  ") and len(line()) == status.size.width
         now[0] += timedelta(minutes=21)
-        countdown.tick()
-        assert countdown.visual.plain == "token expires in 9:00" and countdown.has_class("expiring")
+        status.tick()
+        assert status.countdown == "token expires in 9:00" and status.has_class("expiring")
+        assert not status.has_class("fresh")
         now[0] += timedelta(minutes=10)
-        countdown.tick()
-        assert countdown.visual.plain == "token expired 1:00 ago" and countdown.has_class("expired")
-        assert text_of(app, "status-profile") == "profile: demo"
-        assert text_of(app, "status-user") == "user: Alice Liddell (alice)"
+        status.tick()
+        assert status.countdown == "token expired 1:00 ago" and status.has_class("expired")
+        assert line().startswith("profile: demo  user: Alice Liddell (alice)  ")
+        expired = status.get_component_rich_style("status-bar--countdown")
+        assert expired.bold and expired.color != status.rich_style.color
 
 
 async def test_token_refreshes_on_its_own_shortly_before_expiry(make_app, emulator, signed_in, waiter_for, wizard_env):

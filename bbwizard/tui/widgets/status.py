@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
 
 if TYPE_CHECKING:
     from bbwizard.tui.app import WizardApp
@@ -68,49 +69,73 @@ def countdown_text(expires_at: datetime | None, now: datetime, *, has_token: boo
     return f"token expires in {format_duration(left)}", state
 
 
-class TokenCountdown(Static):
-    """Time left on the access token, redrawn every second; yellow in the last ten minutes, red
-    once expired (classes `expiring` and `expired`)."""
+class StatusBar(Widget):
+    """Profile · user · the live token countdown, on one line, docked with the keys in one bottom
+    container. The countdown is redrawn every second; yellow in the last ten minutes, red once
+    expired (the bar's classes `fresh`, `expiring` and `expired`, styled through its component
+    class `status-bar--countdown`).
 
-    def on_mount(self) -> None:
-        self.tick()
-        self.set_interval(1, self.tick, name="token-countdown")
-        self.watch(self.app, "profile", lambda _: self.tick(), init=False)
-        self.watch(self.app, "refreshing", lambda _: self.tick(), init=False)
+    One widget that draws the line, not a Horizontal of three Statics: every step's start styled,
+    laid out and drew those, and each second's new countdown text laid the whole screen out again
+    (a Static's update does); this one repaints its line, and only when the text changes.
+    """
 
-    def tick(self) -> None:
-        app: WizardApp = self.app  # type: ignore[assignment]
-        profile = getattr(app, "profile", None)
-        now = app.now()
-        if profile is None:
-            text, state = "not signed in", "none"
-        else:
-            text, state = countdown_text(
-                profile.expires_at, now, has_token=bool(profile.access_token)
-            )
-        if getattr(app, "refreshing", False):
-            text = "refreshing the token…"
-        self.update(text)
-        self.set_class(state == "expiring", "expiring")
-        self.set_class(state == "expired", "expired")
-        self.set_class(state == "fresh", "fresh")
+    COMPONENT_CLASSES = {"status-bar--countdown"}
 
-
-class StatusBar(Horizontal):
-    """Profile · user · countdown, docked with the Footer in one bottom container."""
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="status-profile", markup=False)
-        yield Static(id="status-user", markup=False)
-        yield TokenCountdown(id="status-countdown", markup=False)
+    profile_text = ""
+    user_text = ""
+    countdown = ""
+    countdown_state = "none"
 
     def on_mount(self) -> None:
         self.refresh_labels()
+        self.set_interval(1, self.tick, name="token-countdown")
         self.watch(self.app, "profile", lambda _: self.refresh_labels(), init=False)
+        self.watch(self.app, "refreshing", lambda _: self.tick(), init=False)
 
     def refresh_labels(self) -> None:
         profile = getattr(self.app, "profile", None)
         name = profile.name if profile is not None else "no profile yet"
         user = user_label(getattr(profile, "user", None)) if profile is not None else ""
-        self.query_one("#status-profile", Static).update(f"profile: {name}")
-        self.query_one("#status-user", Static).update(f"user: {user}" if user else "")
+        self._show(profile_text=f"profile: {name}", user_text=f"user: {user}" if user else "")
+        self.tick()
+
+    def tick(self) -> None:
+        app: WizardApp = self.app  # type: ignore[assignment]
+        profile = getattr(app, "profile", None)
+        if profile is None:
+            text, state = "not signed in", "none"
+        else:
+            text, state = countdown_text(profile.expires_at, app.now(), has_token=bool(profile.access_token))
+        if getattr(app, "refreshing", False):
+            text = "refreshing the token…"
+        for name in ("fresh", "expiring", "expired"):
+            self.set_class(state == name, name)
+        self._show(countdown=text, countdown_state=state)
+
+    def _show(self, **labels: str) -> None:
+        if any(getattr(self, name) != value for name, value in labels.items()):
+            for name, value in labels.items():
+                setattr(self, name, value)
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        # As the three Statics drew it: each part followed by two blank cells, the countdown
+        # against the right edge. When the line is too narrow, the countdown stays whole.
+        width = self.size.width
+        text_style = self.rich_style
+        blank = Style(bgcolor=text_style.bgcolor)
+        if y != 0:
+            return Strip.blank(width, blank)
+        right = Strip([
+            Segment(self.countdown, self.get_component_rich_style("status-bar--countdown")),
+            Segment("  ", blank),
+        ])
+        left = Strip([
+            Segment(self.profile_text, text_style),
+            Segment("  ", blank),
+            *([Segment(self.user_text, text_style)] if self.user_text else []),
+            Segment("  ", blank),
+        ])
+        room = max(0, width - right.cell_length)
+        return Strip([*left.crop(0, room).adjust_cell_length(room, blank), *right]).crop(0, width)
