@@ -138,6 +138,20 @@ async def test_footer_shows_the_keys_for_the_focus_and_a_click_presses_one(make_
         assert text_of(app, "check-result") == "Fix the fields marked above first."
 
 
+async def test_a_step_is_laid_out_again_when_the_terminal_changes_size(make_app, emulator):
+    from bbwizard.tui.widgets.footer import StepFooter
+
+    app = make_app(emulator, start="none", prefill=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await push(app, pilot, ConsumerScreen(ConsumerPrefill()))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        footer = app.screen.query_one(StepFooter)
+        assert footer.size.width == 80 and footer.region.y == 23
+        assert footer.render_line(0).text.endswith("▏^p palette ")
+        assert app.screen.query_one("#name").region.right <= 80 - 1  # inside the body's padding
+
+
 # Authorize
 
 

@@ -8,6 +8,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -73,6 +74,16 @@ class WizardStep(Screen[T], Generic[T]):
             from bbwizard.tui.app import start_up_done
 
             self.call_after_refresh(start_up_done)
+
+    def _screen_resized(self, size: Size) -> None:
+        # Textual lays a screen out again for every Resize it gets, even at the size it is laid out
+        # at: a step's first layout resizes the step itself, and at start-up the app passes the
+        # terminal's size on twice (the driver's report and its own), so the first step was laid
+        # out three times before it could be typed into. Layout requests do not come this way
+        # (they go through the update timer), so an unchanged size has nothing to redo.
+        if size == self._compositor.size and self.is_attached:
+            return
+        super()._screen_resized(size)
 
     @property
     def wizard(self) -> WizardApp:
