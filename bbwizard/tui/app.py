@@ -28,7 +28,8 @@ from textual.worker import Worker, WorkerState
 from bbwizard.errors import BBWizardError, SignInRequired
 from bbwizard.secret import Secret, redact
 from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
-from bbwizard.tui.screens.modals import ConfirmModal, ErrorModal, HelpModal
+
+# The modals (bbwizard.tui.screens.modals) are imported where one is shown: most starts show none.
 
 log = logging.getLogger("bbwizard.tui")
 
@@ -317,6 +318,8 @@ class WizardApp(App[int]):
             os._exit(129)
 
     async def load_profiles(self) -> dict[str, Any]:
+        from bbwizard.tui.screens.modals import ErrorModal
+
         try:
             return await asyncio.to_thread(self.store.load)
         except BBWizardError as error:
@@ -338,6 +341,7 @@ class WizardApp(App[int]):
         False: the refresh failed for now (said in a modal); the profile stays as it was.
         """
         from bbwizard import oauth
+        from bbwizard.tui.screens.modals import ErrorModal
 
         if profile.token_state(utc_now()) == "fresh":
             return profile
@@ -438,6 +442,8 @@ class WizardApp(App[int]):
     # Help, palette commands
 
     def action_help(self) -> None:
+        from bbwizard.tui.screens.modals import HelpModal
+
         screen = self.screen
         if isinstance(screen, HelpModal):
             return
@@ -466,6 +472,7 @@ class WizardApp(App[int]):
         if profile is None or not getattr(profile, "access_token", None):
             self.notify("There is no token yet: sign in first.", severity="warning")
             return
+        from bbwizard.tui.screens.modals import ConfirmModal
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -504,6 +511,8 @@ class WizardApp(App[int]):
     # Errors nobody expected
 
     async def show_unexpected(self, error: BaseException) -> None:
+        from bbwizard.tui.screens.modals import ErrorModal
+
         where = self.write_crash_log(error)
         await self.push_screen_wait(
             ErrorModal(
@@ -535,6 +544,8 @@ class WizardApp(App[int]):
             return
         error = worker.error
         if isinstance(error, BBWizardError):
+            from bbwizard.tui.screens.modals import ErrorModal
+
             self.push_screen(ErrorModal("That did not work", str(error), error.hint))
         else:
             self.run_worker(self.show_unexpected(error), group="unexpected", exit_on_error=False)
