@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Static
 
 from bbwizard.errors import BBWizardError
 from bbwizard.secret import Secret
@@ -123,7 +123,17 @@ A *private* consumer can also act as its owner without a browser.
             with Horizontal(id="consumer-buttons"):
                 yield Button("Check", id="check", variant="primary")
                 yield Button("Continue in the browser", id="continue", variant="success")
-                yield Button("Use the consumer's own identity (no browser)", id="own-identity", classes="hidden")
+                # "Use the consumer's own identity" is mounted when a check finds a private consumer.
+
+    def show_own_identity(self, shown: bool) -> None:
+        """The button that skips the browser, for a private consumer: mounted the first time one is
+        checked (most people never check one, and each widget costs the step's start)."""
+        found = self.query("#own-identity")
+        if found:
+            found.first(Button).set_class(not shown, "hidden")
+        elif shown:
+            own = Button("Use the consumer's own identity (no browser)", id="own-identity")
+            self.query_one("#consumer-buttons").mount(own)
 
     def show_problem(self, field_id: str, text: str) -> None:
         """The sentence under a field, mounted the first time one is needed."""
@@ -179,7 +189,7 @@ A *private* consumer can also act as its owner without a browser.
         if self.checked is not None:
             self.checked = None
             self.say("check-result", "")
-            self.query_one("#own-identity", Button).add_class("hidden")
+            self.show_own_identity(False)
 
     @on(Input.Submitted)
     def next_field(self, event: Input.Submitted) -> None:
@@ -228,16 +238,14 @@ A *private* consumer can also act as its owner without a browser.
         form.kind = result.kind
         form.check = result
         self.checked = form
-        own = self.query_one("#own-identity", Button)
+        self.show_own_identity(result.kind == "private")
         if result.kind == "private":
             sentence = (
                 f"{result.message} Choose “Use the consumer's own identity” to skip the browser, or "
                 "continue in the browser to sign in as yourself."
             )
-            own.remove_class("hidden")
         else:
             sentence = f"{result.message} Next, the browser asks you to grant access."
-            own.add_class("hidden")
         if then_continue and result.kind != "private":
             self.dismiss(form)
             return
