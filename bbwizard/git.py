@@ -970,6 +970,7 @@ def _clone_steps(
     low_speed_time: int,
     started: float,
     progress: bool = True,
+    measure_size: bool = True,
 ):  # noqa: ANN202 - a generator driven by clone_repository and clone_repository_sync
     """What a clone does, with its waits left to the caller (an event loop or plain blocking
     calls), so both ways of running a clone share every rule. Yields ``("fresh", profile, force)``
@@ -1034,7 +1035,8 @@ def _clone_steps(
             raise error
         if pipe is not None:  # git has finished with it: no need to wait for the size
             pipe.close()
-        size = yield ("size", path)
+        # Walking the new tree costs a large repository seconds: only for someone who shows it.
+        size = (yield ("size", path)) if measure_size else None
         return CloneResult(
             workspace=ref.workspace,
             slug=ref.slug,
@@ -1138,15 +1140,18 @@ def clone_repository_sync(
     git: str = "git",
     low_speed_limit: int = LOW_SPEED_LIMIT,
     low_speed_time: int = LOW_SPEED_TIME,
+    measure_size: bool = True,
 ) -> CloneResult:
     """:func:`clone_repository` without an event loop, for ``bbwizard clone`` of one repository:
     the same steps, so the same rules, without the cost of importing and starting asyncio (a
     tenth of a second of a command that lasts a few). Ctrl+C (KeyboardInterrupt) stops git,
     removes what this clone created, and raises :class:`~bbwizard.errors.CloneCancelled`.
+    With ``measure_size=False`` the result's ``size_bytes`` stays None (no walk of the new tree).
     """
     ref, path, created, steps = _begin_clone(
         profile, workspace, slug, dest, branch=branch, depth=depth, store=store, git=git,
         low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, progress=on_progress is not None,
+        measure_size=measure_size,
     )
     reply: object = None
     while True:

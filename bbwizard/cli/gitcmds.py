@@ -198,6 +198,7 @@ def run_clone(args: argparse.Namespace) -> int:
             depth=args.depth,
             on_progress=(lambda event: display.progress(0, event)) if display.draws else None,
             store=store,
+            measure_size=False,  # one clone's message names no size
         )
         display.done(0, result)
         return [result]

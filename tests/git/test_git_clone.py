@@ -401,3 +401,14 @@ async def test_403_with_the_scope_granted_means_no_access(emulator, sign_in):
         "Bitbucket refused access to acme/webapp: this account can't read it. Ask a workspace admin for access, "
         "or check the workspace and repository names."
     )
+
+
+def test_the_blocking_clone_measures_the_tree_only_when_asked(emulator, sign_in, run_git):
+    # `bbwizard clone` of one repository (no event loop) names no size: it skips the walk,
+    # which costs a large repository seconds. The same steps otherwise: helper, branch, files.
+    store, profile = sign_in(emulator)
+    quiet = git.clone_repository_sync(profile, "acme", "webapp", "quiet", store=store, measure_size=False)
+    assert quiet.ok and quiet.size_bytes is None and quiet.branch == "main"
+    assert git._is_our_helper(_helper_lines(quiet.path, run_git, emulator.site_url)[1])
+    measured = git.clone_repository_sync(profile, "acme", "webapp", "measured", branch="develop", store=store)
+    assert measured.branch == "develop" and measured.size_bytes and measured.size_bytes > 0
