@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from textual import events
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from bbwizard.tui.app import WizardApp
 
 T = TypeVar("T")
+
+# The later steps' and the modals' stylesheet, loaded by those screens when the first of them is
+# shown (bbwizard.tcss, the app's, has the shared rules and the steps a start can show first).
+STEPS_CSS = Path(__file__).parent.parent / "steps.tcss"
 
 
 class Back:

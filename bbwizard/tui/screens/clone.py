@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Log, ProgressBar, Select, Stat
 
 from bbwizard.errors import BBWizardError, CloneCancelled
 from bbwizard.secret import redact
-from bbwizard.tui.screens.base import WizardStep
+from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryRow
 from bbwizard.tui.widgets.status import display_path
 
@@ -36,6 +36,7 @@ def safe_id(index: int) -> str:
 
 class CloneScreen(WizardStep[Any]):
     STEP = "Step 7 of 7 · Clone"
+    CSS_PATH = STEPS_CSS
     HELP = """\
 # Clone
 

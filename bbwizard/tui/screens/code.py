@@ -11,7 +11,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
 from bbwizard.errors import BBWizardError
-from bbwizard.tui.screens.base import WizardStep
+from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
 
 
 class PastedCodeValidator(Validator):
@@ -35,6 +35,7 @@ class PastedCodeValidator(Validator):
 
 class CodeScreen(WizardStep[Any]):
     STEP = "Step 4 of 7 · Paste the code"
+    CSS_PATH = STEPS_CSS
     HELP = """\
 # Paste the code
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, LoadingIndicator, Static
 
 from bbwizard.errors import BBWizardError
-from bbwizard.tui.screens.base import WizardStep
+from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
 from bbwizard.tui.widgets.status import display_path, format_duration
 
 def scopes_line(granted: list[str] | None) -> Text:
@@ -35,6 +35,7 @@ def scopes_line(granted: list[str] | None) -> Text:
 
 class TokenScreen(WizardStep[Any]):
     STEP = "Step 5 of 7 · Token"
+    CSS_PATH = STEPS_CSS
     HELP = """\
 # The token
 
