@@ -13,7 +13,6 @@ import logging
 import os
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +25,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from bbwizard.errors import BBWizardError, SignInRequired
+from bbwizard.records import Record
 from bbwizard.secret import Secret, redact
 from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
 
@@ -72,33 +72,44 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dataclass
-class ConsumerPrefill:
+class ConsumerPrefill(Record):
     """What the Consumer screen starts with (the demo fills it from the emulator)."""
 
-    name: str = ""
-    client_id: str = ""
-    client_secret: Secret | str | None = None
-    callback_url: str = ""
-    site_url: str = "https://bitbucket.org"
-    api_url: str = "https://api.bitbucket.org/2.0"
-    clone_dir: str | None = None
+    _fields = ("name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "clone_dir")
 
-    def __post_init__(self) -> None:
-        # A bare str here would show in this dataclass's repr, and so in a crash report.
-        if self.client_secret is not None and not isinstance(self.client_secret, Secret):
-            self.client_secret = Secret(self.client_secret)
+    def __init__(
+        self,
+        name: str = "",
+        client_id: str = "",
+        client_secret: Secret | str | None = None,
+        callback_url: str = "",
+        site_url: str = "https://bitbucket.org",
+        api_url: str = "https://api.bitbucket.org/2.0",
+        clone_dir: str | None = None,
+    ) -> None:
+        self.name = name
+        self.client_id = client_id
+        # A bare str here would show in this record's repr, and so in a crash report.
+        if client_secret is not None and not isinstance(client_secret, Secret):
+            client_secret = Secret(client_secret)
+        self.client_secret = client_secret
+        self.callback_url = callback_url
+        self.site_url = site_url
+        self.api_url = api_url
+        self.clone_dir = clone_dir
 
 
-@dataclass
-class FlowState:
+class FlowState(Record):
     """What the steps hand each other."""
 
-    form: Any = None  # screens.consumer.ConsumerForm
-    authorization: Any = None  # oauth.Authorization
-    code: str | None = None
-    profile: Any = None  # config.Profile
-    repositories: list[Any] = field(default_factory=list)
+    _fields = ("form", "authorization", "code", "profile", "repositories")
+
+    def __init__(self) -> None:
+        self.form: Any = None  # screens.consumer.ConsumerForm
+        self.authorization: Any = None  # oauth.Authorization
+        self.code: str | None = None
+        self.profile: Any = None  # config.Profile
+        self.repositories: list[Any] = []
 
 
 class WizardApp(App[int]):

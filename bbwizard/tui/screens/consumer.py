@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Static
 
 from bbwizard.errors import BBWizardError
+from bbwizard.records import Record
 from bbwizard.secret import Secret
 from bbwizard.tui.screens.base import WizardStep
 
@@ -24,19 +24,35 @@ WHERE_TO_PASTE = (
 )
 
 
-@dataclass
-class ConsumerForm:
+class ConsumerForm(Record):
     """The consumer as the person typed it, plus what the check said."""
 
-    name: str
-    client_id: str
-    client_secret: Secret
-    callback_url: str
-    site_url: str
-    api_url: str
-    kind: str | None = None  # "private" or "public", once checked
-    check: Any = None  # oauth.ConsumerCheck
-    use_client_credentials: bool = False
+    _fields = (
+        "name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "kind", "check",
+        "use_client_credentials",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        client_id: str,
+        client_secret: Secret,
+        callback_url: str,
+        site_url: str,
+        api_url: str,
+        kind: str | None = None,
+        check: Any = None,
+        use_client_credentials: bool = False,
+    ) -> None:
+        self.name = name
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.callback_url = callback_url
+        self.site_url = site_url
+        self.api_url = api_url
+        self.kind = kind  # "private" or "public", once checked
+        self.check = check  # oauth.ConsumerCheck
+        self.use_client_credentials = use_client_credentials
 
 
 def suggested_callback_url() -> str:
