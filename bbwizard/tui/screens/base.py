@@ -98,9 +98,11 @@ class WizardStep(Screen[T], Generic[T]):
         with Vertical(id="body"):
             yield Static(self.STEP, id="step-title", markup=False)
             yield from self.compose_body()
-        with Vertical(id="bottom"):
-            yield StatusBar(id="status-bar")
-            yield StepFooter()
+        # Under the body (height 1fr) in the screen's vertical layout: the status bar, then the keys.
+        # Not docked: two widgets docked at the bottom overlap, and a container for them is one
+        # more widget to style and lay out on every step's start.
+        yield StatusBar(id="status-bar")
+        yield StepFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
