@@ -443,6 +443,59 @@ async def test_clone_that_fails_says_why_and_keeps_the_others(make_app, emulator
         assert not (tmp_path / "work" / "no-such-repo").exists()
 
 
+async def test_clones_run_a_few_at_a_time(make_app, emulator, signed_in, waiter_for, tmp_path, monkeypatch):
+    # Fifty selected repositories must not start fifty gits at once: the step runs them through
+    # git.clone_many, CLONE_JOBS at a time. A git wrapper notes each start and end.
+    from bbwizard.api import Repository
+    from bbwizard.tui.screens import clone as clone_step
+
+    monkeypatch.setattr(clone_step, "CLONE_JOBS", 2)
+    log = tmp_path / "gits.log"
+    wrapper = tmp_path / "git-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho start >> "{log}"\ngit "$@"\nrc=$?\necho end >> "{log}"\nexit $rc\n')
+    wrapper.chmod(0o755)
+    profile = signed_in()
+    slugs = ("webapp", "firmware", "infrastructure", "legacy-billing")
+    repos = [Repository(uuid=f"{{{i}}}", full_name=f"acme/{slug}", slug=slug, name=slug, workspace="acme", mainbranch="main")
+             for i, slug in enumerate(slugs)]
+    app = make_app(emulator, start="none", git_runner=str(wrapper))
+    async with app.run_test(size=SIZE) as pilot:
+        await push(app, pilot, CloneScreen(profile, repos))
+        await pilot.press("ctrl+s")
+        wait = waiter_for(pilot)
+        wait.timeout = 60
+        summary = await wait.text("clone-result", "Press Enter to finish")
+    assert summary.startswith("All cloned."), summary
+    running, most = 0, 0
+    for line in log.read_text().split():
+        running += 1 if line == "start" else -1
+        most = max(most, running)
+    assert log.read_text().split().count("start") == len(slugs) and most == 2
+    for slug in slugs:
+        assert (tmp_path / "work" / slug / ".git").is_dir()
+
+
+async def test_two_clones_into_one_folder_are_refused_before_either_starts(make_app, emulator, signed_in, waiter_for, tmp_path):
+    from textual.widgets import Input
+
+    from bbwizard.api import Repository
+
+    profile = signed_in()
+    repos = [Repository(uuid=f"{{{i}}}", full_name=f"acme/{slug}", slug=slug, name=slug, workspace="acme", mainbranch="main")
+             for i, slug in enumerate(("webapp", "firmware"))]
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        await push(app, pilot, CloneScreen(profile, repos))
+        same = str(tmp_path / "one-folder")
+        for index in (0, 1):
+            app.screen.query_one(f"#dest-{index}", Input).value = same
+        await pilot.press("ctrl+s")
+        summary = await waiter_for(pilot).text("clone-result", "Press Enter to finish")
+    assert summary.startswith("2 of 2 did not clone.")
+    assert "X acme/webapp: not started: acme/webapp and acme/firmware would both go to" in summary
+    assert not (tmp_path / "one-folder").exists()
+
+
 @pytest.mark.slow
 async def test_ten_thousand_repositories_stream_in_with_a_count(make_app, emulator_factory, big_seed, callback_url,
                                                                wizard_env, waiter_for):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,10 @@ def default_destination(profile: Any, slug: str) -> str:
 def shorten_home(text: str) -> str:
     home = str(Path.home())
     return text.replace(home + "/", "~/") if home not in ("", "/") else text
+
+
+#: Clones at the same time, as ``bbwizard clone --jobs`` defaults to.
+CLONE_JOBS = 4
 
 
 def safe_id(index: int) -> str:
@@ -152,67 +155,68 @@ or in `.git/config`, so `git pull` keeps working later.
 
     @work(group="clone", exclusive=True, exit_on_error=False)
     async def clone_all(self) -> None:
-        jobs = [self.clone_one(index) for index in range(len(self.rows))]
+        """Every row through ``git.clone_many``: CLONE_JOBS at a time, as ``bbwizard clone`` does,
+        so fifty selected repositories don't start fifty gits at once."""
+        from bbwizard import git
+
+        requests = []
+        for index, row in enumerate(self.rows):
+            workspace, _, slug = row.key.partition("/")
+            branch = self.query_one(f"#branch-{index}", Select).value
+            dest = Path(self.query_one(f"#dest-{index}", Input).value.strip()).expanduser()
+            requests.append(git.CloneRequest(workspace, slug or row.slug, dest, str(branch) if branch else None))
+            self.query_one(f"#state-{index}", Static).update("waiting")
         try:
-            await asyncio.gather(*jobs)
+            await git.clone_many(
+                self.profile,
+                requests,
+                jobs=CLONE_JOBS,
+                on_progress=self.clone_progress,
+                on_done=self.clone_done,
+                store=self.wizard.store,
+                **({"git": self.wizard.git_runner} if self.wizard.git_runner else {}),
+            )
+        except CloneCancelled as error:
+            self.query_one("#clone-log", Log).write_line(str(error))
+            for index, request in enumerate(requests):
+                if index not in self.results:
+                    self.query_one(f"#state-{index}", Static).update("cancelled")
+                    self.results[index] = f"X {self.rows[index].key}: cancelled; nothing left behind in {display_path(request.dest)}"
+        except BBWizardError as error:  # refused before any clone started (two rows, one folder)
+            self.query_one("#clone-log", Log).write_line(redact(str(error)))
+            for index in range(len(self.rows)):
+                self.results.setdefault(index, f"X {self.rows[index].key}: not started: {error}")
         finally:
             self.running = False
             self.finished = True
             self.show_summary()
 
-    async def clone_one(self, index: int) -> None:
+    def clone_progress(self, index: int, event: Any) -> None:
         from bbwizard import git
 
-        row = self.rows[index]
-        workspace, _, slug = row.key.partition("/")
-        branch = self.query_one(f"#branch-{index}", Select).value
-        dest = Path(self.query_one(f"#dest-{index}", Input).value.strip()).expanduser()
-        bar = self.query_one(f"#progress-{index}", ProgressBar)
+        key = self.rows[index].key
+        if isinstance(event, git.CloneOutput):
+            self.query_one("#clone-log", Log).write_line(shorten_home(redact(f"{key}: {event.text}")))
+            return
+        self.query_one(f"#progress-{index}", ProgressBar).update(total=100, progress=float(event.overall))
+        phase = event.phase or ""
+        self.query_one(f"#state-{index}", Static).update(f"{phase} {int(event.percent or 0)}%" if phase else "")
+
+    def clone_done(self, index: int, result: Any) -> None:
+        key = self.rows[index].key
         state = self.query_one(f"#state-{index}", Static)
-        log = self.query_one("#clone-log", Log)
-        last_phase = [""]
-
-        def on_progress(event: Any) -> None:
-            if isinstance(event, git.CloneOutput):
-                log.write_line(shorten_home(redact(f"{row.key}: {event.text}")))
-                return
-            phase = event.phase or ""
-            if phase != last_phase[0]:
-                last_phase[0] = phase
-            overall = event.overall
-            bar.update(total=100, progress=float(overall))
-            state.update(f"{phase} {int(event.percent or 0)}%" if phase else "")
-
-        state.update("starting")
-        try:
-            result = await git.clone_repository(
-                self.profile,
-                workspace,
-                slug or row.slug,
-                dest,
-                branch=str(branch) if branch else None,
-                on_progress=on_progress,
-                store=self.wizard.store,
-                **({"git": self.wizard.git_runner} if self.wizard.git_runner else {}),
-            )
-        except asyncio.CancelledError:
-            state.update("cancelled")
-            self.results[index] = f"X {row.key}: cancelled; nothing left behind in {display_path(dest)}"
-            raise
-        except CloneCancelled as error:
-            state.update("cancelled")
-            self.results[index] = f"X {row.key}: {error}"
+        if result.ok:
+            self.query_one(f"#progress-{index}", ProgressBar).update(total=100, progress=100)
+            state.update("done")
+            state.add_class("ok")
+            branch = result.branch or self.query_one(f"#branch-{index}", Select).value
+            self.results[index] = f"✓ {key} ({branch}) → {display_path(result.path)}"
             return
-        except BBWizardError as error:
-            state.update("failed")
-            state.add_class("error")
-            log.write_line(redact(f"{row.key}: {error}"))
-            self.results[index] = f"X {row.key}: {error}" + (f" {error.hint}" if error.hint else "")
-            return
-        bar.update(total=100, progress=100)
-        state.update("done")
-        state.add_class("ok")
-        self.results[index] = f"✓ {row.key} ({result.branch or branch}) → {display_path(result.path)}"
+        state.update("failed")
+        state.add_class("error")
+        self.query_one("#clone-log", Log).write_line(redact(f"{key}: {result.error}"))
+        hint = getattr(result.exception, "hint", None)
+        self.results[index] = f"X {key}: {result.error}" + (f" {hint}" if hint else "")
 
     def show_summary(self) -> None:
         lines = [self.results.get(index, f"X {row.key}: not started") for index, row in enumerate(self.rows)]
