@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import hmac
-import html
 import os
 import socket
 import threading
@@ -89,6 +87,8 @@ _PAGE = """<!doctype html>
 
 
 def _page(title: str, text: str) -> bytes:
+    import html  # here, not at the top: the wizard's first step imports this module for one name
+
     return _PAGE.format(title=html.escape(title), text=html.escape(text)).encode("utf-8")
 
 
@@ -345,6 +345,8 @@ class LoopbackCatcher:
                 self._respond(handler, 410, "Too late", "bbwizard stopped waiting for this sign-in. Start it again in the terminal.")
                 return
             state = (query.get("state") or [""])[0]
+            import hmac
+
             if not state or not hmac.compare_digest(state.encode(), self.expected_state.encode()):
                 self._respond(
                     handler,

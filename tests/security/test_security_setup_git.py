@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
 
 
 def _git(env, *args, input=None):

@@ -70,7 +70,7 @@ def make_app(wizard_env, callback_url) -> Callable[..., Any]:
 
     def make(emulator: Any = None, *, key: str | None = None, secret: str | None = None,
              callback: str | None = None, name: str = "demo", prefill: bool = True, **kwargs: Any) -> WizardApp:
-        from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+        from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
 
         if prefill and emulator is not None:
             kwargs["prefill"] = ConsumerPrefill(
@@ -166,7 +166,7 @@ def texts() -> Any:
 @pytest.fixture
 def consumer_form(emulator, callback_url) -> Callable[..., Any]:
     """consumer_form(key=..., secret=..., callback=...) -> ConsumerForm for the emulator."""
-    from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
     from bbwizard.secret import Secret
     from bbwizard.tui.screens.consumer import ConsumerForm
 
@@ -186,7 +186,7 @@ def signed_in(emulator, wizard_env, callback_url) -> Callable[..., Any]:
     from datetime import timedelta
 
     from bbwizard.config import ConfigStore, Profile, UserInfo
-    from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
     from bbwizard.secret import Secret
 
     def make(name: str = "demo", key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET,
@@ -265,7 +265,7 @@ def saved_profile(emulator, snap_env, callback_url) -> Callable[..., Any]:
     from datetime import timedelta
 
     from bbwizard.config import ConfigStore, Profile, UserInfo
-    from bbwizard.emulator import DEMO_CALLBACK_URL, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
+    from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
     from bbwizard.secret import Secret
 
     def make(name: str = "demo", expires_in: timedelta = timedelta(hours=1), **fields: Any) -> Any:

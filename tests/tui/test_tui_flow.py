@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from bbwizard.tui.screens.authorize import AuthorizeScreen
 from bbwizard.tui.screens.clone import CloneScreen

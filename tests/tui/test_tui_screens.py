@@ -305,7 +305,6 @@ async def test_token_with_missing_scopes_names_the_permission_to_tick(make_app, 
 
 def _grant_code(emulator, key: str, callback_url: str):
     """A real authorization code from the emulator, through its consent page (as the approver does)."""
-    from urllib.parse import parse_qs, urlsplit
 
     from bbwizard import oauth
     from bbwizard.emulator.approve import approve

@@ -5,7 +5,6 @@ From the consumer check to a cloned `develop` branch on disk, with only the keyb
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
