@@ -691,21 +691,23 @@ class BitbucketClient:
         listing = f"{self._base.join(path)}?{urlencode(params)}&page="
 
         async def worker() -> None:
+            # A worker asks for its next page as soon as one arrives; decoding waits for the
+            # consumer, so when sixteen pages land together the next sixteen requests leave first.
             for number in todo:  # one shared iterator: each page is taken by one worker
                 try:
-                    page = await self._get_json(f"{listing}{number}", None, what, missing_ok=True)
+                    response = await self._get_json(f"{listing}{number}", None, what, missing_ok=True, decode=False)
                 except Exception as error:  # handed to the consumer, which raises it
                     arrived.put_nowait((number, None, error))
                     return
-                arrived.put_nowait((number, None if page is _MISSING else page, None))
+                arrived.put_nowait((number, response, None))
 
         workers = [asyncio.create_task(worker()) for _ in range(min(self._max_concurrency, len(numbers)))]
         try:
             for _ in numbers:
-                number, page, error = await arrived.get()
+                number, response, error = await arrived.get()
                 if error is not None:
                     raise error
-                yield number, page
+                yield number, None if response is _MISSING else self._decode(response, what)
         finally:
             for task in workers:
                 task.cancel()
@@ -874,7 +876,10 @@ class BitbucketClient:
         *,
         gone_ok: bool = False,
         missing_ok: bool = False,
+        decode: bool = True,
     ) -> Any:
+        """The JSON answer (the response itself with ``decode=False``), ``_GONE``/``_MISSING``
+        when asked for, else the refusal raised as a sentence."""
         url = self._url(path_or_url, what)
         response = await self._send(url, params, what)
         status = response.status_code
@@ -884,7 +889,7 @@ class BitbucketClient:
             return _MISSING
         if not 200 <= status < 300:
             raise self._refusal(response, what)
-        return self._decode(response, what)
+        return self._decode(response, what) if decode else response
 
     def _refusal(self, response: httpx.Response, what: str) -> BBWizardError:
         status = response.status_code
