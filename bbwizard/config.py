@@ -72,9 +72,14 @@ _GRANTS = ("authorization_code", "client_credentials")
 _PROFILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
+def is_profile_name(name: object) -> bool:
+    """Letters, digits, '.', '_' or '-', at most 64, starting with a letter or digit."""
+    return isinstance(name, str) and re.match(_PROFILE_NAME, name) is not None
+
+
 def validate_profile_name(name: str) -> str:
     """Return ``name`` when it can name a profile; raise :class:`UsageError` otherwise."""
-    if not isinstance(name, str) or not re.match(_PROFILE_NAME, name):
+    if not is_profile_name(name):
         raise UsageError(
             f"{name!r} can't name a profile: use letters, digits, '.', '_' or '-' "
             "(at most 64, starting with a letter or digit)."
@@ -743,6 +748,7 @@ __all__ = [
     "default_api_url",
     "default_config_path",
     "utc_now",
+    "is_profile_name",
     "validate_profile_name",
 ]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,12 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Static
 
+from bbwizard.config import is_profile_name
 from bbwizard.errors import BBWizardError
 from bbwizard.records import Record
 from bbwizard.secret import Secret
 from bbwizard.tui.screens.base import WizardStep
 
-PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 WHERE_TO_PASTE = (
     "In Bitbucket: Workspace settings → OAuth consumers → Edit → Callback URL: paste this address, "
     "and tick the permissions Account: Read and Repositories: Read."
@@ -66,7 +65,7 @@ def field_problems(name: str, key: str, has_secret: bool, callback: str) -> dict
     problems: dict[str, str] = {}
     if not name:
         problems["name"] = "Give the profile a name, for example work."
-    elif not PROFILE_NAME.match(name):
+    elif not is_profile_name(name):
         problems["name"] = "A profile name uses letters, digits, dots, dashes and underscores only."
     if not key:
         problems["key"] = "Paste the consumer's Key from its page in Bitbucket."
