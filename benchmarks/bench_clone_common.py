@@ -147,6 +147,7 @@ def git_clone_plain(url: str, dest: Path, env: dict[str, str], token: str) -> No
         env=dict(env, BENCH_GIT_TOKEN=token),
         check=True,
         stdin=subprocess.DEVNULL,
+        capture_output=True,  # as the other sides run: output to a pipe, not the terminal
     )
 
 
