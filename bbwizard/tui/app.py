@@ -100,16 +100,25 @@ class ConsumerPrefill(Record):
 
 
 class FlowState(Record):
-    """What the steps hand each other."""
+    """What the steps hand each other. The code is live until exchanged: kept out of repr, and so
+    out of a crash report's locals (as ``oauth.PastedCode`` keeps it)."""
 
     _fields = ("form", "authorization", "code", "profile", "repositories")
+    _hidden = frozenset({"code"})
 
-    def __init__(self) -> None:
-        self.form: Any = None  # screens.consumer.ConsumerForm
-        self.authorization: Any = None  # oauth.Authorization
-        self.code: str | None = None
-        self.profile: Any = None  # config.Profile
-        self.repositories: list[Any] = []
+    def __init__(
+        self,
+        form: Any = None,  # screens.consumer.ConsumerForm
+        authorization: Any = None,  # oauth.Authorization
+        code: str | None = None,
+        profile: Any = None,  # config.Profile
+        repositories: list[Any] | None = None,
+    ) -> None:
+        self.form = form
+        self.authorization = authorization
+        self.code = code
+        self.profile = profile
+        self.repositories = [] if repositories is None else repositories
 
 
 class WizardApp(App[int]):
@@ -271,11 +280,12 @@ class WizardApp(App[int]):
                 elif step == "code":
                     from bbwizard.tui.screens.code import CodeScreen
 
-                    pasted = await self.push_screen_wait(CodeScreen(flow.authorization))
-                    if pasted is BACK:
+                    # Straight into the flow state: a local holding the code would show in a crash report.
+                    flow.code = await self.push_screen_wait(CodeScreen(flow.authorization))
+                    if flow.code is BACK:
+                        flow.code = None
                         step = "authorize"
                     else:
-                        flow.code = pasted
                         step = "token"
 
                 elif step == "token":

@@ -33,3 +33,15 @@ def test_consumer_fields_are_named_when_wrong():
         "secret": "Paste the consumer's Secret (shown under the key in Bitbucket).",
         "callback": "The callback URL must be an http:// or https:// address, like http://localhost:8976/.",
     }
+
+
+def test_a_live_code_stays_out_of_the_flow_records_reprs():
+    # Textual's crash report prints locals, and with them these records: the code must not show.
+    from bbwizard.tui.app import FlowState
+    from bbwizard.tui.screens.authorize import CodeCaught
+
+    code = "live-code-4f9a8b7c6d5e"
+    flow = FlowState(code=code)
+    assert code not in repr(flow) and "form=None" in repr(flow)
+    assert code not in repr(CodeCaught(authorization=None, code=code))
+    assert flow.replace(profile="p").code == code  # still a whole record

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +30,7 @@ class CodeCaught:
     """The loopback catcher got the redirect with a code and the right state."""
 
     authorization: Any
-    code: str
+    code: str = field(repr=False)  # a live code: kept out of repr and tracebacks' locals
 
 
 def is_loopback(url: str) -> bool:
