@@ -143,4 +143,6 @@ _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]
 
 def printable(text: str) -> str:
     """``text`` with colour codes removed and every other control character made a space."""
+    if text.isprintable():  # the common case, in C: every character the filters touch is unprintable
+        return text
     return re.sub(_CONTROL, " ", re.sub(_ANSI, "", text))

@@ -23,13 +23,13 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from bbwizard import secret
 
 
 def printable(text: str) -> str:
-    """Network text made safe to draw: control characters and bidi overrides become spaces."""
-    return _CONTROL.sub(" ", text).replace("\n", " ").replace("\t", " ")
+    """Network text made safe to draw on one line: the core's filter (controls, line separators and
+    bidi overrides become spaces), then newlines and tabs too."""
+    return secret.printable(text).replace("\n", " ").replace("\t", " ")
 
 
 def _attr(obj: Any, *names: str, default: Any = None) -> Any:
