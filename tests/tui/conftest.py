@@ -121,6 +121,18 @@ class Waiter:
 
         return await self.until(found, f"“{needle}” in #{widget_id}")
 
+    async def to_authorize(self) -> Any:
+        """From a prefilled Consumer step: check the consumer (Enter), go on (Enter), and wait for the
+        Authorize step, which it returns."""
+        from bbwizard.tui.screens.authorize import AuthorizeScreen
+        from bbwizard.tui.screens.consumer import ConsumerScreen
+
+        await self.screen(ConsumerScreen)
+        await self.pilot.press("enter")  # the Check button has the focus when the consumer is prefilled
+        await self.text("check-result", "The key and secret are right")
+        await self.pilot.press("enter")  # Continue in the browser
+        return await self.screen(AuthorizeScreen)
+
 
 def widget_text(app: Any, widget_id: str) -> str:
     from textual.widgets import Static

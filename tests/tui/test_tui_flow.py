@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-
-from bbwizard.tui.screens.authorize import AuthorizeScreen
 from bbwizard.tui.screens.clone import CloneScreen
-from bbwizard.tui.screens.consumer import ConsumerScreen
 from bbwizard.tui.screens.repositories import RepositoriesScreen
 from bbwizard.tui.screens.token import TokenScreen
 
@@ -16,11 +13,7 @@ async def test_new_profile_through_loopback_to_a_clone(emulator, make_app, waite
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await wait.screen(ConsumerScreen)
-        await pilot.press("enter")  # the Check button has the focus when the consumer is prefilled
-        await wait.text("check-result", "The key and secret are right")
-        await pilot.press("enter")  # Continue in the browser
-        await wait.screen(AuthorizeScreen)
+        await wait.to_authorize()
         await wait.text("waiting", "waiting for the browser")
         await pilot.press("o")
         token = await wait.screen(TokenScreen)

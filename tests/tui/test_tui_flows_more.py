@@ -40,11 +40,7 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await wait.screen(ConsumerScreen)
-        await pilot.press("enter")
-        await wait.text("check-result", "The key and secret are right")
-        await pilot.press("enter")
-        await wait.screen(AuthorizeScreen)
+        await wait.to_authorize()
         url = text_of(app, "authorize-url")
         state = app.screen.authorization.state
         await pilot.press("p")
@@ -127,11 +123,7 @@ async def test_escape_goes_back_a_step(make_app, emulator, waiter_for):
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await wait.screen(ConsumerScreen)
-        await pilot.press("enter")
-        await wait.text("check-result", "The key and secret are right")
-        await pilot.press("enter")
-        await wait.screen(AuthorizeScreen)
+        await wait.to_authorize()
         await pilot.press("p")
         await wait.screen(CodeScreen)
         await pilot.press("escape")
@@ -355,11 +347,7 @@ async def test_a_bug_in_a_step_becomes_a_modal_and_a_way_back(make_app, emulator
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await wait.screen(ConsumerScreen)
-        await pilot.press("enter")
-        await wait.text("check-result", "The key and secret are right")
-        await pilot.press("enter")
-        await wait.screen(AuthorizeScreen)
+        await wait.to_authorize()
         await pilot.press("p")
         await wait.screen(CodeScreen)
         await pilot.press("x")
