@@ -169,11 +169,7 @@ def run_clone(args: argparse.Namespace) -> int:
     if args.into is None and len(args.repositories) > 2:
         raise UsageError("To clone several repositories, add --into DIR (each goes to DIR/REPO).")
     store = ConfigStore()
-    profile = store.get(args.profile)
-    if profile.token_state() != "fresh":
-        from bbwizard.oauth import ensure_fresh
-
-        profile = ensure_fresh(store, profile.name)
+    profile = store.get(args.profile)  # the clone itself makes the token fresh before git starts
     if args.into is None:
         refs = [git.parse_repository_ref(args.repositories[0], site_url=profile.site_url)]
         dest = args.repositories[1] if len(args.repositories) == 2 else None

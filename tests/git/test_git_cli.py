@@ -183,6 +183,29 @@ def test_clone_command_single(emulator, sign_in, run_bbwizard, run_git):
     assert run_git("rev-parse", "--abbrev-ref", "HEAD", cwd=dest).stdout.strip() == "develop"
 
 
+def test_clone_command_with_a_stale_token_refreshes_it_first(emulator, sign_in, run_bbwizard):
+    from datetime import datetime, timedelta, timezone
+
+    store, profile = sign_in(emulator)
+    store.save(profile.replace(expires_at=datetime.now(timezone.utc) - timedelta(minutes=1)))
+    done = run_bbwizard("clone", "acme/webapp")
+    assert done.returncode == 0, done.stderr
+    assert emulator.stats.grants["refresh_token"] == 1
+    assert store.get("work").token_state() == "fresh"
+
+
+def test_clone_command_that_needs_a_sign_in_says_so_and_leaves_no_folder(emulator, sign_in, run_bbwizard):
+    from datetime import datetime, timedelta, timezone
+
+    store, profile = sign_in(emulator)
+    store.save(profile.replace(expires_at=datetime.now(timezone.utc) - timedelta(minutes=1)))
+    emulator.revoke_refresh_tokens()
+    done = run_bbwizard("clone", "acme/webapp")
+    assert done.returncode == 3, done.stderr
+    assert "bbwizard login --profile work" in done.stderr
+    assert not (Path.cwd() / "webapp").exists()
+
+
 def test_clone_command_with_a_url_and_a_destination(emulator, sign_in, run_bbwizard):
     sign_in(emulator)
     done = run_bbwizard("clone", f"{emulator.site_url}/open-tools/data-pipeline", "pipeline dir", "--depth", "1")
