@@ -149,22 +149,12 @@ def _warn_after_ours(result, site: str, output) -> None:  # noqa: ANN001
 # --- clone ------------------------------------------------------------------------------------
 
 
-def _human_size(size: int | None) -> str:
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
-
-
 def run_clone(args: argparse.Namespace) -> int:
     from bbwizard import git
     from bbwizard.cli import output
     from bbwizard.config import ConfigStore
     from bbwizard.errors import CloneCancelled, UsageError
+    from bbwizard.humanize import human_size
 
     if args.into is None and len(args.repositories) > 2:
         raise UsageError("To clone several repositories, add --into DIR (each goes to DIR/REPO).")
@@ -257,7 +247,7 @@ def _summary_rows(results) -> list[tuple[str, ...]]:  # noqa: ANN001 - list[Clon
             "✓" if r.ok else "✗",
             r.full_name,
             r.branch or "—",
-            _human_size(r.size_bytes),
+            human_size(r.size_bytes) or "—",
             f"{r.seconds:.1f} s",
             str(r.path) if r.ok else "failed",
         )

@@ -24,6 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from bbwizard import secret
+from bbwizard.humanize import human_size
 
 
 def printable(text: str) -> str:
@@ -38,17 +39,6 @@ def _attr(obj: Any, *names: str, default: Any = None) -> Any:
         if value not in (None, ""):
             return value
     return default
-
-
-def human_size(size: int | None) -> str:
-    if not size:
-        return ""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return ""
 
 
 def relative_time(when: datetime | None, now: datetime) -> str:
@@ -325,7 +315,7 @@ class RepositoryList(ScrollView, can_focus=True):
         privacy_style = (
             style + self.get_component_rich_style("repository-list--private", partial=True) if row.private else dim
         )
-        fixed = 4 + 8 + 12 + 9 + 11 + 10
+        fixed = 4 + 8 + 12 + 11 + 11 + 10
         name_width = max(10, width - fixed)
         segments = [
             Segment(" ✓  " if chosen else " ·  ", mark_style),
@@ -333,7 +323,7 @@ class RepositoryList(ScrollView, can_focus=True):
             *self._name_segments(row.name, name_width - 1, style, match),
             Segment(" ", style),
             Segment(row.language[:11].ljust(12), dim),
-            Segment(human_size(row.size).rjust(8) + " ", dim),
+            Segment(human_size(row.size).rjust(10) + " ", dim),
             Segment(row.main_branch[:10].ljust(11), dim),
             Segment(relative_time(row.updated, self._clock())[:10].rjust(10), dim),
         ]
