@@ -154,7 +154,6 @@ def run_clone(args: argparse.Namespace) -> int:
     from bbwizard.cli import output
     from bbwizard.config import ConfigStore
     from bbwizard.errors import CloneCancelled, UsageError
-    from bbwizard.humanize import human_size
 
     if args.into is None and len(args.repositories) > 2:
         raise UsageError("To clone several repositories, add --into DIR (each goes to DIR/REPO).")
@@ -242,6 +241,8 @@ def _looks_like_a_repository(dest: str) -> bool:
 
 
 def _summary_rows(results) -> list[tuple[str, ...]]:  # noqa: ANN001 - list[CloneResult]
+    from bbwizard.humanize import human_size
+
     return [
         (
             "✓" if r.ok else "✗",
