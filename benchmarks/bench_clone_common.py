@@ -79,6 +79,41 @@ def save_profile(config: Path, site_url: str, api_url: str, answer: dict, name: 
     return store, store.get(name)
 
 
+# Bitbucket's tokens are JWTs of 2,500 characters and more since 2026: the benchmarks store such.
+JWT_SIZED = 2600
+
+
+def save_fresh_profile(config: Path, site_url: str, name: str = "bench") -> None:
+    """A signed-in profile with a fresh, JWT-sized token, as the credential and token benchmarks read."""
+    from bbwizard.config import ConfigStore, Profile
+    from bbwizard.secret import Secret
+
+    ConfigStore(config).save(
+        Profile(
+            name=name,
+            client_id="bench-key",
+            client_secret=Secret("bench-secret-" + "s" * 60),
+            site_url=site_url,
+            access_token=Secret("bench-access-" + "a" * JWT_SIZED),
+            refresh_token=Secret("bench-refresh-" + "r" * JWT_SIZED),
+            expires_at=datetime.now(timezone.utc) + timedelta(hours=2),
+            scopes=["account", "repository"],
+        ),
+        make_default=True,
+    )
+
+
+def gh_config(root: Path) -> dict[str, str]:
+    """A GH_CONFIG_DIR whose hosts.yml holds a token, which is all `gh auth token` and
+    `gh auth git-credential get` read."""
+    folder = root / "gh"
+    folder.mkdir()
+    (folder / "hosts.yml").write_text(
+        "github.com:\n    oauth_token: gho_bench" + "g" * 30 + "\n    user: bench\n    git_protocol: https\n"
+    )
+    return {"GH_CONFIG_DIR": str(folder), "GH_NO_UPDATE_NOTIFIER": "1", "GH_PROMPT_DISABLED": "1"}
+
+
 def clean_env(root: Path, config: Path) -> dict[str, str]:
     """No git config of the person, and Python as when installed: bytecode cached (an installed
     package has its .pyc files; a PYTHONDONTWRITEBYTECODE shell recompiles on every start)."""
