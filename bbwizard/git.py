@@ -583,6 +583,67 @@ def prepare_destination(dest: str | os.PathLike[str]) -> tuple[Path, bool]:
     return path, True
 
 
+def destination_problems(
+    destinations: Sequence[str | os.PathLike[str] | None], *, base: str | os.PathLike[str] | None = None
+) -> list[str | None]:
+    """Judge clone destinations before anything starts: for each, None when a clone could go
+    there, else a short sentence saying why not. Only looks (stat and access, no folder is made),
+    so a form can ask as the person types.
+
+    Refused: an empty destination; one that exists as a file or as a folder that is not empty; one
+    whose nearest existing parent is a file or can't be written to; two destinations that are one
+    folder, or one inside the other. Relative paths are read from ``base`` (default: the current
+    folder), ``~`` is the home folder.
+    """
+    root = os.path.abspath(os.path.expanduser(os.fspath(base))) if base is not None else os.getcwd()
+    paths: list[Path | None] = []
+    for dest in destinations:
+        text = os.fspath(dest).strip() if dest is not None else ""
+        paths.append(Path(os.path.abspath(os.path.join(root, os.path.expanduser(text)))) if text else None)
+    # Compared where they really lead: a symlinked folder and its target are one folder.
+    real = [path.resolve(strict=False) if path is not None else None for path in paths]
+    problems: list[str | None] = []
+    for index, path in enumerate(real):
+        if path is None:
+            problems.append("Give a folder to clone into.")
+            continue
+        problem = _destination_problem(paths[index])
+        if problem is None:
+            for other, elsewhere in enumerate(real):
+                if other == index or elsewhere is None:
+                    continue
+                if elsewhere == path:
+                    problem = f"Row {other + 1} clones into this folder too. Choose another one."
+                elif elsewhere in path.parents or path in elsewhere.parents:
+                    problem = f"This folder and row {other + 1}'s are one inside the other. Choose another one."
+                if problem:
+                    break
+        problems.append(problem)
+    return problems
+
+
+def _destination_problem(path: Path) -> str | None:
+    try:
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                return "This is a file, not a folder. Choose another destination."
+            if any(path.iterdir()):
+                return "This folder exists and is not empty. Choose another one, or empty it first."
+            if not os.access(path, os.W_OK | os.X_OK):
+                return "You can't write into this folder. Choose another one."
+            return None
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            return f"{parent} is a file, so no folder can be made under it."
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"You can't make folders in {parent}. Choose a folder you can write to."
+    except OSError as error:
+        return f"This folder can't be used: {error.strerror or error}."
+    return None
+
+
 def _remove_destination(path: Path, created: bool) -> None:
     import shutil
 
@@ -945,6 +1006,116 @@ def _fresh_profile_sync(profile: Profile, store: ConfigStore | None, *, force: b
     from bbwizard.oauth import ensure_fresh
 
     return ensure_fresh(store, profile.name, force=force)
+
+
+# Options ``bbwizard clone … -- OPTIONS`` hands to ``git clone`` (placed after bbwizard's own and
+# before its ``--``). An allowlist: git's option parser takes unique abbreviations (``--sep`` is
+# ``--separate-git-dir``) and gains options with every release, so anything not named here is
+# refused rather than guessed about. None of these can add an address or move the destination.
+_PASSED_FLAGS = frozenset(
+    {
+        "--single-branch", "--no-single-branch", "--no-tags", "--tags", "--sparse", "--no-checkout", "-n",
+        "--recurse-submodules", "--recursive", "--no-recurse-submodules", "--shallow-submodules",
+        "--no-shallow-submodules", "--remote-submodules", "--no-remote-submodules", "--also-filter-submodules",
+        "--reject-shallow", "--no-reject-shallow", "--no-hardlinks", "--dissociate",
+    }
+)
+_PASSED_WITH_VALUE = frozenset(
+    {
+        "--depth", "--shallow-since", "--shallow-exclude", "--filter", "--jobs", "-j", "--origin", "-o",
+        "--server-option", "--reference", "--reference-if-able", "--config", "-c",
+    }
+)
+# Known options that are refused, and why (the rest get the general sentence).
+_REFUSED_OPTIONS = {
+    "--bare": "a bare clone has no work tree to check out a branch in",
+    "--mirror": "a mirror has no work tree to check out a branch in",
+    "--separate-git-dir": "it puts the repository outside the destination, where a cancelled clone can't clean up",
+    "--template": "it copies hooks into the new repository from elsewhere",
+    "--upload-pack": "it runs another program; over HTTPS it has no use",
+    "-u": "it runs another program; over HTTPS it has no use",
+    "--bundle-uri": "it fetches from another address",
+    "--branch": "use bbwizard's own --branch, which falls back to the main branch where the branch is missing",
+    "-b": "use bbwizard's own --branch, which falls back to the main branch where the branch is missing",
+    "--progress": "bbwizard reads git's progress itself",
+    "--no-progress": "bbwizard reads git's progress itself",
+    "--quiet": "bbwizard reads git's progress itself",
+    "-q": "bbwizard reads git's progress itself",
+    "--verbose": "bbwizard reads git's progress itself",
+    "-v": "bbwizard reads git's progress itself",
+}
+# ``-c KEY=VALUE`` keys that would reach the token or its road: other credential helpers (a
+# ``store`` helper writes tokens to ~/.git-credentials), askpass programs, URL rewrites and remote
+# addresses (the token would go to another host), TLS switched off, includes (more config of any
+# kind), and headers, which git writes into .git/config as they are.
+_REFUSED_CONFIG_SECTIONS = ("credential.", "url.", "remote.", "include.", "includeif.", "protocol.")
+_REFUSED_CONFIG_KEYS = frozenset({"core.askpass", "core.sshcommand", "http.sslverify", "http.extraheader", "http.proxy"})
+
+
+def _config_key_refused(key: str) -> bool:
+    low = key.strip().lower()
+    if low.startswith(_REFUSED_CONFIG_SECTIONS) or low in _REFUSED_CONFIG_KEYS:
+        return True
+    # http.<url>.sslVerify and friends: the section and the variable are case-insensitive
+    section, _, rest = low.partition(".")
+    variable = rest.rpartition(".")[2]
+    return section == "http" and f"http.{variable}" in _REFUSED_CONFIG_KEYS
+
+
+def check_clone_arguments(arguments: Sequence[str]) -> list[str]:
+    """The options after ``--`` of ``bbwizard clone``, checked for ``git clone``: returned as a new
+    list when every one is allowed, else :class:`UsageError` naming the first refused option (never
+    a value: a value may be a secret). Only options: no word that git could read as an address or
+    a destination, no second ``--``, no ``-c`` that touches credentials, URLs or TLS."""
+    checked: list[str] = []
+    words = list(arguments)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("-") or word == "-" or word == "--":
+            raise UsageError(
+                "After --, bbwizard passes only options to git clone; the repository and the destination "
+                "come before -- (one argument was not an option; it is not shown)."
+            )
+        if word.startswith("--"):
+            name, has_value, value = word.partition("=")
+        else:
+            name, value = word[:2], word[2:]
+            has_value = "=" if value else ""
+        if name in _PASSED_FLAGS and not has_value:
+            checked.append(word)
+            continue
+        if name == "--recurse-submodules":  # --recurse-submodules=PATHSPEC
+            checked.append(word)
+            continue
+        if name in _PASSED_WITH_VALUE:
+            if not has_value:
+                if index >= len(words):
+                    raise UsageError(f"The git clone option {name} needs a value after it.")
+                value = words[index]
+                index += 1
+                checked += [name, value]
+            else:
+                checked.append(word)
+            if name in ("-c", "--config") and _config_key_refused(value.partition("=")[0]):
+                key = printable(redact(value.partition("=")[0]))[:80]
+                raise UsageError(
+                    f"bbwizard does not pass {name} {key} to git clone: settings for credentials, "
+                    "askpass, URLs, remotes, includes, headers, proxies and TLS checks would let the token "
+                    "go where bbwizard can't see it. Leave that setting out."
+                )
+            continue
+        shown = printable(redact(name))[:60]
+        reason = _REFUSED_OPTIONS.get(name)
+        if reason:
+            raise UsageError(f"bbwizard does not pass {shown} to git clone: {reason}.")
+        raise UsageError(
+            f"bbwizard does not pass {shown} to git clone. After -- it passes: "
+            + ", ".join(sorted(_PASSED_FLAGS | _PASSED_WITH_VALUE, key=lambda n: n.lstrip("-")))
+            + "."
+        )
+    return checked
 
 
 def _check_clone_request(workspace: str, slug: str, branch: str | None, depth: int | None) -> RepositoryRef:
