@@ -67,6 +67,7 @@ class WizardStep(Screen[T], Generic[T]):
     ]
 
     _resumed = False
+    _styled_with_own_css = False
 
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
         # Runs before Screen's own handler. A step is made fresh for each push, and Textual styled
@@ -75,7 +76,8 @@ class WizardStep(Screen[T], Generic[T]):
         # Later resumes (a modal closed) keep Textual's behaviour.
         if not self._resumed:
             self._resumed = True
-            event.refresh_styles = False
+            if self._styled_with_own_css:
+                event.refresh_styles = False
             from bbwizard.tui.app import start_up_done
 
             self.call_after_refresh(start_up_done)
@@ -95,6 +97,10 @@ class WizardStep(Screen[T], Generic[T]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
+        # Where asyncio has eager tasks (Python 3.12+), Textual's app.run() composes a pushed screen
+        # inside push_screen, before it reads the screen's CSS_PATH: the widgets were then styled
+        # without this step's rules, and only Textual's restyle on resume gives them their look.
+        self._styled_with_own_css = all(self.app.stylesheet.has_source(str(path), "") for path in self.css_path)
         with Vertical(id="body"):
             yield Static(self.STEP, id="step-title", markup=False)
             yield from self.compose_body()
