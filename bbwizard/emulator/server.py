@@ -232,6 +232,32 @@ def _pkce_s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
+class Hold:
+    """Requests held unanswered by :meth:`Emulator.hold` until :meth:`release` (or the emulator stops)."""
+
+    def __init__(self, path_prefix: str, page: int | None, method: str | None) -> None:
+        self.path_prefix, self.page, self.method = path_prefix, page, method
+        self.arrived = threading.Event()  # set when the first matching request is being held
+        self._released = threading.Event()
+
+    def matches(self, method: str, path: str, params: dict[str, str]) -> bool:
+        if self._released.is_set() or not path.startswith(self.path_prefix):
+            return False
+        if self.method is not None and method != self.method:
+            return False
+        return self.page is None or params.get("page", "1") == str(self.page)
+
+    def wait_arrived(self, timeout: float = 60.0) -> bool:
+        return self.arrived.wait(timeout)
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _hold(self) -> None:
+        self.arrived.set()
+        self._released.wait()
+
+
 class Emulator:
     """Bitbucket Cloud on loopback. See the package docstring and /tmp/bbw-notes/emulator.md.
 
@@ -302,6 +328,7 @@ class Emulator:
         self._pending: dict[str, dict] = {}
         self._granted: set[tuple[str, str]] = set()
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
         # The world is fixed once loaded, so sorted orders and encoded repositories never go stale.
         self._sort_cache: dict[tuple, list] = {}
         self._json_cache: dict[tuple[str, str, str], bytes] = {}
@@ -336,6 +363,8 @@ class Emulator:
         server, self._server = self._server, None
         if server is None:
             return
+        for held in self._holds:
+            held.release()
         server.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -418,6 +447,20 @@ class Emulator:
         with self._lock:
             self._faults.append(Fault(kind, status, count, None if retry_after is None else str(retry_after),
                                       path_prefix, method, body, content_type))
+
+    def hold(self, path_prefix: str = "/2.0/", page: int | None = None, method: str | None = "GET") -> Hold:
+        """Matching requests (path prefix; ``page`` query parameter, 1 when absent, if given) wait
+        unanswered until the returned :class:`Hold` is released, or the emulator stops: a test can
+        look at a client mid-way, at a moment it chose, instead of racing it."""
+        held = Hold(path_prefix, page, method)
+        with self._lock:
+            self._holds.append(held)
+        return held
+
+    def _take_hold(self, method: str, path: str, params: dict[str, str]) -> Hold | None:
+        with self._lock:
+            self._holds = [held for held in self._holds if not held._released.is_set()]
+            return next((held for held in self._holds if held.matches(method, path, params)), None)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -811,6 +854,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self.emu.latency:
                 time.sleep(self.emu.latency)
+            held = self.emu._take_hold(method, self._path, self._params)
+            if held is not None:
+                held._hold()
             fault = self.emu._take_fault(method, self._path)
             if fault is not None and self._serve_fault(fault):
                 return
