@@ -462,6 +462,12 @@ def _error_lines(stderr: str) -> list[str]:
     return [ln for ln in lines if not re.match(_PROGRESS, printable(ln))]
 
 
+def _branch_not_found(lines: Sequence[str]) -> bool:
+    """git's answer to ``clone --branch B`` for a repository without B ("Remote branch B not found")."""
+    low = printable("\n".join(lines)).lower()
+    return "remote branch" in low and "not found" in low
+
+
 def explain_git_failure(
     stderr: str,
     *,
@@ -525,7 +531,7 @@ def explain_git_failure(
 
 
 class CloneResult(Record):
-    _fields = ("workspace", "slug", "path", "ok", "branch", "size_bytes", "seconds", "error", "exception")
+    _fields = ("workspace", "slug", "path", "ok", "branch", "size_bytes", "seconds", "error", "exception", "missing_branch")
     _hidden = frozenset({"exception"})
 
     def __init__(
@@ -539,6 +545,7 @@ class CloneResult(Record):
         seconds: float = 0.0,
         error: str | None = None,
         exception: BaseException | None = None,
+        missing_branch: str | None = None,
     ) -> None:
         self.workspace = workspace
         self.slug = slug
@@ -549,6 +556,9 @@ class CloneResult(Record):
         self.seconds = seconds
         self.error = error
         self.exception = exception
+        # The branch asked for that the repository doesn't have, when the clone fell back to its
+        # main branch (``branch_fallback``); None otherwise.
+        self.missing_branch = missing_branch
 
     @property
     def full_name(self) -> str:
@@ -1142,12 +1152,19 @@ def _clone_steps(
     started: float,
     progress: bool = True,
     measure_size: bool = True,
+    extra_args: Sequence[str] = (),
+    branch_fallback: bool = False,
 ):  # noqa: ANN202 - a generator driven by clone_repository and clone_repository_sync
     """What a clone does, with its waits left to the caller (an event loop or plain blocking
     calls), so both ways of running a clone share every rule. Yields ``("fresh", profile, force)``
     (send back the fresh Profile), ``("git", argv, env)`` (send back ``(code, kept lines)``) and
     ``("size", path)`` (send back the size); returns the CloneResult. An exception thrown in at a
     yield (cancel, Ctrl+C) removes what this clone created and goes on up; the pipe is always closed.
+
+    With ``branch_fallback``, a ``branch`` the repository doesn't have is not an error: git's
+    answer says so before any object is fetched, and the clone starts again on the main branch
+    (the result's ``missing_branch`` names the branch). ``extra_args`` (already checked by
+    :func:`check_clone_arguments`) go after bbwizard's options, before ``--``.
     """
     holder: list[Profile] = [profile]
     pipe: CredentialPipe | None = None
@@ -1162,11 +1179,14 @@ def _clone_steps(
         argv = [git, "clone", "--progress" if progress else "--no-progress"]
         for key, value in helper:  # persisted in the new repository's .git/config: a command, no secret
             argv += ["-c", f"{key}={value}"]
-        if branch:
-            argv += ["--branch", branch]
         if depth:
             argv += ["--depth", str(depth)]
-        argv += ["--", clone_url(site, ref.workspace, ref.slug), str(path)]
+        tail = [*extra_args, "--", clone_url(site, ref.workspace, ref.slug), str(path)]
+        argv_main = [*argv, *tail]
+        if branch:
+            argv += ["--branch", branch]
+        argv += tail
+        missing_branch: str | None = None
         injected = clone_config(site, profile.name, config_path=config_path)
         if CredentialPipe.available():
             holder[0] = profile
@@ -1180,7 +1200,8 @@ def _clone_steps(
         if not progress:  # else git's checkout reports every percent even with --no-progress
             del env["GIT_PROGRESS_DELAY"]
         bypass_proxy_for_loopback(env, site)
-        for attempt in (1, 2):
+        refreshed = False
+        while True:
             code, kept = yield ("git", argv, env)
             if code == 0:
                 break
@@ -1197,11 +1218,18 @@ def _clone_steps(
                 branch=branch,
                 low_speed=(low_speed_limit, low_speed_time),
             )
-            if attempt == 1 and store is not None and isinstance(error, SignInRequired):
+            if not refreshed and store is not None and isinstance(error, SignInRequired):
                 # Bitbucket refused a token we thought fresh: refresh once, try once more.
+                refreshed = True
                 _remove_destination(path, created=False)
                 profile = yield ("fresh", profile, True)
                 holder[0] = profile
+                continue
+            if branch_fallback and branch and missing_branch is None and _branch_not_found(kept):
+                # git stops at the list of refs, before fetching anything: start again on the main branch.
+                missing_branch = branch
+                _remove_destination(path, created=False)
+                argv = argv_main
                 continue
             raise error
         if pipe is not None:  # git has finished with it: no need to wait for the size
@@ -1216,6 +1244,7 @@ def _clone_steps(
             branch=current_branch(path),
             size_bytes=size,
             seconds=time.monotonic() - started,
+            missing_branch=missing_branch,
         )
     except BaseException:
         _remove_destination(path, created)
@@ -1242,6 +1271,7 @@ def _begin_clone(
     """What both drivers of :func:`_clone_steps` do first: check the request, claim the
     destination (refusing a non-empty one before anything starts), and start the steps."""
     ref = _check_clone_request(workspace, slug, options["branch"], options["depth"])
+    options["extra_args"] = check_clone_arguments(options.get("extra_args") or ())
     started = time.monotonic()
     path, created = prepare_destination(dest if dest is not None else ref.slug)
     steps = _clone_steps(profile, ref, path, created, started=started, progress=progress, **options)
@@ -1261,6 +1291,8 @@ async def clone_repository(
     git: str = "git",
     low_speed_limit: int = LOW_SPEED_LIMIT,
     low_speed_time: int = LOW_SPEED_TIME,
+    extra_args: Sequence[str] = (),
+    branch_fallback: bool = False,
 ) -> CloneResult:
     """Clone ``workspace/slug`` of the profile's site into ``dest`` (default ``./slug``).
 
@@ -1268,12 +1300,17 @@ async def clone_repository(
     starts), and a 401 from git refreshes it once and tries once more (never a loop). Cancelling
     the task stops git, removes what this clone created, and raises
     :class:`~bbwizard.errors.CloneCancelled`.
+
+    ``extra_args`` are options for ``git clone`` (see :func:`check_clone_arguments`, which refuses
+    what could move the destination, add an address or touch credentials); with
+    ``branch_fallback`` a missing ``branch`` clones the main branch instead (``missing_branch``).
     """
     import asyncio
 
     ref, path, created, steps = _begin_clone(
         profile, workspace, slug, dest, branch=branch, depth=depth, store=store, git=git,
         low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, progress=on_progress is not None,
+        extra_args=extra_args, branch_fallback=branch_fallback,
     )
     reply: object = None
     while True:
@@ -1312,6 +1349,8 @@ def clone_repository_sync(
     low_speed_limit: int = LOW_SPEED_LIMIT,
     low_speed_time: int = LOW_SPEED_TIME,
     measure_size: bool = True,
+    extra_args: Sequence[str] = (),
+    branch_fallback: bool = False,
 ) -> CloneResult:
     """:func:`clone_repository` without an event loop, for ``bbwizard clone`` of one repository:
     the same steps, so the same rules, without the cost of importing and starting asyncio (a
@@ -1322,7 +1361,7 @@ def clone_repository_sync(
     ref, path, created, steps = _begin_clone(
         profile, workspace, slug, dest, branch=branch, depth=depth, store=store, git=git,
         low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, progress=on_progress is not None,
-        measure_size=measure_size,
+        measure_size=measure_size, extra_args=extra_args, branch_fallback=branch_fallback,
     )
     reply: object = None
     while True:
@@ -1378,8 +1417,11 @@ async def clone_many(
     on_done: Callable[[int, CloneResult], None] | None = None,
     store: ConfigStore | None = None,
     git: str = "git",
+    extra_args: Sequence[str] = (),
+    branch_fallback: bool = False,
 ) -> list[CloneResult]:
     """Clone several repositories, ``jobs`` at a time, each with its own events (by index).
+    ``extra_args`` and ``branch_fallback`` apply to each (see :func:`clone_repository`).
 
     Never raises for one failed clone: each result says ok or carries the error sentence.
     Cancelling stops every clone (each removes what it created) and raises CloneCancelled.
@@ -1388,6 +1430,7 @@ async def clone_many(
 
     if jobs < 1:
         raise UsageError("--jobs must be at least 1.")
+    extra_args = check_clone_arguments(extra_args)  # refused once, before any clone starts
     base = Path(os.path.abspath(os.path.expanduser(os.fspath(into)))) if into is not None else Path.cwd()
     targets: list[Path] = []
     seen: dict[Path, str] = {}
@@ -1420,6 +1463,8 @@ async def clone_many(
                     on_progress=callback,
                     store=store,
                     git=git,
+                    extra_args=extra_args,
+                    branch_fallback=branch_fallback,
                 )
             except (GitError, ScopeError, SignInRequired, UsageError, OSError) as error:
                 if isinstance(error, CloneCancelled):

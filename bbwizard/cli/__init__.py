@@ -25,11 +25,15 @@ _COMMANDS = {
     "status": "bbwizard.cli.auth",
     "logout": "bbwizard.cli.auth",
     "clone": "bbwizard.cli.gitcmds",
+    "repos": "bbwizard.cli.repos",
     "credential": "bbwizard.cli.gitcmds",
     "setup-git": "bbwizard.cli.gitcmds",
     "demo": "bbwizard.cli.app",
     "emulator": "bbwizard.cli.emulator",
 }
+
+# Commands whose arguments after `--` are handed to another program (read as ``args.passed_on``).
+_PASSES_ON_AFTER_DASHES = frozenset({"clone"})
 
 
 def _terminal_columns() -> int:
@@ -108,7 +112,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv[0] if argv else None)
+    passed_on: list[str] = []
+    if argv and argv[0] in _PASSES_ON_AFTER_DASHES and "--" in argv:
+        # `bbwizard clone ws/repo -- --single-branch`: what follows `--` is git's, as with `gh repo clone`
+        cut = argv.index("--")
+        argv, passed_on = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    args.passed_on = passed_on
     func = getattr(args, "func", None)
     if func is None:
         from bbwizard.cli.app import run_wizard

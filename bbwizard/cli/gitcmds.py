@@ -19,18 +19,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clone = subparsers.add_parser(
         "clone",
         usage=(
-            "bbwizard clone WORKSPACE/REPO [DEST] [--branch B] [--depth N] [--profile P]\n"
-            "       bbwizard clone WORKSPACE/REPO... --into DIR [--jobs N] [--branch B] [--depth N] [--profile P]"
+            "bbwizard clone WORKSPACE/REPO [DEST] [--branch B] [--depth N] [--profile P] [-- GIT-CLONE-OPTIONS]\n"
+            "       bbwizard clone WORKSPACE/REPO... --into DIR [--jobs N] [--branch B] [--depth N] [--profile P] [-- GIT-CLONE-OPTIONS]"
         ),
         help="clone Bitbucket repositories with a progress bar; git pull keeps working afterwards",
         description=(
             "Clone WORKSPACE/REPO (or its https or ssh URL) over HTTPS with the profile's token. "
             "The new repository gets bbwizard as its credential helper, so fetch, pull and push "
-            "keep working after the token expires. The token is never written anywhere."
+            "keep working after the token expires. The token is never written anywhere. "
+            "A repository without the --branch given is cloned on its main branch, with a note. "
+            "Options after -- go to git clone (for example -- --single-branch --no-tags); options that "
+            "could change the destination, add an address or touch credentials are refused."
         ),
     )
     clone.add_argument("repositories", nargs="+", metavar="REPOSITORY", help="WORKSPACE/REPO or a clone URL, then an optional DEST folder; with --into, several repositories")
-    clone.add_argument("--branch", "-b", metavar="BRANCH", help="check out BRANCH (for example develop) instead of the main branch")
+    clone.add_argument("--branch", "-b", metavar="BRANCH", help="check out BRANCH (for example develop) instead of the main branch; a repository without it gets its main branch")
     clone.add_argument("--depth", type=_positive, metavar="N", help="shallow clone with the last N commits")
     clone.add_argument("--profile", "-p", metavar="NAME", help="the profile to use (default: the default profile)")
     clone.add_argument("--into", metavar="DIR", help="clone each repository into DIR/REPO (needed for several)")
@@ -157,6 +160,7 @@ def run_clone(args: argparse.Namespace) -> int:
 
     if args.into is None and len(args.repositories) > 2:
         raise UsageError("To clone several repositories, add --into DIR (each goes to DIR/REPO).")
+    extra_args = git.check_clone_arguments(getattr(args, "passed_on", None) or ())
     store = ConfigStore()
     profile = store.get(args.profile)  # the clone itself makes the token fresh before git starts
     if args.into is None:
@@ -184,6 +188,8 @@ def run_clone(args: argparse.Namespace) -> int:
             on_progress=(lambda event: display.progress(0, event)) if display.draws else None,
             store=store,
             measure_size=False,  # one clone's message names no size
+            extra_args=extra_args,
+            branch_fallback=True,
         )
         display.done(0, result)
         return [result]
@@ -198,6 +204,8 @@ def run_clone(args: argparse.Namespace) -> int:
             on_progress=display.progress if display.draws else None,
             on_done=display.done,
             store=store,
+            extra_args=extra_args,
+            branch_fallback=True,
         )
 
     try:
@@ -215,6 +223,10 @@ def run_clone(args: argparse.Namespace) -> int:
         output.warn("Cancelled.")
         return EXIT_CANCELLED
 
+    for result in results:
+        if result.ok and result.missing_branch:
+            main = f" '{result.branch}'" if result.branch else ""
+            output.warn(f"{result.full_name} has no branch '{result.missing_branch}'; cloned its main branch{main}.")
     if args.into is None:
         result = results[0]
         branch = f" (branch {result.branch})" if result.branch else ""
