@@ -18,6 +18,7 @@ looks like this::
     expires_at = 2026-11-30T14:39:00Z
     scopes = ["account", "repository"]
     secret_storage = "file"
+    refresh_refused_at = 2026-11-30T16:40:00Z   # only after Bitbucket refused the refresh token
 
     [profiles.work.user]
     display_name = "…"
@@ -118,6 +119,7 @@ class Profile(Record):
     _fields = (
         "name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "grant", "access_token",
         "refresh_token", "expires_at", "scopes", "user", "clone_dir", "secret_storage", "workspaces",
+        "refresh_refused_at",
     )
 
     def __init__(
@@ -137,6 +139,7 @@ class Profile(Record):
         clone_dir: str | None = None,
         secret_storage: str = "file",
         workspaces: list[str] | None = None,
+        refresh_refused_at: datetime | None = None,
     ) -> None:
         self.name = name
         self.client_id = client_id
@@ -154,6 +157,9 @@ class Profile(Record):
         self.secret_storage = secret_storage
         #: Workspace slugs the wizard last listed (display only; the TUI fills it).
         self.workspaces = [] if workspaces is None else workspaces
+        #: When Bitbucket refused the refresh token (the sign-in has ended); None while it works.
+        #: The tokens stay in the file, unused, until the next sign-in replaces them.
+        self.refresh_refused_at = refresh_refused_at
 
     @property
     def git_host(self) -> str:
@@ -173,8 +179,9 @@ class Profile(Record):
 
     @property
     def can_refresh(self) -> bool:
-        """True when a new access token can be had without the browser (after a logout: False)."""
-        if not self.access_token and not self.refresh_token:
+        """True when a new access token can be had without the browser (after a logout, or once
+        Bitbucket refused the refresh token: False)."""
+        if self.refresh_refused_at is not None or (not self.access_token and not self.refresh_token):
             return False
         if self.grant == "client_credentials" and self.client_secret:
             return True
@@ -188,8 +195,9 @@ class Profile(Record):
     def token_state(self, now: datetime | None = None, min_valid: timedelta = DEFAULT_MIN_VALID) -> TokenState:
         """``fresh`` (usable for longer than ``min_valid``), ``expiring`` (usable, but refresh soon),
         ``expired`` (not usable; see :attr:`can_refresh` for whether a refresh can fix it) or
-        ``signed_out`` (no access token and no way to get one without signing in)."""
-        if not self.access_token and not self.refresh_token:
+        ``signed_out`` (no access token and no way to get one without signing in, or Bitbucket
+        refused the refresh token: :attr:`refresh_refused_at`)."""
+        if self.refresh_refused_at is not None or (not self.access_token and not self.refresh_token):
             return "signed_out"
         if not self.access_token or self.expires_at is None:
             return "expired"
@@ -207,8 +215,10 @@ class Profile(Record):
         expires_at: datetime,
         scopes: list[str] | None = None,
     ) -> Profile:
-        """A copy holding a new token pair. A missing new refresh token keeps the old one."""
+        """A copy holding a new token pair (a sign-in that had ended works again). A missing new
+        refresh token keeps the old one."""
         return self.replace(
+            refresh_refused_at=None,
             access_token=access_token,
             refresh_token=refresh_token if refresh_token else self.refresh_token,
             expires_at=expires_at,
@@ -217,7 +227,11 @@ class Profile(Record):
 
     def signed_out(self) -> Profile:
         """A copy without tokens (the consumer is kept)."""
-        return self.replace(access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None)
+        return self.replace(access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None, refresh_refused_at=None)
+
+    def with_refresh_refused(self, when: datetime | None = None) -> Profile:
+        """A copy that records that Bitbucket refused the refresh token: the sign-in has ended."""
+        return self.replace(refresh_refused_at=(when or utc_now()).astimezone(timezone.utc).replace(microsecond=0))
 
 
 # --- TOML <-> Profile ---------------------------------------------------------------------------
@@ -249,6 +263,8 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
     table["secret_storage"] = profile.secret_storage
     if profile.workspaces:
         table["workspaces"] = list(profile.workspaces)
+    if profile.refresh_refused_at is not None:
+        table["refresh_refused_at"] = profile.refresh_refused_at.astimezone(timezone.utc).replace(microsecond=0)
     if user:
         table["user"] = user
     return table
@@ -304,6 +320,22 @@ def _opt_str(table: dict[str, Any], key: str, path: Path, name: str) -> str | No
     return value
 
 
+def _opt_time(table: dict[str, Any], key: str, path: Path, name: str) -> datetime | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _bad(path, name, key, "is not a date and time") from None
+    if not isinstance(value, datetime):
+        raise _bad(path, name, key, "is not a date and time")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
 def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
     if not isinstance(table, dict):
         raise _bad(path, name, "the profile", "should be a table")
@@ -313,18 +345,7 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
     grant = table.get("grant", "authorization_code")
     if grant not in _GRANTS:
         raise _bad(path, name, "grant", "should be authorization_code or client_credentials")
-    expires_at = table.get("expires_at")
-    if expires_at is not None:
-        if isinstance(expires_at, str):
-            try:
-                expires_at = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-            except ValueError:
-                raise _bad(path, name, "expires_at", "is not a date and time") from None
-        if not isinstance(expires_at, datetime):
-            raise _bad(path, name, "expires_at", "is not a date and time")
-        if expires_at.tzinfo is None:
-            expires_at = expires_at.replace(tzinfo=timezone.utc)
-        expires_at = expires_at.astimezone(timezone.utc)
+    expires_at = _opt_time(table, "expires_at", path, name)
     scopes = table.get("scopes", [])
     if isinstance(scopes, str):
         scopes = scopes.split()
@@ -360,6 +381,7 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
         clone_dir=_opt_str(table, "clone_dir", path, name),
         secret_storage=_opt_str(table, "secret_storage", path, name) or "file",
         workspaces=list(workspaces),
+        refresh_refused_at=_opt_time(table, "refresh_refused_at", path, name),
     )
 
 

@@ -754,6 +754,21 @@ def _sign_in_again(profile: Profile, reason: str) -> SignInRequired:
     return SignInRequired(f"{reason} Sign in again: bbwizard login --profile {profile.name}")
 
 
+def _signed_out(profile: Profile) -> SignInRequired:
+    if profile.refresh_refused_at is not None:
+        return sign_in_ended(profile)
+    return _sign_in_again(profile, f"Profile '{profile.name}' is signed out.")
+
+
+def sign_in_ended(profile: Profile) -> SignInRequired:
+    """The sentence for a profile whose refresh token Bitbucket refused (recorded in the file)."""
+    when = profile.refresh_refused_at
+    stamp = f" on {when.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" if when is not None else ""
+    return _sign_in_again(
+        profile, f"The sign-in of profile '{profile.name}' has ended: Bitbucket refused its refresh token{stamp}."
+    )
+
+
 def ensure_fresh(
     store: ConfigStore,
     name: str | None = None,
@@ -775,7 +790,7 @@ def ensure_fresh(
     if state == "fresh" and not force:
         return profile
     if state == "signed_out":
-        raise _sign_in_again(profile, f"Profile '{profile.name}' is signed out.")
+        raise _signed_out(profile)
     if not profile.can_refresh:
         if state == "expiring" and not force:
             return profile  # still usable a little longer; nothing to refresh it with
@@ -788,7 +803,7 @@ def ensure_fresh(
             if current_state == "fresh" and (not force or current.access_token != seen):
                 return current  # another thread or process refreshed while we waited
             if current_state == "signed_out" or not current.can_refresh:
-                raise _sign_in_again(current, f"Profile '{current.name}' is signed out.")
+                raise _signed_out(current)
             try:
                 # A refresh spends the refresh token: only when the new pair can be saved.
                 store.ensure_writable()
@@ -799,6 +814,12 @@ def ensure_fresh(
             try:
                 tokens = _renew(current, transport)
             except SignInRequired as error:
+                # Remembered, so `status` and the next `token` say so without asking Bitbucket
+                # again; under the lock still, and cleared by the next sign-in.
+                try:
+                    store.save(current.with_refresh_refused(), make_default=False)
+                except ConfigError:
+                    pass  # the sentence below is what matters; the next try asks Bitbucket again
                 raise _sign_in_again(current, error.message) from None
             except NetworkError as error:
                 if not isinstance(error, ServerNotReached):
@@ -834,15 +855,21 @@ def fetch_user(
     access_token: Secret,
     *,
     transport: httpx.BaseTransport | None = None,
+    timeout: float | None = None,
+    attempts: int | None = None,
 ) -> UserInfo:
-    """``GET /user`` with the token: who it belongs to. Used at sign-in to say who is signed in."""
+    """``GET /user`` with the token: who it belongs to. Used at sign-in to say who is signed in,
+    and by ``bbwizard status`` (one try, a short ``timeout``) to learn whether the token still
+    works: :class:`SignInRequired` on 401, :class:`NetworkError` when Bitbucket can't be reached."""
     import httpx
 
     url = f"{api_url.rstrip('/')}/user"
     require_https(api_url, "The API URL")
-    with http_client(transport) as client:
-        for attempt in range(GET_ATTEMPTS):  # a GET may be retried (security.md 17)
-            last = attempt == GET_ATTEMPTS - 1
+    options = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
+    attempts = attempts or GET_ATTEMPTS
+    with http_client(transport, **options) as client:
+        for attempt in range(attempts):  # a GET may be retried (security.md 17)
+            last = attempt == attempts - 1
             try:
                 response = client.get(url, headers={"Authorization": f"Bearer {access_token.reveal()}"})
             except httpx.HTTPError as error:
@@ -963,6 +990,7 @@ __all__ = [
     "client_credentials",
     "describe_expiry",
     "ensure_fresh",
+    "sign_in_ended",
     "exchange_code",
     "fetch_user",
     "http_client",

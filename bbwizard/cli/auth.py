@@ -63,10 +63,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status = subparsers.add_parser(
         "status",
         help="show profiles, user, scopes and token expiry",
-        description="Show each profile: the user, the scopes, when the token expires, and where secrets are kept. Exit 3 when a profile needs a new sign-in.",
+        description=(
+            "Show each profile: the user, the scopes, when the token expires, and where secrets are kept. "
+            "Each token is checked with Bitbucket (GET /user, one request per profile, in parallel) unless "
+            "--offline. Exit 0 when every profile shown is usable, 3 when one needs a new sign-in, 1 when "
+            "one lacks a scope bbwizard needs."
+        ),
     )
     status.add_argument("--profile", metavar="NAME", help="only this profile")
     status.add_argument("--json", action="store_true", help="print JSON on stdout (no secrets)")
+    status.add_argument("--offline", action="store_true", help="don't ask Bitbucket; judge each token from the config file alone")
     status.set_defaults(func=cmd_status)
 
     logout = subparsers.add_parser(
@@ -147,7 +153,7 @@ def _plainly_fresh_token(name: str | None) -> str | None:
         else:
             return None
     table = profiles.get(name)
-    if not isinstance(table, dict):
+    if not isinstance(table, dict) or "refresh_refused_at" in table:  # the sign-in has ended
         return None
     token, expires_at = table.get("access_token"), table.get("expires_at")
     if not isinstance(token, str) or not token or not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
@@ -389,23 +395,80 @@ def _finish(store: Any, base: Any, tokens: Any, output: Any) -> int:
 # --- status -------------------------------------------------------------------------------------
 
 
+#: How long `status` waits for Bitbucket to answer about one token.
+STATUS_CHECK_TIMEOUT = 5.0
+#: What Bitbucket said of a token: "ok", "refused" (401), "unreachable" or "skipped" (not asked).
+_CHECKED = ("ok", "refused", "unreachable", "skipped")
+
+
+def _named_profile(store: Any, name: str | None) -> Any:
+    """The profile ``--profile`` names (or the default one); a name that isn't there is an error
+    that lists the names that are (exit 1: nothing to sign in to)."""
+    if name is not None:
+        profiles = store.load()
+        if name not in profiles:
+            from bbwizard.errors import BBWizardError
+
+            known = ", ".join(sorted(profiles))
+            there = f"The profiles in {store.path} are: {known}." if known else f"There are no profiles in {store.path}."
+            raise BBWizardError(f"There is no profile named '{name}'. {there}", hint="See them with: bbwizard status --offline")
+        return profiles[name]
+    return store.get(None)
+
+
+def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
+    """``GET /user`` with each profile's token, all at once, one try each with a short timeout."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bbwizard.errors import BBWizardError, NetworkError, ProtocolError, SignInRequired
+    from bbwizard.oauth import fetch_user
+
+    def check(profile: Any) -> str:
+        try:
+            fetch_user(profile.api_url, profile.access_token, timeout=STATUS_CHECK_TIMEOUT, attempts=1)
+        except SignInRequired:
+            return "refused"
+        except ScopeError:
+            return "ok"  # the token works; the missing scope is shown from the file
+        except (NetworkError, ProtocolError):
+            return "unreachable"
+        except BBWizardError:
+            return "unreachable"
+        return "ok"
+
+    if not profiles:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(profiles)), thread_name_prefix="bbwizard-status") as pool:
+        return dict(zip((p.name for p in profiles), pool.map(check, profiles)))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bbwizard.config import ConfigStore, utc_now
+    from bbwizard.errors import EXIT_FAILED
     from bbwizard.oauth import describe_expiry, missing_scopes
 
     store = ConfigStore()
     profiles = store.load()
     default = store.default_name if profiles else None
     if args.profile:
-        profiles = {args.profile: store.get(args.profile)}
+        profiles = {args.profile: _named_profile(store, args.profile)}
     now = utc_now()
     warnings = store.warnings()
+    # A token the file calls usable is asked about; an expired one is not refreshed here (that
+    # would spend its refresh token), and a signed-out one has nothing to ask with.
+    to_check = [p for p in profiles.values() if p.access_token and p.token_state(now) in ("fresh", "expiring")]
+    checked = {} if args.offline else _check_with_bitbucket(to_check)
     rows = []
     needs_sign_in = not profiles
+    lacks_scope = False
     for name, profile in sorted(profiles.items()):
         state = profile.token_state(now)
+        verdict = checked.get(name, "skipped")
         usable = state in ("fresh", "expiring") or (state == "expired" and profile.can_refresh)
+        usable = usable and verdict != "refused"
         needs_sign_in = needs_sign_in or not usable
+        missing = missing_scopes(profile.scopes) if profile.access_token and state != "signed_out" else []
+        lacks_scope = lacks_scope or bool(missing)
         left = profile.expires_in(now)
         rows.append(
             {
@@ -419,21 +482,24 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "callback_url": profile.callback_url,
                 "user": None if profile.user is None else profile.user._asdict(),
                 "scopes": list(profile.scopes),
-                "missing_scopes": missing_scopes(profile.scopes) if profile.access_token else [],
+                "missing_scopes": missing,
                 "token_state": state,
                 "can_refresh": profile.can_refresh,
+                "checked": verdict,
                 "usable": usable,
-                "expires_at": profile.expires_at.isoformat().replace("+00:00", "Z") if profile.expires_at else None,
+                "refresh_refused_at": _iso(profile.refresh_refused_at),
+                "expires_at": _iso(profile.expires_at),
                 "expires_in_seconds": int(left.total_seconds()) if left is not None else None,
                 "secret_storage": profile.secret_storage,
             }
         )
+    exit_code = EXIT_SIGN_IN if needs_sign_in else EXIT_FAILED if lacks_scope else EXIT_OK
     if args.json:
         import json
 
         document = {"config_path": str(store.path), "default": default, "warnings": warnings, "profiles": rows}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
-        return EXIT_SIGN_IN if needs_sign_in else EXIT_OK
+        return exit_code
 
     from bbwizard.cli import output
 
@@ -445,12 +511,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     lines: list[str] = []
     for row in rows:
         profile = profiles[row["name"]]
+        login = f"bbwizard login --profile {row['name']}"
         mark = " (default)" if row["default"] else ""
         lines.append(f"{profile.site_host} — profile '{row['name']}'{mark}")
         who = profile.user.label if profile.user else "an unknown user"
         state = row["token_state"]
-        if state == "signed_out":
-            lines.append(f"  X Signed out. Sign in: bbwizard login --profile {row['name']}")
+        if profile.refresh_refused_at is not None:
+            when = describe_expiry(profile.refresh_refused_at, now).removeprefix("in ")
+            lines.append(f"  X The sign-in has ended: Bitbucket refused the refresh token {when}. Sign in again: {login}")
+        elif state == "signed_out":
+            lines.append(f"  X Signed out. Sign in: {login}")
+        elif row["checked"] == "refused":
+            lines.append(
+                f"  X Bitbucket refused the token of {who} (the grant may be revoked under Personal settings → "
+                f"App authorizations): run {login}"
+            )
         else:
             lines.append(f"  ✓ Signed in as {who}" + (" (client credentials: the consumer's owner)" if profile.grant == "client_credentials" else ""))
             expiry = describe_expiry(profile.expires_at, now)
@@ -461,17 +536,25 @@ def cmd_status(args: argparse.Namespace) -> int:
             elif profile.can_refresh:
                 lines.append(f"  - Token: expired {expiry.removeprefix('in ')}; bbwizard refreshes it on next use")
             else:
-                lines.append(f"  X Token: expired {expiry}; sign in again: bbwizard login --profile {row['name']}")
+                lines.append(f"  X Token: expired {expiry}; sign in again: {login}")
+            if row["checked"] == "ok":
+                lines.append("  ✓ Bitbucket accepts the token (checked just now)")
+            elif row["checked"] == "unreachable":
+                lines.append(f"  ! Could not reach Bitbucket at {profile.api_url}; judged from the file")
             lines.append(f"  - Scopes: {' '.join(profile.scopes) or '(none reported)'}")
             if row["missing_scopes"]:
                 from bbwizard.oauth import PERMISSION_FOR_SCOPE
 
                 ticks = " and ".join(PERMISSION_FOR_SCOPE[s] for s in row["missing_scopes"])
-                lines.append(f"  ! Missing {' and '.join(row['missing_scopes'])}: tick {ticks} on the consumer, then sign in again")
+                lines.append(f"  X Missing {' and '.join(row['missing_scopes'])}: tick {ticks} on the consumer, then sign in again")
         lines.append(f"  - Consumer key: {profile.client_id}; site {profile.site_url}, API {profile.api_url}")
         lines.append(f"  - Secrets kept in: the config file {store.path}" if profile.secret_storage == "file" else f"  - Secrets kept in: {profile.secret_storage}")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return EXIT_SIGN_IN if needs_sign_in else EXIT_OK
+    sys.stdout.write("\n".join(map(output.plain, lines)) + "\n")  # a display name comes from the server
+    return exit_code
+
+
+def _iso(when: Any) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when is not None else None
 
 
 # --- logout -------------------------------------------------------------------------------------
@@ -482,12 +565,12 @@ def cmd_logout(args: argparse.Namespace) -> int:
     from bbwizard.config import ConfigStore
 
     store = ConfigStore()
-    profile = store.get(args.profile)
+    profile = _named_profile(store, args.profile)
     if args.forget_consumer:
         store.delete(profile.name)
         output.ok(f"Forgot profile '{profile.name}': its tokens, consumer key and secret are gone from {store.path}")
         return EXIT_OK
-    if profile.token_state() == "signed_out":
+    if not profile.access_token and not profile.refresh_token:
         output.ok(f"Profile '{profile.name}' was already signed out.")
         return EXIT_OK
     store.save(profile.signed_out(), make_default=False)

@@ -487,6 +487,13 @@ class Emulator:
         with self._lock:
             self._refresh.clear()
 
+    def revoke_grants(self) -> None:
+        """Every access and refresh token dies now, as when the person revokes the consumer under
+        Personal settings → App authorizations."""
+        with self._lock:
+            self._access.clear()
+            self._refresh.clear()
+
     def token_info(self, access_token: str) -> dict | None:
         """What the emulator knows of an access token (None if it never issued it)."""
         with self._lock:

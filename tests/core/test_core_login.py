@@ -186,7 +186,8 @@ def test_missing_scopes_are_named_and_the_profile_still_saved(emu, run_cli, logi
     saved = _saved(config_path)
     assert saved.scopes == ["account"] and saved.access_token is not None
     status = run_cli(["status"])
-    assert "! Missing repository: tick Repositories: Read on the consumer, then sign in again" in status.stdout
+    assert status.returncode == 1  # a required scope is missing
+    assert "X Missing repository: tick Repositories: Read on the consumer, then sign in again" in status.stdout
 
 
 @pytest.mark.parametrize(

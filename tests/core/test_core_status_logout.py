@@ -37,7 +37,7 @@ def test_status_without_profiles_says_how_to_sign_in(run_cli, config_path) -> No
 
 def test_status_shows_user_scopes_expiry_and_where_secrets_are(run_cli, config_path) -> None:
     _save(config_path)
-    result = run_cli(["status"])
+    result = run_cli(["status", "--offline"])  # the tokens are made up: judged from the file
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "bitbucket.org — profile 'work' (default)" in out
@@ -52,7 +52,7 @@ def test_status_shows_user_scopes_expiry_and_where_secrets_are(run_cli, config_p
 def test_status_json_has_no_secrets(run_cli, config_path) -> None:
     _save(config_path)
     _save(config_path, name="old", expires_in=-timedelta(minutes=10), refresh_token=None)
-    result = run_cli(["status", "--json"])
+    result = run_cli(["status", "--json", "--offline"])
     assert result.returncode == 3  # 'old' can't be used without signing in
     document = json.loads(result.stdout)
     assert document["config_path"] == str(config_path) and document["default"] == "work"
@@ -67,7 +67,7 @@ def test_status_json_has_no_secrets(run_cli, config_path) -> None:
 
 def test_status_of_an_expired_but_refreshable_token(run_cli, config_path) -> None:
     _save(config_path, expires_in=-timedelta(minutes=3, seconds=10))
-    result = run_cli(["status", "--profile", "work"])
+    result = run_cli(["status", "--profile", "work"])  # expired: nothing to ask Bitbucket about
     assert result.returncode == 0
     assert "  - Token: expired 3 min ago (" in result.stdout and "bbwizard refreshes it on next use" in result.stdout
 
@@ -75,7 +75,7 @@ def test_status_of_an_expired_but_refreshable_token(run_cli, config_path) -> Non
 def test_a_config_others_can_read_is_warned_about(run_cli, config_path) -> None:
     _save(config_path)
     config_path.chmod(0o644)
-    result = run_cli(["status"])
+    result = run_cli(["status", "--offline"])
     assert f"! The config file {config_path} can be read by other users (mode 644); it holds secrets. Run: chmod 600 {config_path}" in result.stderr
 
 

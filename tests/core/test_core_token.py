@@ -72,7 +72,7 @@ def test_a_stale_token_is_refreshed_and_the_rotated_pair_saved(left, emu, signed
 def test_a_refused_refresh_token_asks_to_sign_in_again(emu, signed_in, run_cli, config_path) -> None:
     signed_in(expired=True)
     emu.revoke_refresh_tokens()
-    before = config_path.read_bytes()
+    before = ConfigStore(config_path).get()
     result = run_cli(["token"])
     assert result.returncode == 3
     assert result.stdout == ""
@@ -80,7 +80,9 @@ def test_a_refused_refresh_token_asks_to_sign_in_again(emu, signed_in, run_cli, 
         "X Bitbucket no longer accepts this profile's refresh token, so the sign-in has ended. "
         "Sign in again: bbwizard login --profile default\n"
     )
-    assert config_path.read_bytes() == before
+    after = ConfigStore(config_path).get()  # the refusal is remembered; nothing else changed
+    assert after.refresh_refused_at is not None and after.token_state() == "signed_out"
+    assert after.replace(refresh_refused_at=None) == before
 
 
 def test_no_profile_at_all_asks_to_sign_in(run_cli) -> None:
