@@ -96,9 +96,15 @@ def run_credential(args: argparse.Namespace) -> int:
             sys.stdout.write(format_credential(answer))
             sys.stdout.flush()
     except BBWizardError as error:
+        from bbwizard.errors import SignInRequired
         from bbwizard.secret import redact
 
-        print(f"bbwizard: {redact(str(error))}", file=sys.stderr)
+        if isinstance(error, SignInRequired):
+            # The sign-in has ended: tell git to stop here, or it asks the next helper and then
+            # the terminal for a "Username for …" that no Bitbucket password can answer.
+            sys.stdout.write(format_credential({"quit": "1"}))
+            sys.stdout.flush()
+        print(f"bbwizard: {' '.join(redact(str(error)).split())}", file=sys.stderr)
         return error.exit_code
     return EXIT_OK
 

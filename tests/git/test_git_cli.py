@@ -63,7 +63,7 @@ def test_credential_get_failure_is_one_sentence_on_stderr(emulator, sign_in, run
     time.sleep(1.1)
     got = run_bbwizard("credential", "get", input=f"protocol=http\nhost={emulator.git_host}\n\n")
     assert got.returncode == 3
-    assert got.stdout == ""
+    assert got.stdout == "quit=1\n"  # git stops here instead of asking the terminal
     assert got.stderr.startswith("bbwizard: ") and got.stderr.count("\n") == 1
     assert "Sign in again: bbwizard login --profile work" in got.stderr
     assert profile.access_token.reveal() not in got.stderr and profile.refresh_token.reveal() not in got.stderr
@@ -71,7 +71,7 @@ def test_credential_get_failure_is_one_sentence_on_stderr(emulator, sign_in, run
 
 def test_credential_without_any_profile(run_bbwizard, git_home):
     got = run_bbwizard("credential", "get", input="protocol=https\nhost=bitbucket.org\n\n")
-    assert got.returncode == 3 and got.stdout == ""
+    assert got.returncode == 3 and got.stdout == "quit=1\n"
     assert got.stderr.startswith("bbwizard: ")
 
 
