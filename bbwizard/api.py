@@ -573,11 +573,16 @@ class BitbucketClient:
         query: str | None = None,
         role: str | None = "member",
         paging: str = "concurrent",
+        limit: int | None = None,
     ) -> AsyncIterator[RepositoryPage]:
         """Yield the repositories of ``workspace`` page by page, as pages arrive (not in page
         order when ``paging="concurrent"``). ``paging="next"`` follows ``next`` links one page at
         a time (the slow, always-correct way; kept for comparison). Close the iterator (for
-        example with ``contextlib.aclosing``) when leaving early: that cancels pages in flight."""
+        example with ``contextlib.aclosing``) when leaving early: that cancels pages in flight.
+
+        ``limit``: the caller wants only the first ``limit`` repositories, so no page past them is
+        asked for (the last page may still hold more; the caller cuts). A workspace that doesn't
+        exist, or that the token can't see, is a sentence saying so (Bitbucket answers 404)."""
         if paging not in ("concurrent", "next"):
             raise ValueError("paging is 'concurrent' or 'next'")
         what = f"the repositories of workspace {workspace!r}"
@@ -591,12 +596,14 @@ class BitbucketClient:
             params["fields"] = REPOSITORY_FIELDS
         if role and not self._role_gone:
             params["role"] = role
-        first = await self._get_json(path, params, what, gone_ok="role" in params)
+        first = await self._get_json(path, params, what, gone_ok="role" in params, missing_ok=True)
         if first is _GONE:
             # Some accounts get 410 for role=member since 2026; the unfiltered list still works.
             self._role_gone = True
             del params["role"]
-            first = await self._get_json(path, params, what)
+            first = await self._get_json(path, params, what, missing_ok=True)
+        if first is _MISSING:
+            raise BBWizardError(f"No workspace {redact(workspace)!r} (or your token can't see it).")
 
         seen: set[str] = set()
         loaded = 0
@@ -616,7 +623,7 @@ class BitbucketClient:
         first_count = len(_values(first, what))
         yield RepositoryPage(fresh(first), size, loaded, _opt(first, "page", int) or 1)
         first_next = _next_link(first, what)
-        if first_next is None:
+        if first_next is None or (limit is not None and loaded >= limit):
             return
 
         next_url: str | None = first_next
@@ -629,6 +636,8 @@ class BitbucketClient:
             and size > pagelen
         ):
             last = math.ceil(size / pagelen)
+            if limit is not None:
+                last = max(2, min(last, math.ceil(limit / pagelen)))
             counts: dict[int, tuple[int, str | None]] = {1: (first_count, first_next)}
             # aclosing: when our caller leaves early, the pages in flight are cancelled now, not
             # whenever the garbage collector gets to the inner generator.
@@ -641,6 +650,8 @@ class BitbucketClient:
                     new = fresh(page)
                     if new:
                         yield RepositoryPage(new, size, loaded, number)
+            if limit is not None and loaded >= limit:
+                return
             next_url = self._resume_after(counts, last, pagelen, first_next)
             if next_url is None:
                 return
@@ -656,6 +667,8 @@ class BitbucketClient:
             next_url = _next_link(page, what)
             if new or next_url is None:
                 yield RepositoryPage(new, size, loaded, _opt(page, "page", int))
+            if limit is not None and loaded >= limit:
+                return
 
     @staticmethod
     def _resume_after(
