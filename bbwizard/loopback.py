@@ -59,6 +59,24 @@ def suggest_callback_url() -> str:
     return f"http://localhost:{SUGGESTED_PORT}/"
 
 
+def over_ssh() -> bool:
+    """True in an SSH session: a browser on the person's own machine can't reach this loopback."""
+    return bool(os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"))
+
+
+def ssh_forward_hint(port: int) -> str:
+    """The ``ssh -L`` line that brings the browser's redirect back to this machine."""
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or "you"
+    connection = os.environ.get("SSH_CONNECTION", "").split()
+    if len(connection) >= 3:
+        host = connection[2]
+    else:
+        import platform
+
+        host = platform.node() or "this-machine"
+    return f"ssh -L {port}:localhost:{port} {user}@{host}"
+
+
 def is_loopback_url(url: str | None) -> bool:
     """True for ``http://localhost…``, ``http://127.0.0.1…`` and ``http://[::1]…``."""
     if not url:
@@ -436,5 +454,7 @@ __all__ = [
     "open_browser",
     "SUGGESTED_PORT",
     "is_loopback_url",
+    "over_ssh",
+    "ssh_forward_hint",
     "suggest_callback_url",
 ]

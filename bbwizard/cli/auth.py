@@ -10,6 +10,7 @@ Imports stay light at module level: ``bbwizard token`` with a fresh token must n
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bbwizard.errors import EXIT_OK, EXIT_SIGN_IN, CodeError, LoopbackError, ScopeError, UsageError
@@ -230,6 +231,142 @@ def _read_pasted(args: argparse.Namespace, expected_state: str) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class _TerminalPaste:
+    """What a person pastes on the terminal while the loopback catcher waits: the first of the two
+    to bring a code wins, and ends the other (``on_done`` closes the catcher).
+
+    The line is read from fd 0 in a thread that polls with ``select`` (POSIX), so it can be
+    stopped: no thread stays blocked in a read of stdin when the command ends, and the terminal's
+    mode is never touched (it stays in line mode; a line arrives whole).
+    """
+
+    PROMPT = "Paste the code, or the whole address the browser landed on: "
+    WAITING_PROMPT = "Or paste the code, or the whole address the browser landed on: "
+    ATTEMPTS = 3
+
+    def __init__(self, expected_state: str, on_done: Any) -> None:
+        import threading
+
+        self.expected_state = expected_state
+        self.on_done = on_done
+        self.pasted: Any = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()  # a code or a final error
+        self.ended = threading.Event()  # the reader stopped, with or without a code (Ctrl+D)
+        self._stop = threading.Event()
+        self._prompt_open = False
+        self._thread = threading.Thread(target=self._run, name="bbwizard-paste", daemon=True)
+
+    def start(self) -> None:
+        from bbwizard.loopback import _threads_started_here_ignore_ctrl_c
+
+        self.prompt(self.WAITING_PROMPT)
+        with _threads_started_here_ignore_ctrl_c():
+            self._thread.start()
+
+    def prompt(self, text: str = PROMPT) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        self._prompt_open = True
+
+    def end_prompt_line(self) -> None:
+        """Start a fresh line when a prompt was shown and nothing typed after it."""
+        if self._prompt_open:
+            self._prompt_open = False
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self.end_prompt_line()
+
+    def _lines(self) -> Any:
+        import select
+
+        fd = sys.stdin.fileno()
+        pending = b""
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:  # Ctrl+D: no paste; the browser may still come back
+                return
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                yield line.decode("utf-8", "replace")
+
+    def _run(self) -> None:
+        from bbwizard.cli import output
+        from bbwizard.errors import BBWizardError
+        from bbwizard.oauth import parse_pasted
+
+        attempts = self.ATTEMPTS
+        try:
+            for line in self._lines():
+                self._prompt_open = False  # the person's Enter ended the line
+                if not line.strip():
+                    self.prompt()
+                    continue
+                try:
+                    self.pasted = parse_pasted(line, self.expected_state)
+                except CodeError as error:
+                    attempts -= 1
+                    if attempts == 0:
+                        self.error = error
+                        break
+                    output.fail(str(error))
+                    self.prompt()
+                    continue
+                except BBWizardError as error:  # an address carrying error=access_denied
+                    self.error = error
+                break
+            else:
+                return
+            self.done.set()
+            self.on_done()
+        except OSError:
+            pass  # stdin went away: the browser may still come back
+        finally:
+            self.ended.set()
+
+
+def _catch_or_paste(catcher: Any, expected_state: str, output: Any) -> str:
+    """The code from the browser's redirect or from a paste, whichever comes first."""
+    paste = _TerminalPaste(expected_state, on_done=catcher.close)
+    paste.start()
+    try:
+        try:
+            result = catcher.wait()
+        except LoopbackError as error:
+            if not paste.done.is_set():  # the catcher timed out; the paste may still come
+                if paste.ended.is_set():  # Ctrl+D earlier: nothing will be pasted
+                    raise
+                paste.end_prompt_line()
+                output.warn(error.message)
+                catcher.close()
+                paste.prompt()
+                while not paste.ended.wait(0.2):  # slices: Ctrl+C stays answered
+                    pass
+                if not paste.done.is_set():
+                    paste.end_prompt_line()
+                    raise LoopbackError("The browser didn't come back and nothing was pasted. Start the sign-in again.") from None
+        else:
+            paste.stop()
+            output.ok("Bitbucket sent the code.")
+            return result.code
+    finally:
+        paste.stop()
+    if paste.error is not None:
+        raise paste.error
+    if paste.pasted.warning:
+        output.warn(paste.pasted.warning)
+    return paste.pasted.code
+
+
 # --- login --------------------------------------------------------------------------------------
 
 
@@ -347,15 +484,23 @@ def cmd_login(args: argparse.Namespace) -> int:
             else:
                 output.warn("No browser here: open the address above on any machine.")
         if catcher is not None:
+            from bbwizard.loopback import over_ssh, ssh_forward_hint
+
+            if over_ssh():
+                output.info("Over SSH, a browser on your own machine can't reach this one: forward the port first, and the redirect comes back here:")
+                output.info(f"  {ssh_forward_hint(catcher.port)}")
             output.info(f"Waiting for the browser to come back to {callback_url} (Ctrl+C to stop) …")
-            try:
-                code = catcher.wait().code
-                output.ok("Bitbucket sent the code.")
-            except LoopbackError as error:  # timed out: in a terminal, the address can still be pasted
-                if not _stdin_is_tty():
-                    raise
-                output.warn(error.message)
-                code = _read_pasted(args, authorization.state).code
+            if _stdin_is_tty() and os.name == "posix":
+                code = _catch_or_paste(catcher, authorization.state, output)
+            else:
+                try:
+                    code = catcher.wait().code
+                    output.ok("Bitbucket sent the code.")
+                except LoopbackError as error:  # timed out: in a terminal, the address can still be pasted
+                    if not _stdin_is_tty():
+                        raise
+                    output.warn(error.message)
+                    code = _read_pasted(args, authorization.state).code
         else:
             code = _read_pasted(args, authorization.state).code
     finally:

@@ -1,6 +1,6 @@
-"""What the Authorize step says about browsers: whether one can open here, and the `ssh -L` line.
+"""What the Authorize step says about browsers: whether one can open here.
 
-Opening the browser itself is the core's job (`bbwizard.loopback.open_browser`).
+Opening the browser and the `ssh -L` line are the core's (`bbwizard.loopback`), shared with the CLI.
 """
 
 from __future__ import annotations
@@ -16,16 +16,3 @@ def has_display() -> bool:
     if sys.platform in ("win32", "darwin", "cygwin"):
         return not os.environ.get("SSH_CONNECTION")
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def ssh_forward_hint(port: int) -> str:
-    """The `ssh -L` line that brings the browser's redirect back to this machine."""
-    user = os.environ.get("USER") or os.environ.get("LOGNAME") or "you"
-    connection = os.environ.get("SSH_CONNECTION", "").split()
-    if len(connection) >= 3:
-        host = connection[2]
-    else:
-        import platform
-
-        host = platform.node() or "this-machine"
-    return f"ssh -L {port}:localhost:{port} {user}@{host}"

@@ -14,7 +14,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
 from bbwizard.errors import AuthorizationDenied, BBWizardError
-from bbwizard.tui.browser import has_display, ssh_forward_hint
+from bbwizard.loopback import ssh_forward_hint
+from bbwizard.tui.browser import has_display
 from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
 
 
