@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import html
+import re
 import shlex
 import socket
 import sys
@@ -32,6 +35,12 @@ SIZE = (100, 30)
 
 def text_of(app, widget_id: str) -> str:
     return app.screen.query_one(f"#{widget_id}").visual.plain
+
+
+def screenshot_text(app) -> str:
+    """What the terminal shows, as text (the spaces of the SVG's cells included)."""
+    svg = app.export_screenshot()
+    return html.unescape("".join(re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S))).replace("\xa0", " ")
 
 
 async def push(app, pilot, screen):
@@ -503,7 +512,9 @@ async def test_ten_thousand_repositories_stream_in_with_a_count(make_app, emulat
     from bbwizard.secret import Secret
 
     big_seed["consumers"][0]["callback_url"] = callback_url
-    emulator = emulator_factory(big_seed, latency=0.02)
+    emulator = emulator_factory(big_seed)
+    # Page 3 waits until released: the listing is mid-way for as long as the test looks at it.
+    third_page = emulator.hold("/2.0/repositories/big", page=3)
     answer = emulator.mint_token(DEMO_CONSUMER_KEY)
     from datetime import datetime, timezone
 
@@ -522,10 +533,17 @@ async def test_ten_thousand_repositories_stream_in_with_a_count(make_app, emulat
         options = app.screen.query_one("#workspaces")
         big_index = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == "big")
         options.highlighted = big_index
+        await asyncio.to_thread(third_page.wait_arrived)
         partial = await wait.until(
             lambda: (t := text_of(app, "repositories-count")).startswith("big: ") and " of 10,000" in t and t,
             "a partial count")
-        assert partial.endswith("repositories")
+        assert re.fullmatch(r"big: \d{1,3}(,\d{3})? of 10,000 repositories", partial), partial
+        # The step stays itself while it lists: no spinner in place of the title, count, status and keys.
+        assert not app.screen.query("LoadingIndicator")
+        shown = screenshot_text(app)
+        assert "Step 6 of 7 · Repositories" in shown and partial in shown, shown
+        assert "profile: " in shown and "Clone selected" in shown, shown  # the status bar and the keys
+        third_page.release()
         await wait.text("repositories-count", "big: 10,000 repositories")
         repositories = app.screen.query_one("#repositories")
         assert len(repositories.rows) == 10_000

@@ -19,9 +19,10 @@ from bbwizard.tui.widgets.repository_list import RepositoryList
 
 
 def count_text(loaded: int, total: int | None, done: bool) -> str:
+    """"1 repository", "12 repositories", or mid-listing "1,200 of 5,000 repositories"."""
     if total and not done:
-        return f"{loaded:,} of {total:,}"
-    return f"{loaded:,}"
+        return f"{loaded:,} of {total:,} {'repository' if total == 1 else 'repositories'}"
+    return f"{loaded:,} {'repository' if loaded == 1 else 'repositories'}"
 
 
 class RepositoriesScreen(WizardStep[Any]):
@@ -56,7 +57,8 @@ language (fuzzy), and the matched letters are highlighted.
         self.profile = profile
         self.workspace: str | None = None
         self.total: int | None = None
-        self.loading = False
+        # Not `loading`: that is Textual's Widget.loading, which covers the whole step with a spinner.
+        self.listing = False
         self.client: Any = None
 
     def compose_body(self) -> ComposeResult:
@@ -147,7 +149,7 @@ language (fuzzy), and the matched letters are highlighted.
     @work(group="listing", exclusive=True, exit_on_error=False)
     async def stream_repositories(self, slug: str) -> None:
         repositories = self.query_one("#repositories", RepositoryList)
-        self.loading = True
+        self.listing = True
         self.total = None
         loaded = 0
         self.say("repositories-count", f"{slug}: loading…", "busy")
@@ -161,17 +163,17 @@ language (fuzzy), and the matched letters are highlighted.
                     repositories.add_repositories(list(page.values))
                     loaded = len(repositories.rows)
                     self.total = page.size
-                    self.say("repositories-count", f"{slug}: {count_text(loaded, page.size, False)} repositories", "busy")
+                    self.say("repositories-count", f"{slug}: {count_text(loaded, page.size, False)}", "busy")
         except BBWizardError as error:
             self.say(
                 "repositories-count",
-                f"{slug}: {count_text(len(repositories.rows), self.total, False)} repositories (stopped)",
+                f"{slug}: {count_text(len(repositories.rows), self.total, False)} (stopped)",
             )
             self.say("repositories-result", str(error) + (f" {error.hint}" if error.hint else ""), "error")
             return
         finally:
-            self.loading = False
-        self.say("repositories-count", f"{slug}: {count_text(loaded, self.total, True)} repositories")
+            self.listing = False
+        self.say("repositories-count", f"{slug}: {count_text(loaded, self.total, True)}")
         self.update_selection_line()
 
     @on(Input.Changed, "#filter")
@@ -198,6 +200,18 @@ language (fuzzy), and the matched letters are highlighted.
         parts.append(f"sorted by {'name' if repositories.sort_by == 'name' else 'last update'}")
         if not self.query_one("#repositories-result", Static).has_class("error"):
             self.say("repositories-result", " · ".join(parts))
+
+    def action_back(self) -> None:
+        """Escape in the filter box clears it, a second one leaves the box (as in fzf and Textual's
+        command palette); escape anywhere else goes back a step."""
+        box = self.query_one("#filter", Input)
+        if self.focused is box:
+            if box.value:
+                box.value = ""
+            else:
+                self.set_focus(self.query_one("#repositories", RepositoryList))
+            return
+        super().action_back()
 
     def action_focus_filter(self) -> None:
         # Focus after this key is done, or the "/" itself lands in the filter box.

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -114,6 +115,32 @@ class RepositoryRow:
         return row
 
 
+# The columns right of the name, as (heading, cells, right-aligned, gap after); the name takes
+# what is left. Widths are terminal cells, not characters: a wide character (☕, 日本) takes two.
+MARK_CELLS = 4
+PRIVACY_CELLS = 8
+TRAILING_COLUMNS = (
+    ("language", 12, False, 1),
+    ("size", 11, True, 1),
+    ("main branch", 12, False, 1),
+    ("updated", 10, True, 0),
+)
+MIN_NAME_CELLS = 10
+
+
+def name_cells(width: int) -> int:
+    return max(MIN_NAME_CELLS, width - MARK_CELLS - PRIVACY_CELLS - sum(column[1] for column in TRAILING_COLUMNS))
+
+
+def fit(text: str, cells: int, *, right: bool = False, gap: int = 1) -> str:
+    """``text`` cut or padded to exactly ``cells`` terminal cells, the last ``gap`` of them blank."""
+    text = set_cell_size(text.strip() if right else text, cells - gap)
+    if right:
+        text = text.rstrip()
+        text = " " * (cells - gap - cell_len(text)) + text
+    return text + " " * gap
+
+
 def subsequence_pattern(query: str) -> re.Pattern[str] | None:
     """Letters of the query in order, anything between: the fuzzy rule, as one regex."""
     query = query.strip().lower()
@@ -131,6 +158,7 @@ class RepositoryList(ScrollView, can_focus=True):
         "repository-list--selected",
         "repository-list--dim",
         "repository-list--private",
+        "repository-list--header",
     }
 
     DEFAULT_CSS = """
@@ -141,6 +169,7 @@ class RepositoryList(ScrollView, can_focus=True):
     RepositoryList > .repository-list--selected { color: $success; text-style: bold; }
     RepositoryList > .repository-list--dim { color: $text-muted; }
     RepositoryList > .repository-list--private { color: $warning; }
+    RepositoryList > .repository-list--header { color: $text-muted; text-style: bold; }
     """
 
     BINDINGS = [
@@ -208,7 +237,7 @@ class RepositoryList(ScrollView, can_focus=True):
         else:
             search = pattern.search
             self.shown = [index for index, row in enumerate(self.rows) if search(row.haystack)]
-        self.virtual_size = Size(self.size.width, len(self.shown))
+        self.virtual_size = Size(self.size.width, len(self.shown) + 1)  # + the headings' line
         new_cursor = 0
         if current is not None:
             for position, index in enumerate(self.shown):
@@ -236,7 +265,7 @@ class RepositoryList(ScrollView, can_focus=True):
             self.cursor = max(0, min(len(self.shown) - 1, self.cursor + delta))
 
     def action_page(self, direction: int) -> None:
-        self.action_cursor(direction * max(1, self.size.height - 1))
+        self.action_cursor(direction * max(1, self.rows_visible - 1))
 
     def action_jump(self, where: int) -> None:
         if self.shown:
@@ -253,8 +282,13 @@ class RepositoryList(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.SelectionChanged(len(self.selected)))
 
+    @property
+    def rows_visible(self) -> int:
+        """Rows on screen at once: the widget's height less the headings' line."""
+        return max(1, self.size.height - 1)
+
     def watch_cursor(self, cursor: int) -> None:
-        height = self.size.height or 1
+        height = self.rows_visible
         top = int(self.scroll_offset.y)
         if cursor < top:
             self.scroll_to(y=cursor, animate=False, immediate=True)
@@ -269,12 +303,12 @@ class RepositoryList(ScrollView, can_focus=True):
             event.prevent_default()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.shown))
+        self.virtual_size = Size(self.size.width, len(self.shown) + 1)  # + the headings' line
 
     # Drawing
 
     def _name_segments(self, text: str, width: int, base: Style, match: Style) -> list[Segment]:
-        text = text[:width].ljust(width)
+        text = set_cell_size(text, width)
         if not self.filter_text:
             return [Segment(text, base)]
         score, offsets = self._search.match(self.filter_text, text.rstrip())
@@ -295,13 +329,23 @@ class RepositoryList(ScrollView, can_focus=True):
             segments.append(Segment(run, base + match if run_marked else base))
         return segments
 
+    def header_text(self, width: int) -> str:
+        """The column headings, aligned with the rows drawn at ``width`` cells."""
+        text = " " * MARK_CELLS + fit("privacy", PRIVACY_CELLS) + fit("name", name_cells(width))
+        for heading, cells, right, gap in TRAILING_COLUMNS:
+            text += fit(heading, cells, right=right, gap=gap)
+        return set_cell_size(text, width)
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width  # less the scrollbar, once the rows overflow
         base = self.rich_style
-        position = int(self.scroll_offset.y) + y
+        if y == 0:  # the headings stay on top while the rows scroll under them
+            heading = base + self.get_component_rich_style("repository-list--header", partial=True)
+            return Strip([Segment(self.header_text(width), heading)], width)
+        position = int(self.scroll_offset.y) + y - 1
         if position >= len(self.shown):
-            if not self.rows and y == 0:
-                return Strip([Segment(" no repositories yet".ljust(width), base)], width)
+            if not self.rows and y == 1:
+                return Strip([Segment(set_cell_size(" no repositories yet", width), base)], width)
             return Strip.blank(width, base)
         row = self.rows[self.shown[position]]
         is_cursor = position == self.cursor
@@ -315,16 +359,21 @@ class RepositoryList(ScrollView, can_focus=True):
         privacy_style = (
             style + self.get_component_rich_style("repository-list--private", partial=True) if row.private else dim
         )
-        fixed = 4 + 8 + 12 + 11 + 11 + 10
-        name_width = max(10, width - fixed)
+        language, size, branch, updated = (
+            fit(text, cells, right=right, gap=gap)
+            for text, (_, cells, right, gap) in zip(
+                (row.language, human_size(row.size), row.main_branch, relative_time(row.updated, self._clock())),
+                TRAILING_COLUMNS,
+            )
+        )
         segments = [
             Segment(" ✓  " if chosen else " ·  ", mark_style),
-            Segment(("private" if row.private else "public").ljust(8), privacy_style),
-            *self._name_segments(row.name, name_width - 1, style, match),
+            Segment(fit("private" if row.private else "public", PRIVACY_CELLS), privacy_style),
+            *self._name_segments(row.name, name_cells(width) - 1, style, match),
             Segment(" ", style),
-            Segment(row.language[:11].ljust(12), dim),
-            Segment(human_size(row.size).rjust(10) + " ", dim),
-            Segment(row.main_branch[:10].ljust(11), dim),
-            Segment(relative_time(row.updated, self._clock())[:10].rjust(10), dim),
+            Segment(language, dim),
+            Segment(size, dim),
+            Segment(branch, dim),
+            Segment(updated, dim),
         ]
         return Strip(segments).crop_extend(0, width, style)
