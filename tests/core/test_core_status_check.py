@@ -154,3 +154,35 @@ def test_a_profile_that_does_not_exist_is_named_with_those_that_do(emu, run_cli,
             f"X There is no profile named 'nosuch'. The profiles in {config_path} are: home, work.\n"
         ), result.stderr
     assert set(ConfigStore(config_path).load()) == {"home", "work"}
+
+
+_IMPORTS_PROBE = r"""
+import sys
+from bbwizard.cli import main
+code = main(sys.argv[1:])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"httpx", "httpcore", "textual", "rich"})
+print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+raise SystemExit(code)
+"""
+
+
+def test_status_offline_imports_neither_httpx_nor_textual(emu, cli_env, config_path) -> None:
+    import subprocess
+    import sys
+
+    _signed_in(emu, config_path, "work")
+    result = subprocess.run([sys.executable, "-c", _IMPORTS_PROBE, "status", "--offline"], capture_output=True, text=True,
+                            env=cli_env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY=\n" in result.stderr, result.stderr
+
+
+def test_a_fresh_looking_token_of_an_ended_sign_in_is_not_handed_out(emu, run_cli, config_path) -> None:
+    # A forced refresh (after a 401) can be refused while the file's token still looks fresh.
+    profile = _signed_in(emu, config_path, "default")
+    ConfigStore(config_path).save(profile.with_refresh_refused())
+    result = run_cli(["token"])
+    assert result.returncode == 3 and result.stdout == ""
+    assert "Sign in again: bbwizard login --profile default" in result.stderr
+    got = run_cli(["credential", "get"], input=f"protocol=http\nhost={emu.git_host}\n\n")
+    assert got.returncode == 3 and got.stdout == "quit=1\n"
