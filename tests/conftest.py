@@ -8,6 +8,9 @@
 - ``git_env``: a dict environment for subprocess git: temp HOME, no system/global config,
   ``GIT_TERMINAL_PROMPT=0``, ``user.name``/``user.email`` set, no inherited ``GIT_*`` variables.
 - ``big_seed``: the demo seed plus a workspace ``big`` with 10,000 generated repositories.
+- ``own_processes``: ``own_processes()`` gives the ids of this test run's process and every process
+  it started (children, their children…), for tests that read /proc: the machine's other
+  processes are none of their business, and may hold the demo secret in their arguments.
 """
 
 from __future__ import annotations
@@ -39,6 +42,35 @@ def emulator_factory(tmp_path_factory):
 @pytest.fixture
 def emulator(emulator_factory) -> Emulator:
     return emulator_factory()
+
+
+def own_process_ids() -> set[int]:
+    """This process and its descendants, from the parent ids in /proc/*/stat (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        # "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found = {os.getpid()}
+    todo = [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+@pytest.fixture
+def own_processes():
+    return own_process_ids
 
 
 @pytest.fixture

@@ -242,7 +242,7 @@ async def test_clone_many_refuses_two_repositories_in_one_folder(emulator, sign_
     )
 
 
-async def test_token_leaks_nowhere(emulator, sign_in, run_git, git_home):
+async def test_token_leaks_nowhere(emulator, sign_in, run_git, git_home, own_processes):
     # A person's own `store` helper, globally: it must never see the token.
     run_git("config", "--global", "credential.helper", "store")
     store, profile = sign_in(emulator)
@@ -255,9 +255,8 @@ async def test_token_leaks_nowhere(emulator, sign_in, run_git, git_home):
 
     def scan() -> None:
         while not stop.is_set():
-            for entry in os.listdir("/proc"):
-                if not entry.isdigit():
-                    continue
+            # Only this test's processes: another program on the machine may hold the demo secret.
+            for entry in own_processes():
                 for what in ("cmdline", "environ"):
                     try:
                         data = Path(f"/proc/{entry}/{what}").read_bytes()

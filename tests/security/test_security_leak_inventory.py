@@ -20,21 +20,22 @@ HANG_GUARD = 180
 
 
 class _ArgvScanner:
-    """Reads every visible process's command line while the day runs."""
+    """Reads the command line of every process the test started while the day runs (only those:
+    another program on the machine may well have the demo secret in its arguments)."""
 
-    def __init__(self) -> None:
+    def __init__(self, own_processes) -> None:
+        self.own_processes = own_processes
         self.cmdlines: set[bytes] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        self.cmdlines.add(Path(f"/proc/{entry}/cmdline").read_bytes())
-                    except OSError:
-                        pass
+            for pid in self.own_processes():
+                try:
+                    self.cmdlines.add(Path(f"/proc/{pid}/cmdline").read_bytes())
+                except OSError:
+                    pass
             time.sleep(0.005)
 
     def __enter__(self) -> _ArgvScanner:
@@ -57,7 +58,8 @@ def _tree_text(root: Path, skip: set[Path]) -> dict[Path, bytes]:
     return found
 
 
-def test_a_whole_day_leaves_secrets_only_in_the_config_and_tokens_stdout(emulator, sec_env, grant, bbw, config_file, tmp_path):
+def test_a_whole_day_leaves_secrets_only_in_the_config_and_tokens_stdout(emulator, sec_env, grant, bbw, config_file, tmp_path,
+                                                                          own_processes):
     outputs: list[str] = []
     secrets: set[str] = {DEMO_CONSUMER_SECRET}
 
@@ -67,7 +69,7 @@ def test_a_whole_day_leaves_secrets_only_in_the_config_and_tokens_stdout(emulato
             if table.get(key):
                 secrets.add(table[key])
 
-    with _ArgvScanner() as scanner:
+    with _ArgvScanner(own_processes) as scanner:
         # 1. Sign in by pasting the address the browser landed on.
         login = subprocess.Popen(
             [sys.executable, "-m", "bbwizard", "login", "--profile", "work", "--key", DEMO_CONSUMER_KEY, "--secret-stdin",
