@@ -64,7 +64,13 @@ class WizardStep(Screen[T], Generic[T]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="back", tooltip="Go back one step"),
+        # On the first step there is nothing to go back to: escape asks whether to quit.
+        Binding("escape", "quit_wizard", "Quit", id="quit", tooltip="Quit bbwizard (asks first)"),
     ]
+
+    # Set by the flow on the step it starts with (Profiles, or Consumer when no profile is saved).
+    first_step = False
+    QUIT_DETAIL: ClassVar[str] = "Nothing is lost: saved profiles stay saved."
 
     _resumed = False
     _styled_with_own_css = False
@@ -113,8 +119,25 @@ class WizardStep(Screen[T], Generic[T]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return not self.first_step
+        if action == "quit_wizard":
+            return self.first_step
+        return True
+
     def action_back(self) -> None:
         self.dismiss(BACK)  # type: ignore[arg-type]
+
+    def action_quit_wizard(self) -> None:
+        """Escape on the first step: quit, once the person says so (the flow ends on BACK there)."""
+        from bbwizard.tui.screens.modals import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(BACK)  # type: ignore[arg-type]
+
+        self.app.push_screen(ConfirmModal("Quit bbwizard?", self.QUIT_DETAIL, yes="Quit"), answered)
 
     def say(self, widget_id: str, text: str, state: str | None = None) -> None:
         """Put a sentence in a message line, with `error`, `warning` or `ok` as its class."""

@@ -113,6 +113,10 @@ A *private* consumer can also act as its owner without a browser.
         super().__init__()
         self.prefill = prefill
         self.checked: ConsumerForm | None = None
+        # Names that may be saved over without asking: the profile being signed in again, or one
+        # the person already said yes to replacing.
+        replaces = getattr(prefill, "replaces", None)
+        self.may_replace: set[str] = {replaces} if replaces else set()
 
     def compose_body(self) -> ComposeResult:
         prefill = self.prefill
@@ -222,7 +226,12 @@ A *private* consumer can also act as its owner without a browser.
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
         form = self.read_form()
-        if form is None:
+        if form is not None:
+            self.go_on(form)
+
+    @work(group="consumer-continue", exclusive=True, exit_on_error=False)
+    async def go_on(self, form: ConsumerForm) -> None:
+        if not await self.may_save_as(form.name):
             return
         if self.checked is not None and self.checked.client_id == form.client_id:
             self.dismiss(self.checked)
@@ -232,8 +241,50 @@ A *private* consumer can also act as its owner without a browser.
     @on(Button.Pressed, "#own-identity")
     def use_own_identity(self) -> None:
         if self.checked is not None:
-            self.checked.use_client_credentials = True
-            self.dismiss(self.checked)
+            self.go_on_as_consumer(self.checked)
+
+    @work(group="consumer-continue", exclusive=True, exit_on_error=False)
+    async def go_on_as_consumer(self, checked: ConsumerForm) -> None:
+        if not await self.may_save_as(checked.name):
+            return
+        checked.use_client_credentials = True
+        self.dismiss(checked)
+
+    async def may_save_as(self, name: str) -> bool:
+        """True when saving under `name` replaces nothing, or the person said to replace it. No
+        leaves the form as typed, with the name field focused for another name."""
+        import asyncio
+
+        if name in self.may_replace:
+            return True
+        try:
+            saved = (await asyncio.to_thread(self.wizard.store.load)).get(name)
+        except BBWizardError:
+            return True  # the config's own trouble is said where it is saved
+        if saved is None:
+            return True
+        from bbwizard.tui.screens.modals import ConfirmModal
+        from bbwizard.tui.widgets.status import user_label
+
+        from bbwizard.secret import printable
+
+        who = printable(user_label(saved.user))
+        replace = await self.app.push_screen_wait(
+            ConfirmModal(
+                f"Replace the profile “{name}”?",
+                f"A profile named “{name}” is saved already"
+                + (f" (signed in as {who})" if who else "")
+                + ". Signing in replaces its consumer and its tokens. Choose No to pick another name.",
+                yes="Replace",
+            )
+        )
+        if replace:
+            self.may_replace.add(name)
+            return True
+        field = self.query_one("#name", Input)
+        field.focus()
+        self.say("check-result", f"A profile named “{name}” is saved already: choose another name, or replace it.", "warning")
+        return False
 
     @work(group="consumer-check", exclusive=True, exit_on_error=False)
     async def run_check(self, form: ConsumerForm, then_continue: bool) -> None:

@@ -15,9 +15,10 @@ class _ClosingModal(ModalScreen[None]):
     """A dialog whose one button (``#dialog-ok``) has the focus and closes it, as escape does."""
 
     CSS_PATH = STEPS_CSS
+    FOCUS = "#dialog-ok"
 
     def on_mount(self) -> None:
-        self.query_one("#dialog-ok", Button).focus()
+        self.query_one(self.FOCUS).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -92,6 +93,8 @@ class HelpModal(_ClosingModal):
         Binding("escape", "close", "Close", id="help-close", tooltip="Close the help"),
         Binding("f1", "close", "Close", show=False),
     ]
+    # The text has the focus, so arrows and page keys scroll it at once; Tab reaches Close.
+    FOCUS = "#help-body"
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__(classes="modal")

@@ -13,16 +13,33 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from bbwizard.errors import BBWizardError
+from bbwizard.secret import printable
 from bbwizard.tui.screens.base import SIGN_IN_AGAIN, WizardStep
 from bbwizard.tui.screens.modals import ConfirmModal
-from bbwizard.tui.widgets.status import WARN_BEFORE, user_label
+from bbwizard.tui.widgets.status import WARN_BEFORE, StatusBar, user_label
+
+
+def missing_scopes(profile: Any) -> list[str]:
+    """The scopes bbwizard needs that the profile's token lacks. A token whose scopes Bitbucket
+    did not report (none stored) is taken as it is: the repository list would say."""
+    scopes = getattr(profile, "scopes", None)
+    if not scopes:
+        return []
+    from bbwizard.oauth import missing_scopes as missing
+
+    return missing(scopes)
 
 
 def token_state_text(profile: Any, now: datetime) -> tuple[str, str]:
-    """"fresh", "expires in 12 min", "expired, refreshable", "must sign in", with a colour."""
+    """"fresh", "expires in 12 min", "expired, refreshable", "must sign in", "scope missing:
+    repository", with a colour."""
     state = profile.token_state(now, WARN_BEFORE)
     if state == "signed_out" or not profile.access_token:
         return "must sign in", "red"
+    missing = missing_scopes(profile)
+    if missing:
+        # A refresh keeps the scopes: only ticking the permission and signing in again helps.
+        return f"scope missing: {', '.join(missing)}", "red"
     if state == "expired":
         if profile.refresh_token or profile.grant == "client_credentials":
             return "expired, refreshable", "yellow"
@@ -59,8 +76,9 @@ and when it can't be, you sign in again with the consumer filled in.
 | enter | continue with the profile under the cursor |
 | n | a new profile (a new consumer) |
 | d | delete the profile under the cursor (asks first) |
-| escape | quit |
+| escape | quit (asks first) |
 """
+    QUIT_DETAIL = "The profiles stay saved; `bbwizard` shows them again next time."
 
     BINDINGS = [
         Binding("enter", "choose", "Continue", id="profiles-continue", tooltip="Continue with this profile"),
@@ -68,9 +86,14 @@ and when it can't be, you sign in again with the consumer filled in.
         Binding("d", "delete", "Delete", id="profiles-delete", tooltip="Delete this profile"),
     ]
 
+    first_step = True  # the flow starts here whenever profiles are saved
+
     def __init__(self) -> None:
         super().__init__()
         self.profiles: dict[str, Any] = {}
+        self.default: str | None = None
+        self.loaded = False
+        self.states: dict[str, tuple[str, str]] = {}  # each row's token cell as drawn
 
     def compose_body(self) -> ComposeResult:
         yield Static("Continue with a saved profile, or press n for a new one.", classes="note", markup=False)
@@ -80,7 +103,29 @@ and when it can't be, you sign in again with the consumer filled in.
 
     def on_mount(self) -> None:
         self.query_one("#profiles", DataTable).focus()
+        # The token states age with the clock, as the status bar's countdown does.
+        self.set_interval(1, self.tick, name="profile-states")
         self.load()
+
+    def status_summary(self) -> str | None:
+        """What the status bar says here while no profile is chosen."""
+        if not self.loaded:
+            return None
+        count = len(self.profiles)
+        if not count:
+            return "no profiles saved"
+        saved = f"{count} profile{'s' if count != 1 else ''} saved"
+        return f"{saved}, default: {self.default}" if self.default in self.profiles else saved
+
+    def tick(self) -> None:
+        """Redraw the token cells whose state changed since they were drawn."""
+        table = self.query_one("#profiles", DataTable)
+        now = self.wizard.now()
+        for name, profile in self.profiles.items():
+            state = token_state_text(profile, now)
+            if self.states.get(name) != state and name in table.rows:
+                self.states[name] = state
+                table.update_cell(name, "token", Text(state[0], style=state[1]), update_width=True)
 
     @work(group="profiles", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
@@ -95,6 +140,9 @@ and when it can't be, you sign in again with the consumer filled in.
         self.fill(default)
 
     def fill(self, default: str | None) -> None:
+        self.default = default
+        self.loaded = True
+        self.states.clear()
         table = self.query_one("#profiles", DataTable)
         columns = [("Profile", "name"), ("User", "user"), ("Workspaces", "workspaces"), ("Token", "token")]
         # The site only tells profiles apart when they are on different ones.
@@ -103,11 +151,11 @@ and when it can't be, you sign in again with the consumer filled in.
         now = self.wizard.now()
         rows = []
         for name, profile in sorted(self.profiles.items(), key=lambda item: (item[0] != default, item[0])):
-            state, colour = token_state_text(profile, now)
+            state, colour = self.states[name] = token_state_text(profile, now)
             workspaces = getattr(profile, "workspaces", None)
             cells = [
                 Text(f"{name} (default)" if name == default else name),
-                Text(user_label(profile.user) or "—"),
+                Text(printable(user_label(profile.user)) or "—"),
                 Text(str(len(workspaces)) if workspaces else "—"),
                 Text(state, style=colour),
             ]
@@ -125,6 +173,7 @@ and when it can't be, you sign in again with the consumer filled in.
             table.add_row(*cells, key=name)
         if not self.profiles:
             self.say("profiles-result", "No profiles left. Press n to set one up.")
+        self.query_one(StatusBar).refresh_labels()
 
     def current_name(self) -> str | None:
         table = self.query_one("#profiles", DataTable)
@@ -140,6 +189,18 @@ and when it can't be, you sign in again with the consumer filled in.
 
     @work(group="choose", exclusive=True, exit_on_error=False)
     async def choose(self, profile: Any) -> None:
+        # What a refresh can't mend is said first, with the way out: signing in again.
+        reason = self.sign_in_reason(profile)
+        if reason is not None:
+            title, detail = reason
+            again = await self.app.push_screen_wait(
+                ConfirmModal(title, detail + " The consumer is filled in for you.", yes="Sign in again")
+            )
+            if again:
+                self.wizard.flow.form = None
+                self.wizard.prefill_from_profile(profile)
+                self.dismiss(SIGN_IN_AGAIN)
+            return
         # Refreshed here, with this list still on screen behind any modal it needs.
         if profile.token_state(self.wizard.now()) != "fresh":
             self.say("profiles-result", f"Refreshing the token of “{profile.name}”…", "busy")
@@ -150,6 +211,33 @@ and when it can't be, you sign in again with the consumer filled in.
             self.say("profiles-result", "")
         else:
             self.dismiss(usable)
+
+    def sign_in_reason(self, profile: Any) -> tuple[str, str] | None:
+        """A question and its reason when only a new sign-in makes the profile usable."""
+        name = profile.name
+        state = profile.token_state(self.wizard.now())
+        if state == "signed_out":
+            return (
+                f"Sign in to “{name}” again?",
+                f"“{name}” is signed out: it holds no token, and nothing to get one with but the browser.",
+            )
+        if state == "expired" and not profile.can_refresh:
+            return (
+                f"Sign in to “{name}” again?",
+                f"The token of “{name}” has expired, and there is no refresh token to get a new one with.",
+            )
+        missing = missing_scopes(profile)
+        if missing:
+            from bbwizard.oauth import PERMISSION_FOR_SCOPE
+
+            ticks = " and ".join(f"“{PERMISSION_FOR_SCOPE[scope]}”" for scope in missing)
+            plural = "scopes" if len(missing) > 1 else "scope"
+            return (
+                f"“{name}” can't list or clone repositories",
+                f"Its token lacks the {', '.join(missing)} {plural}. In Bitbucket: Workspace settings → "
+                f"OAuth consumers → Edit, tick {ticks}, save, then sign in again.",
+            )
+        return None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

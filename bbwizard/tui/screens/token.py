@@ -14,8 +14,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, LoadingIndicator, Static
 
 from bbwizard.errors import BBWizardError
+from bbwizard.secret import printable
 from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
 from bbwizard.tui.widgets.status import display_path, format_duration
+
+def widget_text(widget: Static) -> str:
+    return str(getattr(widget.visual, "plain", widget.visual))
+
 
 def scopes_line(granted: list[str] | None) -> Text:
     """Granted scopes in green; each missing one in red with the consumer permission to tick."""
@@ -63,21 +68,55 @@ press escape and sign in again.
         self.profile: Any = None
         self.granted: list[str] | None = None
         self.ready = False
+        self.shown = False  # who, scopes and expiry are on the screen
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="token"):
             with Horizontal(id="exchange-line"):
                 yield LoadingIndicator(id="exchange-spinner")
                 yield Static("", id="exchange", markup=False)
-            yield Static("", id="token-user", markup=False)
-            yield Static("", id="token-scopes")
-            yield Static("", id="token-expiry", markup=False)
-            yield Static("", id="token-saved", markup=False)
-            yield Static("", id="token-result", markup=False)
-            yield Button("Continue to repositories", id="token-go", variant="success", disabled=True)
+            # Shown as they are filled: after a refused code only the sentence saying so is there.
+            yield Static("", id="token-user", classes="hidden", markup=False)
+            yield Static("", id="token-scopes", classes="hidden")
+            yield Static("", id="token-expiry", classes="hidden", markup=False)
+            yield Static("", id="token-saved", classes="hidden", markup=False)
+            yield Static("", id="token-result", classes="hidden", markup=False)
+            yield Button("Continue to repositories", id="token-go", variant="success", disabled=True, classes="hidden")
 
     def on_mount(self) -> None:
+        # The expiry counts down with the clock, as the status bar's does.
+        self.set_interval(1, self.show_expiry, name="token-expiry")
         self.exchange()
+
+    def say(self, widget_id: str, text: str, state: str | None = None) -> None:
+        super().say(widget_id, text, state)
+        if widget_id != "exchange":
+            self.query_one(f"#{widget_id}").set_class(not text, "hidden")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "continue":
+            return self.ready  # no Enter offered while there is nothing to continue with
+        return super().check_action(action, parameters)
+
+    def show_expiry(self) -> None:
+        profile = self.profile
+        if not self.shown or profile is None or profile.expires_at is None:
+            return
+        # A refresh by the app (on its own, or r) gives this profile a new expiry.
+        current = self.wizard.profile
+        if current is not None and current.name == profile.name and current.expires_at is not None:
+            profile = current
+        left = profile.expires_at - self.wizard.now()
+        if left.total_seconds() > 0:
+            sentence = (
+                f"The access token expires in {format_duration(left)} "
+                f"(at {profile.expires_at.astimezone(timezone.utc).strftime('%H:%M')} UTC); "
+                "bbwizard refreshes it on its own."
+            )
+        else:
+            sentence = f"The access token expired {format_duration(-left)} ago; bbwizard refreshes it on its own."
+        if widget_text(self.query_one("#token-expiry", Static)) != sentence:
+            self.say("token-expiry", sentence)
 
     @work(group="token", exclusive=True, exit_on_error=False)
     async def exchange(self) -> None:
@@ -137,15 +176,11 @@ press escape and sign in again.
         )
 
     def show_profile(self, profile: Any, store: Any) -> None:
-        now = self.wizard.now()
-        self.say("token-user", f"Signed in as {profile.user.label if profile.user else 'an unknown user'}", "ok")
+        self.shown = True
+        self.say("token-user", f"Signed in as {printable(profile.user.label) if profile.user else 'an unknown user'}", "ok")
         self.query_one("#token-scopes", Static).update(scopes_line(self.granted))
-        left = profile.expires_at - now
-        self.say(
-            "token-expiry",
-            f"The access token expires in {format_duration(left)} "
-            f"(at {profile.expires_at.astimezone(timezone.utc).strftime('%H:%M')} UTC); bbwizard refreshes it on its own.",
-        )
+        self.query_one("#token-scopes").remove_class("hidden")
+        self.show_expiry()
         self.say("token-saved", f"Saved as profile “{profile.name}” in {display_path(store.path)}")
         from bbwizard.oauth import PERMISSION_FOR_SCOPE, missing_scopes
 
@@ -160,8 +195,10 @@ press escape and sign in again.
             )
             return
         self.ready = True
+        self.refresh_bindings()
         button = self.query_one("#token-go", Button)
         button.disabled = False
+        button.remove_class("hidden")
         button.focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

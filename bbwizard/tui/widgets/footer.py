@@ -151,7 +151,7 @@ class StepFooter(Widget, can_focus=False):
             return Strip.blank(width, blank)
         keys, palette = self.shown_keys
         segments: list[Segment] = []
-        for key in keys:
+        for key in self._keys_that_fit(keys, palette):
             segments.extend(self._key_segments(key, palette=False))
         left = Strip(segments)
         if palette is None:
@@ -166,11 +166,17 @@ class StepFooter(Widget, can_focus=False):
         room = max(0, width + palette.start)
         return Strip([*left.adjust_cell_length(room, blank), *right]).crop(0, width)
 
+    def _keys_that_fit(self, keys: list[FooterKey], palette: FooterKey | None) -> list[FooterKey]:
+        """The keys drawn whole left of the palette's key: on a narrow terminal the last ones are
+        left out rather than cut in half under it."""
+        room = self.size.width + (palette.start if palette is not None else 0)
+        return [key for key in keys if key.end <= room]
+
     def key_at(self, x: int) -> FooterKey | None:
         keys, palette = self.shown_keys
         if palette is not None and x >= self.size.width + palette.start:
             return palette
-        for key in keys:
+        for key in self._keys_that_fit(keys, palette):
             if key.start <= x < key.end:
                 return key
         return None

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
+
+from bbwizard.secret import printable
 
 if TYPE_CHECKING:
     from bbwizard.tui.app import WizardApp
@@ -95,16 +98,21 @@ class StatusBar(Widget):
 
     def refresh_labels(self) -> None:
         profile = getattr(self.app, "profile", None)
-        name = profile.name if profile is not None else "no profile yet"
-        user = user_label(getattr(profile, "user", None)) if profile is not None else ""
-        self._show(profile_text=f"profile: {name}", user_text=f"user: {user}" if user else "")
+        if profile is None:
+            # No profile chosen yet: the step may know what is true here (Profiles: how many are saved).
+            summary = getattr(self.screen, "status_summary", lambda: None)()
+            self._show(profile_text=summary or "profile: no profile yet", user_text="")
+        else:
+            user = printable(user_label(getattr(profile, "user", None)))
+            self._show(profile_text=f"profile: {profile.name}", user_text=f"user: {user}" if user else "")
         self.tick()
 
     def tick(self) -> None:
         app: WizardApp = self.app  # type: ignore[assignment]
         profile = getattr(app, "profile", None)
         if profile is None:
-            text, state = "not signed in", "none"
+            summary = getattr(self.screen, "status_summary", None)
+            text, state = ("" if summary is not None else "not signed in"), "none"
         else:
             text, state = countdown_text(profile.expires_at, app.now(), has_token=bool(profile.access_token))
         if getattr(app, "refreshing", False):
@@ -121,7 +129,8 @@ class StatusBar(Widget):
 
     def render_line(self, y: int) -> Strip:
         # As the three Statics drew it: each part followed by two blank cells, the countdown
-        # against the right edge. When the line is too narrow, the countdown stays whole.
+        # against the right edge. When the line is too narrow, the countdown stays whole and the
+        # left part ends in an ellipsis, two cells before it.
         width = self.size.width
         text_style = self.rich_style
         blank = Style(bgcolor=text_style.bgcolor)
@@ -131,11 +140,10 @@ class StatusBar(Widget):
             Segment(self.countdown, self.get_component_rich_style("status-bar--countdown")),
             Segment("  ", blank),
         ])
-        left = Strip([
-            Segment(self.profile_text, text_style),
-            Segment("  ", blank),
-            *([Segment(self.user_text, text_style)] if self.user_text else []),
-            Segment("  ", blank),
-        ])
+        left_text = f"{self.profile_text}  {self.user_text}" if self.user_text else self.profile_text
         room = max(0, width - right.cell_length)
+        if cell_len(left_text) + 2 > room:
+            fits = room - 3  # the ellipsis and the two blank cells
+            left_text = set_cell_size(left_text, fits) + "…" if fits > 0 else ""
+        left = Strip([Segment(left_text, text_style), Segment("  ", blank)])
         return Strip([*left.crop(0, room).adjust_cell_length(room, blank), *right]).crop(0, width)
