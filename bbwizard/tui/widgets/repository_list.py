@@ -120,7 +120,7 @@ class RepositoryRow:
 MARK_CELLS = 4
 PRIVACY_CELLS = 8
 TRAILING_COLUMNS = (
-    ("language", 12, False, 1),
+    ("language", 11, False, 1),
     ("size", 11, True, 1),
     ("main branch", 12, False, 1),
     ("updated", 10, True, 0),
