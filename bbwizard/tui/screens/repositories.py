@@ -43,6 +43,7 @@ language (fuzzy), and the matched letters are highlighted.
 | tab | move between workspaces, filter and repositories |
 | space | select or unselect the repository under the cursor |
 | s | sort by last update or by name |
+| escape | in the filter box: clear it, then leave the box; elsewhere: back one step |
 | enter | clone the selected repositories (or the one under the cursor) |
 """
 
