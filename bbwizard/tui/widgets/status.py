@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
@@ -140,10 +139,14 @@ class StatusBar(Widget):
             Segment(self.countdown, self.get_component_rich_style("status-bar--countdown")),
             Segment("  ", blank),
         ])
-        left_text = f"{self.profile_text}  {self.user_text}" if self.user_text else self.profile_text
+        left = Strip([
+            Segment(self.profile_text, text_style),
+            Segment("  ", blank),
+            *([Segment(self.user_text, text_style), Segment("  ", blank)] if self.user_text else []),
+        ])
         room = max(0, width - right.cell_length)
-        if cell_len(left_text) + 2 > room:
-            fits = room - 3  # the ellipsis and the two blank cells
-            left_text = set_cell_size(left_text, fits) + "…" if fits > 0 else ""
-        left = Strip([Segment(left_text, text_style), Segment("  ", blank)])
+        if left.cell_length > room:
+            fits = max(0, room - 3)  # the ellipsis and the two blank cells
+            ellipsis = [Segment("…", text_style), Segment("  ", blank)] if fits else []
+            left = Strip([*left.crop(0, fits), *ellipsis])
         return Strip([*left.crop(0, room).adjust_cell_length(room, blank), *right]).crop(0, width)
