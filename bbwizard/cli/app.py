@@ -95,25 +95,15 @@ def run_demo(args: argparse.Namespace) -> int:
                 return 0
             print(
                 f"bbwizard demo: a Bitbucket Cloud emulator runs on {emulator.site_url}, a stand-in browser "
-                f"clicks Grant for you, and the config goes to {config_dir}, removed when you quit.",
+                f"clicks Grant for you, and the config and the clones go to {config_dir}, removed when you quit.",
                 file=sys.stderr,
                 flush=True,
-            )
-            from bbwizard.tui.app import ConsumerPrefill, WizardApp
-
-            prefill = ConsumerPrefill(
-                name="demo",
-                client_id=consumer["key"],
-                client_secret=consumer["secret"],
-                callback_url=callback_url,
-                site_url=emulator.site_url,
-                api_url=emulator.api_url,
             )
             def hang_up() -> None:
                 emulator.stop()
                 shutil.rmtree(config_dir, ignore_errors=True)
 
-            app = WizardApp(prefill=prefill, demo=True, handle_signals=True, on_hangup=hang_up)
+            app = demo_app(emulator, consumer, callback_url, config_dir, handle_signals=True, on_hangup=hang_up)
             app.run()
             return int(app.return_code or 0)
     finally:
@@ -125,6 +115,32 @@ def run_demo(args: argparse.Namespace) -> int:
             else:
                 os.environ[key] = value
         shutil.rmtree(config_dir, ignore_errors=True)
+        if not config_dir.exists():
+            print(f"bbwizard demo: removed {config_dir} (its config and clones).", file=sys.stderr, flush=True)
+
+
+def demo_app(emulator, consumer: dict, callback_url: str, config_dir: Path, **app_options: object):  # noqa: ANN001, ANN201
+    """The wizard as `bbwizard demo` runs it: the demo consumer filled in, the config and the
+    clones inside the demo's own folder (removed on quit), never in the folder it was started
+    from: a clone's credential helper names the demo's config, which does not outlive the demo."""
+    from bbwizard.config import ConfigStore
+    from bbwizard.tui.app import ConsumerPrefill, WizardApp
+
+    prefill = ConsumerPrefill(
+        name="demo",
+        client_id=consumer["key"],
+        client_secret=consumer["secret"],
+        callback_url=callback_url,
+        site_url=emulator.site_url,
+        api_url=emulator.api_url,
+    )
+    return WizardApp(
+        store=ConfigStore(config_dir / "config.toml"),
+        prefill=prefill,
+        demo=True,
+        clone_dir=config_dir / "clones",
+        **app_options,
+    )
 
 
 def _print_demo(emulator, consumer: dict, callback_url: str, config_dir: Path) -> None:

@@ -75,7 +75,7 @@ def utc_now() -> datetime:
 class ConsumerPrefill(Record):
     """What the Consumer screen starts with (the demo fills it from the emulator)."""
 
-    _fields = ("name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "clone_dir", "replaces")
+    _fields = ("name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "clone_dir")
 
     def __init__(
         self,
@@ -86,7 +86,6 @@ class ConsumerPrefill(Record):
         site_url: str = "https://bitbucket.org",
         api_url: str = "https://api.bitbucket.org/2.0",
         clone_dir: str | None = None,
-        replaces: str | None = None,
     ) -> None:
         self.name = name
         self.client_id = client_id
@@ -98,15 +97,13 @@ class ConsumerPrefill(Record):
         self.site_url = site_url
         self.api_url = api_url
         self.clone_dir = clone_dir
-        # The saved profile this form signs in again: saving under its name replaces it without asking.
-        self.replaces = replaces
 
 
 class FlowState(Record):
     """What the steps hand each other. The code is live until exchanged: kept out of repr, and so
     out of a crash report's locals (as ``oauth.PastedCode`` keeps it)."""
 
-    _fields = ("form", "authorization", "code", "profile", "repositories")
+    _fields = ("form", "authorization", "code", "profile", "repositories", "clone_plan")
     _hidden = frozenset({"code"})
 
     def __init__(
@@ -116,12 +113,15 @@ class FlowState(Record):
         code: str | None = None,
         profile: Any = None,  # config.Profile
         repositories: list[Any] | None = None,
+        clone_plan: dict[str, Any] | None = None,
     ) -> None:
         self.form = form
         self.authorization = authorization
         self.code = code
         self.profile = profile
         self.repositories = [] if repositories is None else repositories
+        # The Clone step's choices (base folder, branches, destinations), kept across Back.
+        self.clone_plan = {} if clone_plan is None else clone_plan
 
 
 class WizardApp(App[int]):
@@ -152,6 +152,7 @@ class WizardApp(App[int]):
         start: str | None = None,
         handle_signals: bool = False,
         on_hangup: Callable[[], None] | None = None,
+        clone_dir: str | Path | None = None,
     ) -> None:
         freeze_imports()
         super().__init__()
@@ -162,11 +163,11 @@ class WizardApp(App[int]):
         self.git_runner = git_runner
         self.open_browser = open_browser
         self.prefill = prefill
-        self.start_prefill = prefill  # what a new profile starts from (`n` on Profiles)
         self.demo = demo
         self.start = start
         self.handle_signals = handle_signals
         self.on_hangup = on_hangup
+        self.clone_dir = clone_dir  # where clones go when the profile names no folder (the demo's own)
         self.flow = FlowState()
         self._last_auto_refresh: datetime | None = None
 
@@ -222,9 +223,7 @@ class WizardApp(App[int]):
             if not answer.done():  # the flow may have been cancelled meanwhile
                 answer.set_result(form)
 
-        screen = ConsumerScreen(self.consumer_prefill())
-        screen.first_step = True
-        self.push_screen(screen, answered)
+        self.push_screen(ConsumerScreen(self.consumer_prefill()), answered)
         return answer
 
     @work(group="flow", exclusive=True, exit_on_error=False)
@@ -247,8 +246,6 @@ class WizardApp(App[int]):
                         return
                     if choice is None or choice is SIGN_IN_AGAIN:
                         # A new profile, or this one's sign-in has ended (prefill came from it).
-                        if choice is None:
-                            self.prefill = self.new_profile_prefill()
                         flow.form, flow.profile = None, None
                         self.profile = None
                         step = "consumer"
@@ -262,9 +259,7 @@ class WizardApp(App[int]):
                     else:
                         from bbwizard.tui.screens.consumer import ConsumerScreen
 
-                        screen = ConsumerScreen(self.consumer_prefill())
-                        screen.first_step = not await self.has_profiles()
-                        form = await self.push_screen_wait(screen)
+                        form = await self.push_screen_wait(ConsumerScreen(self.consumer_prefill()))
                     if form is BACK:
                         if await self.has_profiles():
                             step = "profiles"
@@ -315,8 +310,9 @@ class WizardApp(App[int]):
                 elif step == "repositories":
                     from bbwizard.tui.screens.repositories import RepositoriesScreen
 
-                    chosen = await self.push_screen_wait(RepositoriesScreen(flow.profile))
+                    chosen = await self.push_screen_wait(RepositoriesScreen(flow.profile, selected=flow.repositories))
                     if chosen is BACK:
+                        flow.repositories, flow.clone_plan = [], {}
                         step = "profiles" if await self.has_profiles() else "consumer"
                     else:
                         flow.repositories = chosen
@@ -325,9 +321,19 @@ class WizardApp(App[int]):
                 elif step == "clone":
                     from bbwizard.tui.screens.clone import CloneScreen
 
-                    finished = await self.push_screen_wait(CloneScreen(flow.profile, flow.repositories))
+                    finished = await self.push_screen_wait(CloneScreen(flow.profile, flow.repositories, plan=flow.clone_plan))
                     if finished is BACK:
                         step = "repositories"
+                    elif self.demo:
+                        from bbwizard.tui.screens.clone import DemoFinishedScreen, planned_base
+
+                        where = planned_base(flow.clone_plan, flow.profile, self.clone_dir)
+                        if await self.push_screen_wait(DemoFinishedScreen(self.config_folder(), where, finished)) is BACK:
+                            flow.repositories, flow.clone_plan = [], {}
+                            step = "repositories"
+                            continue
+                        self.exit(0)
+                        return
                     else:
                         self.exit(0)
                         return
@@ -408,16 +414,7 @@ class WizardApp(App[int]):
             site_url=profile.site_url,
             api_url=profile.api_url,
             clone_dir=str(profile.clone_dir) if getattr(profile, "clone_dir", None) else None,
-            replaces=profile.name,
         )
-
-    def new_profile_prefill(self) -> ConsumerPrefill:
-        """An empty form on the app's hosts. The demo keeps its consumer (a person could not know
-        its key), never a saved profile's name."""
-        start = self.start_prefill or ConsumerPrefill()
-        if self.demo:
-            return start.replace(name="", replaces=None)
-        return ConsumerPrefill(site_url=start.site_url, api_url=start.api_url)
 
     def consumer_prefill(self) -> ConsumerPrefill:
         form = self.flow.form
@@ -429,7 +426,6 @@ class WizardApp(App[int]):
                 callback_url=form.callback_url,
                 site_url=form.site_url,
                 api_url=form.api_url,
-                replaces=form.name,  # confirmed (or new) when the form was sent on
             )
         return self.prefill or ConsumerPrefill()
 
@@ -533,23 +529,6 @@ class WizardApp(App[int]):
             ),
             answered,
         )
-
-    def deliver_screenshot(
-        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
-    ) -> str | None:
-        """The palette's Screenshot: Textual saves into the Downloads folder, and fails when there
-        is none; then the current folder, or the config folder, takes it (the notice names it)."""
-        if path is None:
-            path = str(self.screenshot_folder())
-        return super().deliver_screenshot(filename, path, time_format)
-
-    def screenshot_folder(self) -> Path:
-        from platformdirs import user_downloads_path
-
-        for folder in (user_downloads_path(), Path.cwd(), self.config_folder()):
-            if folder.is_dir() and os.access(folder, os.W_OK):
-                return folder
-        return Path.cwd()
 
     def config_folder(self) -> Path:
         return Path(self.store.path).parent

@@ -497,10 +497,16 @@ async def test_two_clones_into_one_folder_are_refused_before_either_starts(make_
         same = str(tmp_path / "one-folder")
         for index in (0, 1):
             app.screen.query_one(f"#dest-{index}", Input).value = same
+        wait = waiter_for(pilot)
+        await wait.text("verdict-0", "Row 2 clones into this folder too.")
         await pilot.press("ctrl+s")
-        summary = await waiter_for(pilot).text("clone-result", "Press Enter to finish")
-    assert summary.startswith("2 of 2 did not clone.")
-    assert "X acme/webapp: not started: acme/webapp and acme/firmware would both go to" in summary
+        await pilot.pause()
+        for worker in [w for w in app.workers if w.group == "clone"]:
+            await worker.wait()
+        await pilot.pause()
+        assert not app.screen.running and not app.screen.finished
+        assert text_of(app, "verdict-1") == "Row 1 clones into this folder too. Choose another one."
+        assert not app.screen.query_one("#dest-1", Input).disabled  # still editable
     assert not (tmp_path / "one-folder").exists()
 
 

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from bbwizard.errors import BBWizardError
 from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
-from bbwizard.tui.widgets.repository_list import RepositoryList
+from bbwizard.tui.widgets.repository_list import RepositoryList, RepositoryRow
 
 
 def count_text(loaded: int, total: int | None, done: bool) -> str:
@@ -53,9 +53,13 @@ language (fuzzy), and the matched letters are highlighted.
         Binding("enter", "continue", "Clone selected", id="repos-continue", tooltip="Go on with the selection"),
     ]
 
-    def __init__(self, profile: Any) -> None:
+    def __init__(self, profile: Any, selected: list[Any] | None = None) -> None:
+        """`selected`: repositories chosen before (back from the Clone step), chosen again when
+        their workspace is listed."""
         super().__init__()
         self.profile = profile
+        self.kept = {RepositoryRow.from_repository(repo).key for repo in selected or []}
+        self.kept_workspace = next(iter(sorted(self.kept)), "").partition("/")[0]
         self.workspace: str | None = None
         self.total: int | None = None
         # Not `loading`: that is Textual's Widget.loading, which covers the whole step with a spinner.
@@ -114,8 +118,10 @@ language (fuzzy), and the matched letters are highlighted.
             self.say("repositories-count", "")
             self.say("repositories-result", "This account belongs to no workspace yet.", "warning")
             return
-        options.highlighted = 0
-        self.show_workspace(workspaces[0].slug)
+        slugs = [workspace.slug for workspace in workspaces]
+        first = slugs.index(self.kept_workspace) if self.kept_workspace in slugs else 0
+        options.highlighted = first
+        self.show_workspace(slugs[first])
         self.remember_workspaces([workspace.slug for workspace in workspaces])
 
     @work(group="remember-workspaces", thread=True, exit_on_error=False)
@@ -143,7 +149,10 @@ language (fuzzy), and the matched letters are highlighted.
 
     def show_workspace(self, slug: str) -> None:
         self.workspace = slug
-        self.query_one("#repositories", RepositoryList).clear_rows()
+        repositories = self.query_one("#repositories", RepositoryList)
+        repositories.clear_rows()
+        if slug == self.kept_workspace:
+            repositories.selected = set(self.kept)
         self.say("repositories-result", "")
         self.stream_repositories(slug)
 
