@@ -75,7 +75,7 @@ def utc_now() -> datetime:
 class ConsumerPrefill(Record):
     """What the Consumer screen starts with (the demo fills it from the emulator)."""
 
-    _fields = ("name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "clone_dir")
+    _fields = ("name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "clone_dir", "replaces")
 
     def __init__(
         self,
@@ -86,6 +86,7 @@ class ConsumerPrefill(Record):
         site_url: str = "https://bitbucket.org",
         api_url: str = "https://api.bitbucket.org/2.0",
         clone_dir: str | None = None,
+        replaces: str | None = None,
     ) -> None:
         self.name = name
         self.client_id = client_id
@@ -97,6 +98,8 @@ class ConsumerPrefill(Record):
         self.site_url = site_url
         self.api_url = api_url
         self.clone_dir = clone_dir
+        # The saved profile this form signs in again: saving under its name replaces it without asking.
+        self.replaces = replaces
 
 
 class FlowState(Record):
@@ -163,6 +166,7 @@ class WizardApp(App[int]):
         self.git_runner = git_runner
         self.open_browser = open_browser
         self.prefill = prefill
+        self.start_prefill = prefill  # what a new profile starts from (`n` on Profiles)
         self.demo = demo
         self.start = start
         self.handle_signals = handle_signals
@@ -223,7 +227,9 @@ class WizardApp(App[int]):
             if not answer.done():  # the flow may have been cancelled meanwhile
                 answer.set_result(form)
 
-        self.push_screen(ConsumerScreen(self.consumer_prefill()), answered)
+        screen = ConsumerScreen(self.consumer_prefill())
+        screen.first_step = True
+        self.push_screen(screen, answered)
         return answer
 
     @work(group="flow", exclusive=True, exit_on_error=False)
@@ -246,6 +252,8 @@ class WizardApp(App[int]):
                         return
                     if choice is None or choice is SIGN_IN_AGAIN:
                         # A new profile, or this one's sign-in has ended (prefill came from it).
+                        if choice is None:
+                            self.prefill = self.new_profile_prefill()
                         flow.form, flow.profile = None, None
                         self.profile = None
                         step = "consumer"
@@ -259,7 +267,9 @@ class WizardApp(App[int]):
                     else:
                         from bbwizard.tui.screens.consumer import ConsumerScreen
 
-                        form = await self.push_screen_wait(ConsumerScreen(self.consumer_prefill()))
+                        screen = ConsumerScreen(self.consumer_prefill())
+                        screen.first_step = not await self.has_profiles()
+                        form = await self.push_screen_wait(screen)
                     if form is BACK:
                         if await self.has_profiles():
                             step = "profiles"
@@ -414,7 +424,16 @@ class WizardApp(App[int]):
             site_url=profile.site_url,
             api_url=profile.api_url,
             clone_dir=str(profile.clone_dir) if getattr(profile, "clone_dir", None) else None,
+            replaces=profile.name,
         )
+
+    def new_profile_prefill(self) -> ConsumerPrefill:
+        """An empty form on the app's hosts. The demo keeps its consumer (a person could not know
+        its key), never a saved profile's name."""
+        start = self.start_prefill or ConsumerPrefill()
+        if self.demo:
+            return start.replace(name="", replaces=None)
+        return ConsumerPrefill(site_url=start.site_url, api_url=start.api_url)
 
     def consumer_prefill(self) -> ConsumerPrefill:
         form = self.flow.form
@@ -426,6 +445,7 @@ class WizardApp(App[int]):
                 callback_url=form.callback_url,
                 site_url=form.site_url,
                 api_url=form.api_url,
+                replaces=form.name,  # confirmed (or new) when the form was sent on
             )
         return self.prefill or ConsumerPrefill()
 
@@ -529,6 +549,23 @@ class WizardApp(App[int]):
             ),
             answered,
         )
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's Screenshot: Textual saves into the Downloads folder, and fails when there
+        is none; then the current folder, or the config folder, takes it (the notice names it)."""
+        if path is None:
+            path = str(self.screenshot_folder())
+        return super().deliver_screenshot(filename, path, time_format)
+
+    def screenshot_folder(self) -> Path:
+        from platformdirs import user_downloads_path
+
+        for folder in (user_downloads_path(), Path.cwd(), self.config_folder()):
+            if folder.is_dir() and os.access(folder, os.W_OK):
+                return folder
+        return Path.cwd()
 
     def config_folder(self) -> Path:
         return Path(self.store.path).parent
