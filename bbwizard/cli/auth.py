@@ -31,6 +31,14 @@ Unattended:  printf '%s\\n' "$SECRET" | bbwizard login --key KEY --secret-stdin 
 """
 
 
+def _clone_dir(args: argparse.Namespace) -> str | None:
+    """``--clone-dir`` as an absolute path: the profile is read later, from other folders."""
+    import os
+
+    text = (getattr(args, "clone_dir", None) or "").strip()
+    return os.path.abspath(os.path.expanduser(text)) if text else None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     login = subparsers.add_parser(
         "login",
@@ -50,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     login.add_argument("--client-credentials", action="store_true", help="private consumers: get a token without the browser, acting as the consumer's owner")
     login.add_argument("--site-url", metavar="URL", help="the Bitbucket site (default https://bitbucket.org)")
     login.add_argument("--api-url", metavar="URL", help="the REST API base (default https://api.bitbucket.org/2.0, or SITE/2.0 with --site-url)")
+    login.add_argument("--clone-dir", metavar="DIR", help="the folder `bbwizard clone` and the wizard clone into for this profile (default: the current folder)")
     login.add_argument("--timeout", metavar="SECONDS", type=float, default=300.0, help="how long to wait for the browser to come back (default 300)")
     login.set_defaults(func=cmd_login)
 
@@ -431,7 +440,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         callback_url=existing.callback_url if existing else None,
         site_url=site_url,
         api_url=api_url,
-        clone_dir=existing.clone_dir if existing else None,
+        clone_dir=_clone_dir(args) or (existing.clone_dir if existing else None),
         workspaces=list(existing.workspaces) if existing else [],
     )
 
