@@ -174,6 +174,10 @@ def run_clone(args: argparse.Namespace) -> int:
         dest = args.repositories[1] if len(args.repositories) == 2 else None
         if dest is not None and _looks_like_a_repository(dest):
             output.warn(f"Cloning {refs[0].full_name} into the folder {dest}. To clone several repositories, add --into DIR.")
+        if dest is None and profile.clone_dir:  # the profile's clone folder (login --clone-dir, the wizard)
+            import os
+
+            dest = os.path.join(os.path.expanduser(profile.clone_dir), refs[0].slug)
     else:
         refs = [git.parse_repository_ref(text, site_url=profile.site_url) for text in args.repositories]
         refs = list(dict.fromkeys(refs))  # the same repository twice is cloned once

@@ -99,3 +99,19 @@ def test_what_is_refused_here_is_refused_by_the_clone_too(tmp_path):
     assert destination_problems([tmp_path / "fresh"]) == [None]
     path, created = prepare_destination(tmp_path / "fresh")
     assert created and path.is_dir() and os.listdir(path) == []
+
+
+def test_clone_command_uses_the_profiles_clone_folder(emulator, sign_in, run_bbwizard, tmp_path):
+    from pathlib import Path
+
+    store, profile = sign_in(emulator)
+    store.save(profile.replace(clone_dir=str(tmp_path / "src")))
+    done = run_bbwizard("clone", "acme/webapp")
+    assert done.returncode == 0, done.stderr
+    assert f"into {tmp_path / 'src' / 'webapp'}" in done.stderr
+    assert (tmp_path / "src" / "webapp" / ".git").is_dir()
+    assert not (Path.cwd() / "webapp").exists()
+    # A DEST on the command line still wins.
+    done = run_bbwizard("clone", "acme/firmware", "here")
+    assert done.returncode == 0, done.stderr
+    assert (Path.cwd() / "here" / ".git").is_dir()
