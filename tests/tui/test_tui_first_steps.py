@@ -347,3 +347,27 @@ async def test_bottom_lines_hold_at_60_by_20(make_app, emulator, signed_in, wait
             assert widget.region.bottom <= SMALL[1]
         assert status.region.y == app.screen.query_one("#body").region.bottom
         assert app.screen.query_one(StepFooter).region.y == status.region.bottom
+
+
+async def test_dialogs_fit_at_60_by_20(make_app, emulator, signed_in, waiter_for):
+    signed_in("work")
+    app = make_app(emulator, prefill=False)
+    async with app.run_test(size=SMALL) as pilot:
+        wait = waiter_for(pilot)
+        await profiles_listed(app, wait, 1)
+        await pilot.press("d")
+        await wait.screen(ConfirmModal)
+        await pilot.pause()
+        dialog = app.screen.query_one("#dialog")
+        assert dialog.outer_size.width <= SMALL[0]
+        no = app.screen.query_one("#dialog-no")
+        assert app.screen.get_widget_at(no.region.x + 2, no.region.y + 1)[0] is no
+        await pilot.press("escape")
+        await profiles_listed(app, wait, 1)
+        await pilot.press("f1")
+        await wait.screen(HelpModal)
+        await pilot.pause()
+        dialog = app.screen.query_one("#dialog")
+        assert dialog.outer_size.width <= SMALL[0] and dialog.outer_size.height <= SMALL[1]
+        close = app.screen.query_one("#dialog-ok")
+        assert app.screen.get_widget_at(close.region.x + 2, close.region.y + 1)[0] is close  # not cut off
