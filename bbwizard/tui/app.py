@@ -669,7 +669,7 @@ GLOBAL_HELP = """
 
 | key | what it does |
 |---|---|
-| escape | go back one step |
+| escape | go back one step (on the first step: quit, after asking) |
 | ctrl+q | quit |
 | ctrl+p | command palette: refresh token, switch profile, copy token, open config folder |
 | r | refresh the token now (when no text box has the focus) |
