@@ -574,7 +574,7 @@ def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
     """``GET /user`` with each profile's token, all at once, one try each with a short timeout."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from bbwizard.errors import BBWizardError, NetworkError, ProtocolError, SignInRequired
+    from bbwizard.errors import BBWizardError, SignInRequired
     from bbwizard.oauth import fetch_user
 
     def check(profile: Any) -> str:
@@ -584,9 +584,7 @@ def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
             return "refused"
         except ScopeError:
             return "ok"  # the token works; the missing scope is shown from the file
-        except (NetworkError, ProtocolError):
-            return "unreachable"
-        except BBWizardError:
+        except BBWizardError:  # NetworkError, ProtocolError, a bad API URL: no verdict from Bitbucket
             return "unreachable"
         return "ok"
 
