@@ -98,13 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # --- token --------------------------------------------------------------------------------------
 
 
-#: Must equal bbwizard.config.DEFAULT_MIN_VALID (a test checks it).
-FAST_PATH_MIN_VALID_SECONDS = 300
-
-
 def cmd_token(args: argparse.Namespace) -> int:
-    token = _plainly_fresh_token(args.profile)
-    if token is None:
+    from bbwizard.freshtoken import read_fresh_token
+
+    fresh = read_fresh_token(args.profile)
+    if fresh is not None:
+        token = fresh.token
+    else:
         from bbwizard.config import ConfigStore
 
         store = ConfigStore()
@@ -124,53 +124,6 @@ def cmd_token(args: argparse.Namespace) -> int:
     sys.stdout.write(token + "\n")
     sys.stdout.flush()
     return EXIT_OK
-
-
-def _plainly_fresh_token(name: str | None) -> str | None:
-    """The stored access token when it is plainly fresh, read with tomllib alone.
-
-    ``bbwizard token`` runs before every git fetch and SDK call, and importing the dataclasses
-    behind ``bbwizard.config`` costs more than the rest of the command. Anything unusual (no file,
-    no default, a stale token, a file others can read or someone else owns, an unknown format)
-    returns None, and the full road through ConfigStore handles it and says what is wrong.
-    """
-    import os
-    import tomllib
-    from datetime import datetime, timezone
-
-    from bbwizard.paths import config_file
-
-    path = config_file()
-    try:
-        with open(path, "rb") as handle:
-            if os.name == "posix":
-                info = os.fstat(handle.fileno())
-                if info.st_mode & 0o077 or info.st_uid != os.geteuid():
-                    return None
-            data = tomllib.load(handle)
-    except (OSError, ValueError):
-        return None
-    version = data.get("version", 1)
-    profiles = data.get("profiles")
-    if not isinstance(version, int) or version > 1 or not isinstance(profiles, dict):
-        return None
-    if name is None:
-        default = data.get("default")
-        if isinstance(default, str) and default in profiles:
-            name = default
-        elif len(profiles) == 1:
-            name = next(iter(profiles))
-        else:
-            return None
-    table = profiles.get(name)
-    if not isinstance(table, dict) or "refresh_refused_at" in table:  # the sign-in has ended
-        return None
-    token, expires_at = table.get("access_token"), table.get("expires_at")
-    if not isinstance(token, str) or not token or not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
-        return None
-    if (expires_at - datetime.now(timezone.utc)).total_seconds() <= FAST_PATH_MIN_VALID_SECONDS:
-        return None
-    return token
 
 
 # --- prompts ------------------------------------------------------------------------------------

@@ -226,10 +226,10 @@ def test_unauthorized_client_on_refresh_is_a_consumer_error(emu, signed_in, conf
 
 
 def test_the_fast_path_agrees_with_the_config_on_freshness() -> None:
-    from bbwizard.cli import auth
+    from bbwizard import freshtoken
     from bbwizard.config import DEFAULT_MIN_VALID
 
-    assert auth.FAST_PATH_MIN_VALID_SECONDS == DEFAULT_MIN_VALID.total_seconds()
+    assert freshtoken.MIN_VALID_SECONDS == DEFAULT_MIN_VALID.total_seconds()
 
 
 def test_token_still_warns_about_a_file_others_can_read(emu, signed_in, run_cli, config_path) -> None:

@@ -1,0 +1,99 @@
+"""The stored access token when it is plainly fresh, read with tomllib alone.
+
+This is the one fast path of ``bbwizard token`` and ``bbwizard credential get``: git runs the
+helper on every fetch, pull and push, and scripts run ``bbwizard token`` before each SDK call.
+Going through :mod:`bbwizard.config` (its records, :class:`~bbwizard.secret.Secret`, ``pathlib``)
+costs more than the rest of those commands (``benchmarks/bench_credential.py`` and
+``benchmarks/bench_token.py``). Anything unusual (no file, no default, a stale token, a sign-in
+that has ended, a file others can read or someone else owns, a value of the wrong type, a newer
+format) gives None, and the caller takes the full road through ``ConfigStore``, which handles it
+and says what is wrong. Nothing here decides more than "this token may be handed out as it is".
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Refresh this long before the expiry (security.md rule 7: "refresh a few minutes early").
+#: ``bbwizard.config.DEFAULT_MIN_VALID`` is this number, so both roads agree on "fresh".
+MIN_VALID_SECONDS = 300
+
+_GRANTS = ("authorization_code", "client_credentials")
+
+
+class FreshToken:
+    """A fresh access token and what the credential answer needs about its profile.
+
+    ``usernames`` holds the account's username when the file names one (empty otherwise);
+    ``site_url`` is None when the file gives none. The repr leaves the token out: a traceback that
+    prints locals must not show it.
+    """
+
+    __slots__ = ("profile", "token", "expires_at", "site_url", "usernames")
+
+    def __init__(self, profile: str, token: str, expires_at: object, site_url: str | None, usernames: frozenset[str]) -> None:
+        self.profile = profile
+        self.token = token
+        self.expires_at = expires_at
+        self.site_url = site_url
+        self.usernames = usernames
+
+    def __repr__(self) -> str:
+        return f"FreshToken(profile={self.profile!r}, expires_at={self.expires_at!r}, site_url={self.site_url!r})"
+
+
+def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshToken | None:
+    """The profile's access token (``name``, else the default profile) from the config file at
+    ``path`` (else the usual place) when it is valid for more than :data:`MIN_VALID_SECONDS`;
+    None when anything calls for the full road."""
+    import tomllib
+    from datetime import datetime, timezone
+
+    if path is None:
+        from bbwizard.paths import config_file
+
+        path = config_file()
+    else:
+        path = os.path.expanduser(path)
+    try:
+        with open(path, "rb") as handle:
+            if os.name == "posix":
+                info = os.fstat(handle.fileno())
+                if info.st_mode & 0o077 or info.st_uid != os.geteuid():
+                    return None  # the full road warns about it
+            data = tomllib.load(handle)
+    except (OSError, ValueError):
+        return None
+    version = data.get("version", 1)
+    profiles = data.get("profiles")
+    if not isinstance(version, int) or isinstance(version, bool) or version > 1 or not isinstance(profiles, dict):
+        return None
+    if name is None:
+        default = data.get("default")
+        if isinstance(default, str) and default in profiles:
+            name = default
+        elif default is None and len(profiles) == 1:
+            name = next(iter(profiles))
+        else:
+            return None
+    table = profiles.get(name)
+    if not isinstance(table, dict) or "refresh_refused_at" in table:  # the sign-in has ended
+        return None
+    client_id, grant = table.get("client_id"), table.get("grant", "authorization_code")
+    if not isinstance(client_id, str) or not client_id or grant not in _GRANTS:
+        return None
+    token, expires_at = table.get("access_token"), table.get("expires_at")
+    if not isinstance(token, str) or not token or not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+        return None
+    if (expires_at - datetime.now(timezone.utc)).total_seconds() <= MIN_VALID_SECONDS:
+        return None
+    site_url = table.get("site_url") or None  # empty: the full road gives the default site
+    if site_url is not None and not isinstance(site_url, str):
+        return None
+    user = table.get("user", {})
+    if not isinstance(user, dict):
+        return None
+    username = user.get("username")
+    if username is not None and not isinstance(username, str):
+        return None
+    return FreshToken(name, token, expires_at.astimezone(timezone.utc), site_url, frozenset([username] if username else ()))
