@@ -33,38 +33,40 @@ never overwritten: it is copied aside and the error gives line and column, never
 Writers serialise on a separate lock file (``config.toml.lock``): the config itself is replaced by
 rename, so a lock held on it would lock a file that no longer has a name.
 
-Reading takes no lock (a rename is atomic), and nothing heavy is imported on the read path:
-``bbwizard token`` with a fresh token must start fast. ``tomli_w`` and ``filelock`` are imported
-only when something is written.
+Reading takes no lock (a rename is atomic). ``tomli_w`` and ``filelock`` are imported only when
+something is written. ``bbwizard token`` and ``credential get`` with a fresh token don't come here
+at all: :mod:`bbwizard.freshtoken` reads the token with tomllib alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
 import threading
 from collections import namedtuple
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bbwizard.errors import ConfigError, SignInRequired, UsageError
-from bbwizard.records import Record
+from bbwizard.freshtoken import MIN_VALID_SECONDS
 from bbwizard.secret import Secret, redact
 
 CONFIG_VERSION = 1
 DEFAULT_SITE_URL = "https://bitbucket.org"
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 DEFAULT_PROFILE_NAME = "default"
-#: Refresh this long before the expiry (security.md rule 7: "refresh a few minutes early").
-DEFAULT_MIN_VALID = timedelta(minutes=5)
+#: Refresh this long before the expiry: the fast path's number, so both roads agree on "fresh".
+DEFAULT_MIN_VALID = timedelta(seconds=MIN_VALID_SECONDS)
 #: How long a writer waits for another bbwizard holding the lock.
 LOCK_TIMEOUT_SECONDS = 60.0
 
-TYPE_CHECKING = False  # typing costs `bbwizard token` a few milliseconds; annotations are strings here
 if TYPE_CHECKING:
-    from typing import Any, Literal
+    from typing import Literal
 
     Grant = Literal["authorization_code", "client_credentials"]
     TokenState = Literal["fresh", "expiring", "expired", "signed_out"]
@@ -113,53 +115,40 @@ class UserInfo(namedtuple("UserInfo", "display_name username uuid account_id", d
         return self.display_name or self.username or self.account_id or self.uuid or "an unknown user"
 
 
-class Profile(Record):
-    """One consumer and the tokens it got. Secrets are :class:`Secret`; times are aware UTC."""
+@dataclass
+class Profile:
+    """One consumer and the tokens it got. Secrets are :class:`Secret` (their repr is masked, and
+    so is this one's); times are aware UTC."""
 
-    _fields = (
-        "name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "grant", "access_token",
-        "refresh_token", "expires_at", "scopes", "user", "clone_dir", "secret_storage", "workspaces",
-        "refresh_refused_at",
-    )
+    name: str
+    client_id: str
+    client_secret: Secret | None = None
+    callback_url: str | None = None
+    site_url: str = DEFAULT_SITE_URL
+    api_url: str = DEFAULT_API_URL
+    grant: Grant = "authorization_code"
+    access_token: Secret | None = None
+    refresh_token: Secret | None = None
+    expires_at: datetime | None = None
+    scopes: list[str] = field(default_factory=list)
+    user: UserInfo | None = None
+    clone_dir: str | None = None
+    secret_storage: str = "file"
+    #: Workspace slugs the wizard last listed (display only; the TUI fills it).
+    workspaces: list[str] = field(default_factory=list)
+    #: When Bitbucket refused the refresh token (the sign-in has ended); None while it works.
+    #: The tokens stay in the file, unused, until the next sign-in replaces them.
+    refresh_refused_at: datetime | None = None
 
-    def __init__(
-        self,
-        name: str,
-        client_id: str,
-        client_secret: Secret | None = None,
-        callback_url: str | None = None,
-        site_url: str = DEFAULT_SITE_URL,
-        api_url: str = DEFAULT_API_URL,
-        grant: Grant = "authorization_code",
-        access_token: Secret | None = None,
-        refresh_token: Secret | None = None,
-        expires_at: datetime | None = None,
-        scopes: list[str] | None = None,
-        user: UserInfo | None = None,
-        clone_dir: str | None = None,
-        secret_storage: str = "file",
-        workspaces: list[str] | None = None,
-        refresh_refused_at: datetime | None = None,
-    ) -> None:
-        self.name = name
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.callback_url = callback_url
-        self.site_url = site_url
-        self.api_url = api_url
-        self.grant = grant
-        self.access_token = access_token
-        self.refresh_token = refresh_token
-        self.expires_at = expires_at
-        self.scopes = [] if scopes is None else scopes
-        self.user = user
-        self.clone_dir = clone_dir
-        self.secret_storage = secret_storage
-        #: Workspace slugs the wizard last listed (display only; the TUI fills it).
-        self.workspaces = [] if workspaces is None else workspaces
-        #: When Bitbucket refused the refresh token (the sign-in has ended); None while it works.
-        #: The tokens stay in the file, unused, until the next sign-in replaces them.
-        self.refresh_refused_at = refresh_refused_at
+    def __post_init__(self) -> None:
+        if self.scopes is None:
+            self.scopes = []
+        if self.workspaces is None:
+            self.workspaces = []
+
+    def replace(self, **changes: Any) -> Profile:
+        """A copy with ``changes`` applied (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
 
     @property
     def git_host(self) -> str:
