@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from bbwizard.errors import EXIT_OK, EXIT_SIGN_IN, CodeError, LoopbackError, ScopeError, UsageError
 
-TYPE_CHECKING = False  # typing itself costs `bbwizard token` a few milliseconds
 if TYPE_CHECKING:
     from typing import Any
 
