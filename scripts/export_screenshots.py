@@ -102,14 +102,46 @@ async def new_profile_flow(emulator: Any, consumer: dict, callback_url: str, out
         await shoot(app, pilot, out, "8-cloned")
 
 
-async def saved_profile_flow(out: Path) -> None:
+def save_other_profiles(emulator: Any, demo: Any) -> int:
+    """Beside the profile the flow saved (fresh), one in each other token state the Profiles step
+    shows: expiring, expired but refreshable, signed out, and a token without the repository scope.
+    Their tokens are real ones from the emulator; only their expiry is moved. Returns how many
+    profiles are saved in all."""
+    from datetime import datetime, timedelta, timezone
+
+    from bbwizard.config import ConfigStore
+    from bbwizard.emulator import ACCOUNT_ONLY_CONSUMER_KEY, ACCOUNT_ONLY_CONSUMER_SECRET
+    from bbwizard.secret import Secret
+
+    store = ConfigStore()
+    now = datetime.now(timezone.utc)
+
+    def signed_in(name: str, expires_in: timedelta, key: str = demo.client_id, **fields: Any) -> Any:
+        answer = emulator.mint_token(key)
+        return demo.replace(
+            name=name, access_token=Secret(answer["access_token"]),
+            refresh_token=Secret(answer["refresh_token"]), expires_at=now + expires_in,
+            scopes=answer["scopes"].split(), **fields,
+        )
+
+    store.save(signed_in("side-project", timedelta(minutes=7), workspaces=["acme"]))
+    store.save(signed_in("laptop", timedelta(hours=-3), workspaces=["acme", "open-tools"]))
+    store.save(demo.replace(name="old-laptop").signed_out())
+    store.save(signed_in("read-only", timedelta(hours=1), key=ACCOUNT_ONLY_CONSUMER_KEY,
+                         client_secret=Secret(ACCOUNT_ONLY_CONSUMER_SECRET), workspaces=[]))
+    return len(store.load())
+
+
+async def saved_profile_flow(emulator: Any, out: Path) -> None:
+    from bbwizard.config import ConfigStore
     from bbwizard.tui.app import WizardApp
     from bbwizard.tui.screens.profiles import ProfilesScreen
 
+    count = save_other_profiles(emulator, ConfigStore().get("demo"))
     app = WizardApp(demo=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ProfilesScreen)
-                    and app.screen.query_one("#profiles").row_count >= 1, "the profiles")
+                    and app.screen.query_one("#profiles").row_count == count, "the profiles")
         await shoot(app, pilot, out, "1-profiles")
 
 
@@ -140,7 +172,7 @@ def main() -> int:
         seed = demo_seed(callback_url=callback_url)
         with Emulator(seed) as emulator:
             asyncio.run(new_profile_flow(emulator, demo_consumer(seed), callback_url, out))
-            asyncio.run(saved_profile_flow(out))
+            asyncio.run(saved_profile_flow(emulator, out))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
