@@ -8,40 +8,16 @@ import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bbwizard import oauth
-from bbwizard.config import ConfigStore, Profile, utc_now
-from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, PRIVATE_CONSUMER_KEY, PRIVATE_CONSUMER_SECRET
+from bbwizard.config import ConfigStore, utc_now
+from bbwizard.emulator import DEMO_CONSUMER_KEY, PRIVATE_CONSUMER_KEY, PRIVATE_CONSUMER_SECRET
 from bbwizard.errors import ConsumerError, NetworkError, SignInRequired
 from bbwizard.secret import Secret
 
 TOKEN_PATH = "/site/oauth2/access_token"
-
-
-@pytest.fixture
-def signed_in(emu, config_path: Path):
-    """Save a profile holding a real emulator token pair; ``expired=True`` backdates it."""
-
-    def make(expired: bool = False, key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET,
-             grant: str = "authorization_code", left: timedelta | None = None) -> Profile:
-        answer = emu.mint_token(key)
-        expires_at = utc_now() + (left if left is not None else timedelta(seconds=answer["expires_in"]))
-        if expired:
-            emu.expire_tokens()
-            expires_at = utc_now() - timedelta(minutes=1)
-        profile = Profile(
-            name="default", client_id=key, client_secret=Secret(secret), site_url=emu.site_url, api_url=emu.api_url,
-            grant=grant, access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
-            expires_at=expires_at, scopes=answer["scopes"].split(),
-        )
-        ConfigStore(config_path).save(profile)
-        emu.stats.reset()
-        return profile
-
-    return make
 
 
 def test_a_fresh_token_is_printed_without_any_request(emu, signed_in, run_cli) -> None:
