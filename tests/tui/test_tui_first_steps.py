@@ -34,9 +34,9 @@ def escape_key(app) -> str:
     return app.screen.active_bindings["escape"].binding.description
 
 
-def profile_rows(app) -> dict[str, list[str]]:
+def profile_rows(app) -> dict[str, dict[str, str]]:
     table = app.screen.query_one("#profiles")
-    return {str(table.get_row(key)[0]).split(" ")[0]: [str(cell) for cell in table.get_row(key)] for key in table.rows}
+    return {key.value: {column.value: str(table.get_cell(key, column)) for column in table.columns} for key in table.rows}
 
 
 async def profiles_listed(app, wait, count: int) -> None:
@@ -107,7 +107,7 @@ async def test_signing_a_profile_in_again_replaces_it_without_asking(make_app, e
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
         await profiles_listed(app, wait, 1)
-        assert profile_rows(app)["work"][3] == "must sign in"
+        assert profile_rows(app)["work"]["token"] == "must sign in"
         await pilot.press("enter")
         await wait.screen(ConfirmModal)
         assert text_of(app, "dialog-title") == "Sign in to “work” again?"
@@ -141,7 +141,7 @@ async def test_a_profile_without_the_repository_scope_says_which_permission_to_t
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
         await profiles_listed(app, wait, 1)
-        assert profile_rows(app)["narrow"][3] == "scope missing: repository"
+        assert profile_rows(app)["narrow"]["token"] == "scope missing: repository"
         await pilot.press("enter")
         await wait.screen(ConfirmModal)
         assert text_of(app, "dialog-title") == "“narrow” can't list or clone repositories"
@@ -222,11 +222,11 @@ async def test_profiles_token_states_age_with_the_clock(make_app, emulator, sign
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
         await profiles_listed(app, wait, 1)
-        assert profile_rows(app)["work"][3] == "fresh (12 min left)"
+        assert profile_rows(app)["work"]["token"] == "fresh (12 min left)"
         now[0] += timedelta(minutes=3)
-        await wait.until(lambda: profile_rows(app)["work"][3] == "expires in 9 min", "the state to turn to expiring")
+        await wait.until(lambda: profile_rows(app)["work"]["token"] == "expires in 9 min", "the state to turn to expiring")
         now[0] += timedelta(minutes=10)
-        await wait.until(lambda: profile_rows(app)["work"][3] == "expired, refreshable", "the state to turn to expired")
+        await wait.until(lambda: profile_rows(app)["work"]["token"] == "expired, refreshable", "the state to turn to expired")
 
 
 async def test_token_step_expiry_counts_down(make_app, emulator, consumer_form, waiter_for):
@@ -325,6 +325,10 @@ async def test_bottom_lines_hold_at_60_by_20(make_app, emulator, signed_in, wait
     async with app.run_test(size=SMALL) as pilot:
         wait = waiter_for(pilot)
         await profiles_listed(app, wait, 1)
+        table = app.screen.query_one("#profiles")
+        keys = [column.key.value for column in table.ordered_columns]
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        assert sum(widths[: keys.index("token") + 1]) <= table.size.width  # the state is in view
         footer = app.screen.query_one(StepFooter)
         keys, palette = footer.shown_keys
         drawn = footer.render_line(0).text

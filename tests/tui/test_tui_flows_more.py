@@ -90,7 +90,7 @@ async def test_saved_profile_with_expired_token_is_refreshed_on_the_way(make_app
         wait = waiter_for(pilot)
         await wait.screen(ProfilesScreen)
         await wait.until(lambda: app.screen.query_one("#profiles").row_count == 1, "the profile listed")
-        assert "expired, refreshable" in str(app.screen.query_one("#profiles").get_row_at(0)[3])
+        assert "expired, refreshable" in str(app.screen.query_one("#profiles").get_row_at(0)[1])
         await pilot.press("enter")
         await wait.screen(RepositoriesScreen)
         assert emulator.stats.grants["refresh_token"] == 1

@@ -338,11 +338,11 @@ async def test_profiles_list_user_workspaces_and_token_state(make_app, emulator,
         await pilot.pause()
         table = app.screen.query_one("#profiles")
         rows = {str(table.get_row(key)[0]).split(" ")[0]: [str(cell) for cell in table.get_row(key)] for key in table.rows}
-        assert rows["work"][1] == "Alice Liddell (alice)"
-        assert rows["work"][2] == "2"
-        assert rows["work"][3].startswith("fresh (")
-        assert rows["old"][3] == "expired, refreshable"
-        assert rows["soon"][3] == "expires in 6 min"
+        assert rows["work"][2] == "Alice Liddell (alice)"
+        assert rows["work"][3] == "2"
+        assert rows["work"][1].startswith("fresh (")
+        assert rows["old"][1] == "expired, refreshable"
+        assert rows["soon"][1] == "expires in 6 min"
 
 
 async def test_profiles_delete_asks_first(make_app, emulator, signed_in, wizard_env):

@@ -144,7 +144,8 @@ and when it can't be, you sign in again with the consumer filled in.
         self.loaded = True
         self.states.clear()
         table = self.query_one("#profiles", DataTable)
-        columns = [("Profile", "name"), ("User", "user"), ("Workspaces", "workspaces"), ("Token", "token")]
+        # The token's state right after the name: on a narrow terminal it is what must stay in view.
+        columns = [("Profile", "name"), ("Token", "token"), ("User", "user"), ("Workspaces", "workspaces")]
         # The site only tells profiles apart when they are on different ones.
         if len({site_label(profile.site_url) for profile in self.profiles.values()}) > 1:
             columns.append(("Site", "site"))
@@ -155,9 +156,9 @@ and when it can't be, you sign in again with the consumer filled in.
             workspaces = getattr(profile, "workspaces", None)
             cells = [
                 Text(f"{name} (default)" if name == default else name),
+                Text(state, style=colour),
                 Text(printable(user_label(profile.user)) or "—"),
                 Text(str(len(workspaces)) if workspaces else "—"),
-                Text(state, style=colour),
             ]
             if len(columns) > 4:
                 cells.append(Text(site_label(profile.site_url)))
