@@ -27,14 +27,12 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from bbwizard import __version__
-from bbwizard.config import DEFAULT_MIN_VALID, ConfigStore, Profile, UserInfo, utc_now
+from bbwizard.config import DEFAULT_MIN_VALID, ConfigStore, Profile, utc_now
 from bbwizard.errors import (
     AuthorizationDenied,
     BBWizardError,
@@ -44,34 +42,34 @@ from bbwizard.errors import (
     NetworkError,
     ProtocolError,
     RateLimited,
-    ScopeError,
     SignInRequired,
 )
+from bbwizard.net import (
+    CONSUMER_SETTINGS,
+    PERMISSION_FOR_SCOPE,
+    REQUIRED_SCOPES,
+    ServerNotReached,
+    check_scopes,
+    fetch_user,
+    http_client,
+    missing_scopes,
+    network_error,
+    not_json,
+    parse_scopes,
+    require_https,
+    retry_delay,
+)
+from bbwizard.net import clean as _clean_description
 from bbwizard.secret import Secret, redact, remember
 
 if TYPE_CHECKING:
     import httpx
 
-#: The scopes bbwizard needs, and the consumer permission that grants each.
-REQUIRED_SCOPES = ("account", "repository")
-PERMISSION_FOR_SCOPE = {"account": "Account: Read", "repository": "Repositories: Read"}
-CONSUMER_SETTINGS = "Workspace settings → OAuth consumers → (your consumer) → Edit"
-
-#: Explicit timeouts (security.md 17): connect quickly, let Bitbucket think.
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 30.0
 #: A refresh that never reached the server is tried this many times in all.
 REFRESH_ATTEMPTS = 3
 #: The longest token lifetime bbwizard believes (Bitbucket's is two hours): anything beyond is a
 #: damaged answer, and a date that far out would overflow.
 MAX_EXPIRES_IN = 366 * 24 * 3600
-
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
-class ServerNotReached(NetworkError):
-    """The request never reached the server (connect error or connect timeout): safe to retry."""
-
 
 # --- value types --------------------------------------------------------------------------------
 
@@ -117,55 +115,6 @@ class PastedCode:
     code: str = field(repr=False)  # a live code: kept out of repr and tracebacks' locals
     warning: str | None = None
     state: str | None = None
-
-
-# --- scopes -------------------------------------------------------------------------------------
-
-
-def parse_scopes(value: Any) -> list[str]:
-    """``"account repository"`` (or a list, or commas) -> ``["account", "repository"]``."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [s for s in re.split(r"[\s,]+", value) if s]
-    if isinstance(value, list):
-        return [s for s in value if isinstance(s, str) and s]
-    return []
-
-
-def _implied(scope: str) -> set[str]:
-    found = {scope}
-    base, _, level = scope.partition(":")
-    if level == "write":  # x:write implies x (repository:admin does NOT imply repository)
-        found.add(base)
-    if base in ("pullrequest", "project") or scope == "repository:write":
-        found.add("repository")
-    return found
-
-
-def missing_scopes(scopes: Iterable[str]) -> list[str]:
-    """The required scopes (``account``, ``repository``) the granted ones don't cover."""
-    granted: set[str] = set()
-    for scope in scopes:
-        granted |= _implied(scope)
-    return [scope for scope in REQUIRED_SCOPES if scope not in granted]
-
-
-def check_scopes(scopes: Iterable[str] | None) -> None:
-    """Raise :class:`ScopeError` naming the consumer permissions to tick. None = not reported."""
-    if scopes is None:
-        return
-    missing = missing_scopes(scopes)
-    if not missing:
-        return
-    names = " and ".join(missing)
-    ticks = " and ".join(PERMISSION_FOR_SCOPE[s] for s in missing)
-    plural = "scopes" if len(missing) > 1 else "scope"
-    raise ScopeError(
-        f"The token lacks the {names} {plural} bbwizard needs. In Bitbucket: {CONSUMER_SETTINGS} → "
-        f"Permissions, tick {ticks}, save, then sign in again (bbwizard login).",
-        missing=missing,
-    )
 
 
 # --- the authorize step -------------------------------------------------------------------------
@@ -223,14 +172,6 @@ _NO_STATE_WARNING = (
     "bbwizard can't check that this code comes from this sign-in (a bare code carries no state). "
     "Use it only if you copied it from the page this sign-in opened."
 )
-
-
-def _clean_description(text: str | None, limit: int = 200) -> str:
-    if not text:
-        return ""
-    text = "".join(ch if ch.isprintable() else " " for ch in str(text))
-    text = redact(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_pasted(text: str, expected_state: str | None) -> PastedCode:
@@ -302,74 +243,6 @@ _WRONG_STATE = (
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-def _timeout() -> httpx.Timeout:
-    import httpx
-
-    return httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-
-
-def http_client(transport: httpx.BaseTransport | None = None, **kwargs: Any) -> httpx.Client:
-    """An httpx client with bbwizard's defaults: proxies from the environment except for loopback
-    hosts, TLS verification on (``SSL_CERT_FILE`` honoured), explicit timeouts, no redirects."""
-    import httpx
-
-    mounts = {f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")}
-    return httpx.Client(
-        transport=transport,
-        mounts=mounts,
-        trust_env=True,
-        timeout=kwargs.pop("timeout", _timeout()),
-        follow_redirects=False,
-        headers={"User-Agent": f"bbwizard/{__version__}", "Accept": "application/json"},
-        **kwargs,
-    )
-
-
-def _proxy_for(url: str) -> str | None:
-    """The proxy httpx takes from the environment for ``url`` (userinfo removed), if any."""
-    import urllib.request
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if host in _LOOPBACK_HOSTS:
-        return None
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass_environment(host):
-        return None
-    proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-    port = f":{proxy_parts.port}" if proxy_parts.port else ""
-    return f"{proxy_parts.scheme}://{proxy_parts.hostname}{port}"
-
-
-def _network_error(error: Exception, url: str) -> NetworkError:
-    import httpx
-
-    host = urlsplit(url).netloc.rpartition("@")[2]
-    proxy = _proxy_for(url)
-    reason = _clean_description(str(error), 120) or type(error).__name__
-    if isinstance(error, httpx.ProxyError) or (proxy and isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))):
-        via = f"The proxy {proxy}" if proxy else "The proxy"
-        return ServerNotReached(
-            f"{via} failed to connect bbwizard to {host} ({reason}). Check the proxy, or fix HTTPS_PROXY / "
-            f"NO_PROXY in your environment (add {urlsplit(url).hostname} to NO_PROXY to go direct)."
-        )
-    if "CERTIFICATE_VERIFY_FAILED" in str(error) or "certificate verify failed" in str(error).lower():
-        return ServerNotReached(
-            f"The TLS certificate of {host} isn't trusted, so bbwizard stopped (it never turns verification off). "
-            "If your network inspects TLS, point SSL_CERT_FILE at your organisation's CA bundle, then try again."
-        )
-    if isinstance(error, httpx.ConnectTimeout):
-        return ServerNotReached(f"Connecting to {host} timed out. Check your network connection, then try again.")
-    if isinstance(error, httpx.ConnectError):
-        return ServerNotReached(
-            f"Can't reach {host} ({reason}). Check your network connection and the site URL, then try again."
-        )
-    if isinstance(error, httpx.TimeoutException):
-        return NetworkError(f"{host} didn't answer in time. Try again in a minute.")
-    return NetworkError(f"The connection to {host} failed ({reason}). Try again in a minute.")
-
-
 @dataclass
 class _Answer:
     """One answer of Bitbucket. ``body`` and ``headers`` may hold tokens: they stay out of ``repr``,
@@ -381,34 +254,6 @@ class _Answer:
     started_at: datetime = field(default_factory=utc_now)
     url: str = ""
     headers: dict[str, str] = field(default_factory=dict, repr=False)
-
-
-#: Bitbucket Cloud's own hosts: a secret for them never travels over plain http.
-_BITBUCKET_DOMAIN = "bitbucket.org"
-
-
-def require_https(url: str, what: str = "The site URL") -> None:
-    """Refuse to send a Bitbucket secret over plain http.
-
-    The consumer secret goes in every token request and the token in every API call. A typo such
-    as ``http://bitbucket.org`` would send them in clear text before Bitbucket's redirect to https
-    could help (security.md 9 and 19). Plain http stays allowed for other hosts: the emulator, on
-    this machine or another one on the local network, speaks only http.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower().rstrip(".")
-        scheme = parts.scheme.lower()
-    except ValueError:
-        return  # httpx refuses it with a sentence of its own
-    if scheme != "http" or not (host == _BITBUCKET_DOMAIN or host.endswith("." + _BITBUCKET_DOMAIN)):
-        return
-    from bbwizard.errors import UsageError
-
-    raise UsageError(
-        f"{what} {redact(url.strip())} is plain http: bbwizard sends the consumer secret and tokens to "
-        f"Bitbucket only over HTTPS. Use https://{parts.netloc.rpartition('@')[2]}{parts.path.rstrip('/')} instead."
-    )
 
 
 def _post_token(
@@ -438,7 +283,7 @@ def _post_token(
                 auth=httpx.BasicAuth(client_id, secret.reveal()),
             )
         except httpx.HTTPError as error:
-            raise _network_error(error, url) from None
+            raise network_error(error, url) from None
         except (httpx.InvalidURL, ValueError) as error:  # a site URL or key httpx can't send
             raise ProtocolError(
                 f"bbwizard couldn't send a request to {redact(url)} ({_clean_description(str(error), 120) or type(error).__name__}). "
@@ -458,26 +303,9 @@ def _decode_json(answer: _Answer, what: str) -> Any:
     """The JSON in an answer, or a ProtocolError saying what came instead."""
     try:  # no local copy of the body: it may hold tokens, and tracebacks print locals
         return json.loads(answer.body.decode("utf-8", "replace"))
-    except ValueError as error:
-        where = f"HTTP {answer.status}"
-        position = getattr(error, "pos", "?")
-        del error  # a JSONDecodeError keeps the whole text in .doc
-        first = answer.body.lstrip()[:1]
-        if not first:
-            raise ProtocolError(f"{what} answered with nothing at all ({where}). Try again in a minute.") from None
-        if first == b"<" or "html" in answer.content_type.lower():
-            raise ProtocolError(
-                f"{what} answered with a web page instead of JSON ({where}). A captive portal, a proxy or "
-                "a wrong site URL is in the way: open the site in a browser, sign in to the network if "
-                "asked, check the site URL, then try again."
-            ) from None
-        if first in (b"{", b"["):
-            raise ProtocolError(
-                f"{what} sent an answer that was cut off or malformed ({where}; the JSON breaks at "
-                f"character {position}). Try again; if it keeps happening, a proxy may "
-                "be damaging the connection."
-            ) from None
-        raise ProtocolError(f"{what} answered with something that isn't JSON ({where}). Try again in a minute.") from None
+    except ValueError:
+        pass
+    raise not_json(answer.body, status=answer.status, content_type=answer.content_type, speaker=what, check="the site URL")
 
 
 Context = Literal["check", "exchange", "refresh", "client_credentials"]
@@ -550,12 +378,16 @@ def _token_error(answer: _Answer, context: Context) -> BBWizardError:
 def parse_token_answer(answer: _Answer | httpx.Response, started_at: datetime | None = None) -> TokenSet:
     """Read a 200 answer of the token endpoint. ``expires_at`` = request start + ``expires_in``."""
     if not isinstance(answer, _Answer):
+        try:
+            url = str(answer.request.url)
+        except RuntimeError:  # a Response built by hand has no request
+            url = ""
         answer = _Answer(
             status=answer.status_code,
             content_type=answer.headers.get("content-type", ""),
             body=answer.content,
             started_at=started_at or utc_now(),
-            url=str(answer.request.url) if answer._request is not None else "",
+            url=url,
         )
     what = "Bitbucket's token endpoint"
     payload = _decode_json(answer, what)
@@ -845,115 +677,6 @@ def _renew(profile: Profile, transport: httpx.BaseTransport | None) -> TokenSet:
         # No rotation hazard here: a private consumer can always mint a new pair.
         return _with_connect_retries(lambda: client_credentials(profile, transport=transport))
     return refresh(profile, transport=transport)
-
-
-# --- who is signed in ---------------------------------------------------------------------------
-
-
-def fetch_user(
-    api_url: str,
-    access_token: Secret,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    timeout: float | None = None,
-    attempts: int | None = None,
-) -> UserInfo:
-    """``GET /user`` with the token: who it belongs to. Used at sign-in to say who is signed in,
-    and by ``bbwizard status`` (one try, a short ``timeout``) to learn whether the token still
-    works: :class:`SignInRequired` on 401, :class:`NetworkError` when Bitbucket can't be reached."""
-    import httpx
-
-    url = f"{api_url.rstrip('/')}/user"
-    require_https(api_url, "The API URL")
-    options = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
-    attempts = attempts or GET_ATTEMPTS
-    with http_client(transport, **options) as client:
-        for attempt in range(attempts):  # a GET may be retried (security.md 17)
-            last = attempt == attempts - 1
-            try:
-                response = client.get(url, headers={"Authorization": f"Bearer {access_token.reveal()}"})
-            except httpx.HTTPError as error:
-                if last:
-                    raise _network_error(error, url) from None
-                time.sleep(retry_delay(None, attempt))
-                continue
-            if response.status_code in (429, 502, 503, 504) and not last:
-                time.sleep(retry_delay(response.headers.get("retry-after"), attempt))
-                continue
-            break
-    answer = _Answer(
-        status=response.status_code,
-        content_type=response.headers.get("content-type", ""),
-        body=response.content,
-        started_at=utc_now(),
-        url=url,
-    )
-    what = "Bitbucket's API"
-    if answer.status == 401:
-        raise SignInRequired("Bitbucket didn't accept the new token (HTTP 401). Sign in again: bbwizard login")
-    if answer.status == 403:
-        payload = _safe_json(answer)
-        required: list[str] = []
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            detail = payload["error"].get("detail")
-            if isinstance(detail, dict):
-                required = parse_scopes(detail.get("required"))
-        missing = [s for s in required if s in REQUIRED_SCOPES] or ["account"]
-        check_scopes([s for s in REQUIRED_SCOPES if s not in missing])  # raises, naming what to tick
-    if answer.status == 429:
-        raise RateLimited("Bitbucket is rate-limiting this consumer (HTTP 429). Wait a few minutes, then try again.")
-    if answer.status >= 500:
-        raise NetworkError(f"{what} failed (HTTP {answer.status}). Try again in a minute.")
-    payload = _decode_json(answer, what)
-    if answer.status != 200 or not isinstance(payload, dict):
-        raise ProtocolError(f"{what} answered HTTP {answer.status} to 'who am I'. Check the API URL, then try again.")
-
-    def text(key: str) -> str | None:
-        value = payload.get(key)
-        return value if isinstance(value, str) and value else None
-
-    return UserInfo(
-        display_name=text("display_name"),
-        username=text("username") or text("nickname"),
-        uuid=text("uuid"),
-        account_id=text("account_id"),
-    )
-
-
-#: GETs are tried this many times in all on 429/502/503/504 and connection errors.
-GET_ATTEMPTS = 3
-#: The longest bbwizard waits between two tries, whatever Retry-After says.
-MAX_RETRY_DELAY = 10.0
-
-
-def retry_delay(retry_after: str | None, attempt: int) -> float:
-    """Seconds before the next try: ``Retry-After`` (seconds or an HTTP date) when given, else
-    capped exponential backoff with jitter; never more than :data:`MAX_RETRY_DELAY`."""
-    if retry_after:
-        value = retry_after.strip()
-        seconds: float | None = None
-        if value.isdigit():
-            seconds = float(value)
-        else:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                when = parsedate_to_datetime(value)
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=timezone.utc)
-                seconds = (when - utc_now()).total_seconds()
-            except (TypeError, ValueError, IndexError):
-                seconds = None
-        if seconds is not None:
-            return max(0.0, min(seconds, MAX_RETRY_DELAY))
-    return min(MAX_RETRY_DELAY, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
-
-
-def _safe_json(answer: _Answer) -> Any:
-    try:
-        return json.loads(answer.body)
-    except ValueError:
-        return None
 
 
 def describe_expiry(expires_at: datetime | None, now: datetime | None = None) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bbwizard import oauth
+from bbwizard import net, oauth
 from bbwizard.config import Profile, utc_now
 from bbwizard.errors import (
     AuthorizationDenied,
@@ -313,13 +313,13 @@ def test_expiry_is_described_relative_and_absolute() -> None:
 def test_retry_delay_honours_retry_after_and_caps_it() -> None:
     from email.utils import format_datetime
 
-    assert oauth.retry_delay("3", 0) == 3.0
-    assert oauth.retry_delay("3600", 0) == oauth.MAX_RETRY_DELAY
+    assert net.retry_delay("3", 0) == 3.0
+    assert net.retry_delay("3600", 0) == net.MAX_RETRY_DELAY
     soon = format_datetime(utc_now() + timedelta(seconds=5), usegmt=True)
-    assert 3.0 <= oauth.retry_delay(soon, 0) <= 5.0
+    assert 3.0 <= net.retry_delay(soon, 0) <= 5.0
     for attempt in range(6):
-        assert 0 < oauth.retry_delay(None, attempt) <= oauth.MAX_RETRY_DELAY
-    assert oauth.retry_delay("not a date", 0) <= 0.5
+        assert 0 < net.retry_delay(None, attempt) <= net.MAX_RETRY_DELAY
+    assert net.retry_delay("not a date", 0) <= 0.5
 
 
 def test_an_untrusted_certificate_says_how_to_add_a_ca_bundle() -> None:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from bbwizard import oauth
+from bbwizard import net, oauth
 from bbwizard.config import ConfigStore, utc_now
 from bbwizard.emulator import DEMO_CONSUMER_KEY, PRIVATE_CONSUMER_KEY, PRIVATE_CONSUMER_SECRET
 from bbwizard.errors import ConsumerError, NetworkError, SignInRequired
@@ -238,7 +238,7 @@ def test_who_am_i_with_a_dead_token_asks_to_sign_in(emu) -> None:
 def test_a_read_timeout_on_refresh_is_not_retried_and_the_next_try_recovers(emu, signed_in, config_path, monkeypatch) -> None:
     old = signed_in(expired=True)
     store = ConfigStore(config_path)
-    monkeypatch.setattr(oauth, "READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(net, "READ_TIMEOUT", 0.3)
     emu.latency = 1.0  # Bitbucket gets the refresh, rotates, and answers too late
     with pytest.raises(NetworkError) as caught:
         oauth.ensure_fresh(store)
