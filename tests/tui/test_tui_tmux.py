@@ -124,16 +124,16 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     screen = terminal.wait_for("All cloned.", timeout=90)
     assert "acme/webapp (develop)" in screen
 
-    clone = terminal.work / "webapp"
+    leftovers = list(terminal.tmp.glob("bbwizard-demo-*"))
+    assert len(leftovers) == 1 and (leftovers[0] / "config.toml").is_file()  # the demo's own config folder
+    assert list(terminal.work.iterdir()) == []  # nothing lands in the folder the demo was started from
+    clone = leftovers[0] / "clones" / "webapp"
     head = subprocess.run(["git", "-C", str(clone), "rev-parse", "--abbrev-ref", "HEAD"],
                           capture_output=True, text=True, env=terminal.env, check=True).stdout.strip()
     assert head == "develop"
     assert (clone / "README.md").read_text().startswith("# webapp")
     git_config = (clone / ".git" / "config").read_text()
     assert "x-token-auth:" not in git_config and "access_token" not in git_config
-
-    leftovers = list(terminal.tmp.glob("bbwizard-demo-*"))
-    assert len(leftovers) == 1 and (leftovers[0] / "config.toml").is_file()  # the demo's own config folder
 
     terminal.keys("C-q")  # quit
     deadline = time.monotonic() + 90
@@ -143,7 +143,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     assert terminal.log.read_text().strip() == "EXITED 0"
     after = terminal.screen()
     assert "bbwizard demo: a Bitbucket Cloud emulator runs on http://127.0.0.1:" in after
-    assert f"the config goes to {leftovers[0]}, removed when you quit.".replace(" ", "") in after.replace(" ", "")
+    assert f"the config and the clones go to {leftovers[0]}, removed when you quit.".replace(" ", "") in after.replace(" ", "")
     assert not leftovers[0].exists()  # the emulator stopped and the temporary folder went
 
 
