@@ -22,13 +22,10 @@ Every error is a :mod:`bbwizard.errors` class with a sentence for a person, scru
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
-import ipaddress
 import json
 import math
 import random
-import urllib.request
 from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,14 +35,13 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from bbwizard import __version__
+from bbwizard import net
 from bbwizard.config import UserInfo
 from bbwizard.errors import (
     BBWizardError,
     NetworkError,
     ProtocolError,
     RateLimited,
-    ScopeError,
     SignInRequired,
     UsageError,
 )
@@ -68,9 +64,9 @@ __all__ = [
 
 TokenProvider = Callable[[bool], Awaitable[Secret]]
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_TIMEOUT = httpx.Timeout(net.READ_TIMEOUT, connect=net.CONNECT_TIMEOUT)
 PAGELEN = 100
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = net.RETRY_STATUSES
 
 #: Bitbucket's partial response for listings: only what :class:`Repository` reads, plus the
 #: envelope. A page shrinks from ~250 KB to ~56 KB (links, owner and avatars dropped), which is
@@ -87,10 +83,8 @@ REPOSITORY_FIELDS = ",".join(
 
 def consumer_permission(scope: str) -> str:
     """The consumer permission box that grants ``scope`` (``"repository"`` → ``"Repositories: Read"``),
-    from the auth core's table, so the wording lives in one place."""
-    from bbwizard.oauth import PERMISSION_FOR_SCOPE
-
-    return PERMISSION_FOR_SCOPE.get(scope, scope)
+    from the one table in :mod:`bbwizard.net`."""
+    return net.PERMISSION_FOR_SCOPE.get(scope, scope)
 
 
 # --------------------------------------------------------------------------- typed results
@@ -193,15 +187,7 @@ def _strip_userinfo(url: str) -> str:
     return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
-def parse_user(data: Any) -> User:
-    what = "the signed-in user"
-    uuid = _need(data, "uuid", what)
-    return UserInfo(
-        display_name=_opt(data, "display_name") or _opt(data, "nickname") or _opt(data, "username") or uuid,
-        username=_opt(data, "username") or _opt(data, "nickname"),
-        uuid=uuid,
-        account_id=_opt(data, "account_id"),
-    )
+parse_user = net.parse_user
 
 
 def parse_workspace(data: Any, *, administrator: bool | None = None) -> Workspace:
@@ -297,88 +283,13 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host.lower(), url.port or default)
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - now).total_seconds())
-
-
 def _error_message(response: httpx.Response) -> tuple[str, Any]:
     """Bitbucket's ``error.message`` and ``error.detail`` (or ``data``), when the body has them."""
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
         return "", None
-    if not isinstance(body, dict):
-        return "", None
-    error = body.get("error")
-    if not isinstance(error, dict):
-        message = body.get("error_description") or body.get("message") or ""
-        return (message if isinstance(message, str) else ""), None
-    message = error.get("message") if isinstance(error.get("message"), str) else ""
-    detail = error.get("detail")
-    if isinstance(detail, str):
-        try:
-            detail = json.loads(detail)
-        except ValueError:
-            pass
-    if not isinstance(detail, dict) and isinstance(error.get("data"), dict):
-        detail = error["data"]
-    return message, detail
-
-
-def _scope_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [s for s in value.replace(",", " ").split() if s]
-    if isinstance(value, list):
-        return [s for s in value if isinstance(s, str)]
-    return []
-
-
-def _ends_early(text: str) -> bool:
-    """True when ``text`` starts a JSON object or array that is never closed (a cut-off answer)."""
-    if not text or text[0] not in "{[":
-        return False
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-    return in_string or depth > 0
+    return net.error_detail(body)
 
 
 @functools.lru_cache(maxsize=1)
@@ -424,9 +335,7 @@ class BitbucketClient:
                 f"The API URL {redact(str(api_url))!r} is not an http(s) address, "
                 "like https://api.bitbucket.org/2.0."
             )
-        from bbwizard.oauth import require_https  # the auth core's one rule: Bitbucket only over https
-
-        require_https(self.api_url, "The API URL")
+        net.require_https(self.api_url, "The API URL")
         self._origin = _origin(self._base)
         self._token_provider = token_provider
         self._max_concurrency = max_concurrency
@@ -443,13 +352,8 @@ class BitbucketClient:
         self._role_gone = False
         self._partial = partial_responses
         self._custom_transport = transport is not None
-        mounts: dict[str, httpx.AsyncBaseTransport | None] | None = None
-        if transport is None:
-            # The emulator and any loopback API are never proxied (a mount of None means "the
-            # default, direct transport"; host patterns outrank the environment's proxy patterns).
-            mounts = {"all://localhost": None, "all://127.0.0.1": None, "all://[::1]": None}
-            if _is_loopback(self._base.host):
-                mounts[f"all://{self._base.netloc.decode('ascii')}"] = None
+        # The emulator and any loopback API are never proxied.
+        mounts = net.direct_mounts(self.api_url) if transport is None else None
         self._transport = transport
         self._mounts = mounts
         self._timeout = timeout
@@ -471,7 +375,7 @@ class BitbucketClient:
             trust_env=True,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            headers={"Accept": "application/json", "User-Agent": f"bbwizard/{__version__}"},
+            headers={"Accept": "application/json", "User-Agent": net.USER_AGENT},
         )
         self._lanes.append(lane)
         return lane
@@ -753,41 +657,6 @@ class BitbucketClient:
             )
         return url
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
-        if self._custom_transport or _is_loopback(url.host):
-            return None
-        proxies = urllib.request.getproxies_environment()
-        proxy = proxies.get(url.scheme) or proxies.get("all")
-        if not proxy:
-            return None
-        if urllib.request.proxy_bypass_environment(url.host, proxies):
-            return None
-        return redact(proxy)
-
-    def _transport_error(self, error: httpx.TransportError, url: httpx.URL) -> NetworkError:
-        host = url.netloc.decode("ascii", "replace")
-        proxy = self._proxy_for(url)
-        reason = redact(str(error)) or type(error).__name__
-        if isinstance(error, httpx.ProxyError):
-            return NetworkError(
-                f"The proxy {proxy or ''} refused to connect to {host} ({reason}).".replace("  ", " "),
-                hint="Check HTTPS_PROXY and NO_PROXY, or ask whoever runs the proxy.",
-            )
-        if proxy and isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return NetworkError(
-                f"Could not reach the proxy {proxy} (from HTTPS_PROXY/HTTP_PROXY) on the way to {host}: {reason}.",
-                hint="Check that the proxy is running, or fix HTTPS_PROXY / NO_PROXY.",
-            )
-        if isinstance(error, httpx.TimeoutException):
-            return NetworkError(f"{host} did not answer in time ({type(error).__name__}). Check the network and try again.")
-        if isinstance(error, httpx.ConnectError):
-            return NetworkError(f"Could not connect to {host}: {reason}. Check the network connection and try again.")
-        if isinstance(error, httpx.RemoteProtocolError):
-            return NetworkError(
-                f"The connection to {host} was dropped before the answer was complete ({reason}). Try again."
-            )
-        return NetworkError(f"The connection to {host} failed: {reason}. Try again.")
-
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after + self._rng.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
@@ -824,7 +693,7 @@ class BitbucketClient:
                         self._idle.append(lane)
             except httpx.TransportError as error:
                 if attempt >= self._retries:
-                    raise self._transport_error(error, url) from None
+                    raise net.network_error(error, str(url), address="the API URL", proxied=not self._custom_transport) from None
                 await self._sleep(self._delay(attempt, None))
                 attempt += 1
                 continue
@@ -843,7 +712,7 @@ class BitbucketClient:
                 refreshed, rejected = True, token
                 continue
             if status in RETRY_STATUSES:
-                wait = _retry_after(response.headers.get("Retry-After"), self._clock())
+                wait = net.retry_after_seconds(response.headers.get("Retry-After"), self._clock())
                 if wait is not None and wait > self._max_retry_after:
                     raise self._status_error(response, what, waited_out=False, wait=wait)
                 if attempt >= self._retries:
@@ -909,20 +778,9 @@ class BitbucketClient:
         message, detail = _error_message(response)
         said = f": {redact(message).rstrip('.')}" if message else ""
         if status == 403:
-            required = _scope_list(detail.get("required")) if isinstance(detail, dict) else []
-            granted = _scope_list(detail.get("granted")) if isinstance(detail, dict) else []
-            missing = [s for s in required if s not in granted] or required
+            missing = net.refused_scopes(detail)
             if missing:
-                from bbwizard.oauth import CONSUMER_SETTINGS
-
-                names = " and ".join(missing)
-                ticks = " and ".join(dict.fromkeys(consumer_permission(s) for s in missing))
-                plural = "scopes" if len(missing) > 1 else "scope"
-                return ScopeError(
-                    f"The token lacks the {names} {plural} needed for {what}. In Bitbucket: "
-                    f"{CONSUMER_SETTINGS} → Permissions, tick {ticks}, save, then sign in again (bbwizard login).",
-                    missing=missing,
-                )
+                return net.scope_error(missing, what)
             return BBWizardError(f"Bitbucket refused access to {what}{said}.")
         if status == 404:
             return BBWizardError(f"Bitbucket has no {what}, or this account can't see it{said}.")
@@ -949,29 +807,10 @@ class BitbucketClient:
 
     def _not_json(self, response: httpx.Response, what: str, error: ValueError) -> ProtocolError:
         host = response.request.url.netloc.decode("ascii", "replace")
-        content_type = response.headers.get("Content-Type", "").lower()
-        try:
-            text = response.content.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        stripped = (text or "").lstrip()
-        if text is None or not stripped:
-            return ProtocolError(
-                f"{host} answered {what} with {'an empty answer' if text is not None else 'binary data'} "
-                "instead of JSON. Try again; if it keeps happening, check the API URL and any proxy."
-            )
-        if stripped.startswith("<") or "html" in content_type:
-            return ProtocolError(
-                f"{host} answered {what} with an HTML page instead of JSON (HTTP {response.status_code}). "
-                f"A captive portal (hotel or office Wi-Fi sign-in), a proxy or a wrong API URL "
-                f"({self.api_url}) can cause this."
-            )
-        if _ends_early(stripped):
-            return ProtocolError(
-                f"{host}'s answer for {what} is truncated JSON: it stops after {len(response.content)} bytes. "
-                "Try again; if it keeps happening, a proxy may be cutting answers short."
-            )
-        return ProtocolError(
-            f"{host} answered {what} with something that is not JSON. "
-            f"Check the API URL ({self.api_url}) and any proxy."
+        return net.not_json(
+            response.content,
+            status=response.status_code,
+            content_type=response.headers.get("Content-Type", ""),
+            speaker=f"{host}, asked for {what},",
+            check=f"the API URL ({self.api_url})",
         )

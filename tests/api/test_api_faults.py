@@ -149,8 +149,9 @@ async def test_html_with_200_is_a_protocol_error(emulator, api_for, recorded):
         await api_for(emulator).get_user()
     host = emulator.api_url.split("//")[1].split("/")[0]
     assert str(caught.value) == (
-        f"{host} answered the signed-in user with an HTML page instead of JSON (HTTP 200). A captive portal "
-        f"(hotel or office Wi-Fi sign-in), a proxy or a wrong API URL ({emulator.api_url}) can cause this."
+        f"{host}, asked for the signed-in user, answered with a web page instead of JSON (HTTP 200). A captive "
+        f"portal, a proxy or a wrong API URL ({emulator.api_url}) is in the way: open the site in a browser, sign "
+        f"in to the network if asked, check the API URL ({emulator.api_url}), then try again."
     )
     assert await recorded(emulator, "/2.0/user", 1) == [200]  # not retried: a portal won't go away by itself
 
@@ -161,9 +162,10 @@ async def test_truncated_json_is_a_protocol_error(emulator, api_for):
         await api_for(emulator).list_repositories("acme")
     host = emulator.api_url.split("//")[1].split("/")[0]
     assert str(caught.value).startswith(
-        f"{host}'s answer for the repositories of workspace 'acme' is truncated JSON: it stops after "
+        f"{host}, asked for the repositories of workspace 'acme', sent an answer that was cut off or malformed "
+        "(HTTP 200; the JSON breaks at character "
     )
-    assert str(caught.value).endswith(" bytes. Try again; if it keeps happening, a proxy may be cutting answers short.")
+    assert str(caught.value).endswith("). Try again; if it keeps happening, a proxy may be damaging the connection.")
 
 
 # ---- the connection
@@ -194,8 +196,8 @@ async def test_nothing_listening_is_a_network_error(static_token, sleeps):
     async with BitbucketClient(f"http://127.0.0.1:{port}/2.0", static_token, sleep=sleeps, retries=1) as api:
         with pytest.raises(NetworkError) as caught:
             await api.get_user()
-    assert str(caught.value).startswith(f"Could not connect to 127.0.0.1:{port}: ")
-    assert str(caught.value).endswith(". Check the network connection and try again.")
+    assert str(caught.value).startswith(f"Can't reach 127.0.0.1:{port} (")
+    assert str(caught.value).endswith("). Check your network connection and the API URL, then try again.")
 
 
 # ---- proxies from the environment never apply to loopback

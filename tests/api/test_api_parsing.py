@@ -12,7 +12,6 @@ from bbwizard.api import (
     Repository,
     User,
     Workspace,
-    _retry_after,
     consumer_permission,
     parse_branch,
     parse_repository,
@@ -20,6 +19,7 @@ from bbwizard.api import (
     parse_workspace_access,
 )
 from bbwizard.config import UserInfo
+from bbwizard.net import retry_after_seconds as _retry_after
 from bbwizard.errors import ProtocolError
 
 REPO = {
@@ -192,9 +192,10 @@ async def test_html_with_200_is_a_protocol_error(mock_client):
     with pytest.raises(ProtocolError) as caught:
         await mock_client(handler).get_user()
     assert str(caught.value) == (
-        "api.bitbucket.example answered the signed-in user with an HTML page instead of JSON (HTTP 200). "
-        "A captive portal (hotel or office Wi-Fi sign-in), a proxy or a wrong API URL "
-        "(https://api.bitbucket.example/2.0) can cause this."
+        "api.bitbucket.example, asked for the signed-in user, answered with a web page instead of JSON (HTTP 200). "
+        "A captive portal, a proxy or a wrong API URL (https://api.bitbucket.example/2.0) is in the way: open the "
+        "site in a browser, sign in to the network if asked, check the API URL (https://api.bitbucket.example/2.0), "
+        "then try again."
     )
 
 
@@ -206,9 +207,11 @@ async def test_truncated_json_is_a_protocol_error(mock_client):
 
     with pytest.raises(ProtocolError) as caught:
         await mock_client(handler).get_user()
+    cut_string = body.index(b'"display_na')  # where the unterminated string starts
     assert str(caught.value) == (
-        f"api.bitbucket.example's answer for the signed-in user is truncated JSON: it stops after {len(body)} bytes. "
-        "Try again; if it keeps happening, a proxy may be cutting answers short."
+        "api.bitbucket.example, asked for the signed-in user, sent an answer that was cut off or malformed "
+        f"(HTTP 200; the JSON breaks at character {cut_string}). "
+        "Try again; if it keeps happening, a proxy may be damaging the connection."
     )
 
 
@@ -218,15 +221,18 @@ async def test_plain_text_is_a_protocol_error(mock_client):
 
     with pytest.raises(ProtocolError) as caught:
         await mock_client(handler).get_user()
-    assert str(caught.value) == "api.bitbucket.example answered the signed-in user with something that is not JSON. Check the API URL (https://api.bitbucket.example/2.0) and any proxy."
+    assert str(caught.value) == (
+        "api.bitbucket.example, asked for the signed-in user, answered with something that isn't JSON (HTTP 200). "
+        "Check the API URL (https://api.bitbucket.example/2.0) and any proxy, then try again."
+    )
 
 
 async def test_empty_body_is_a_protocol_error(mock_client):
     with pytest.raises(ProtocolError) as caught:
         await mock_client(lambda request: httpx.Response(200, content=b"")).get_user()
     assert str(caught.value) == (
-        "api.bitbucket.example answered the signed-in user with an empty answer instead of JSON. "
-        "Try again; if it keeps happening, check the API URL and any proxy."
+        "api.bitbucket.example, asked for the signed-in user, answered with nothing at all (HTTP 200). "
+        "Try again in a minute."
     )
 
 

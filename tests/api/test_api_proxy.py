@@ -41,10 +41,10 @@ async def test_dead_proxy_is_named(proxy_env, static_token, sleeps):
         with pytest.raises(NetworkError) as caught:
             await client.get_user()
     message = str(caught.value)
-    assert message.startswith(
-        f"Could not reach the proxy http://127.0.0.1:{port} (from HTTPS_PROXY/HTTP_PROXY) on the way to api.bitbucket.invalid: "
+    assert message.startswith(f"The proxy http://127.0.0.1:{port} failed to connect bbwizard to api.bitbucket.invalid (")
+    assert message.endswith(
+        "). Check the proxy, or fix HTTPS_PROXY / NO_PROXY in your environment (add api.bitbucket.invalid to NO_PROXY to go direct)."
     )
-    assert caught.value.hint == "Check that the proxy is running, or fix HTTPS_PROXY / NO_PROXY."
     assert len(sleeps) == 2  # connection errors are retried, with backoff
 
 
