@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bbwizard import git
+from bbwizard.git import setup as git_setup
 
 # --- credential ------------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ def test_setup_git_in_a_repository_and_unset(emulator, sign_in, run_bbwizard, ru
     assert f"✓ git in {repo} now asks bbwizard (profile “work”) for credentials for {emulator.site_url}." in done.stderr
     assert f"! The helper “cache” for {emulator.site_url} was replaced." in done.stderr
     values = run_git("config", "--local", "--get-all", key, cwd=repo).stdout.splitlines()
-    assert values[0] == "" and git._is_our_helper(values[1]) and "credential --profile work" in values[1] and len(values) == 2
+    assert values[0] == "" and git_setup._is_our_helper(values[1]) and "credential --profile work" in values[1] and len(values) == 2
 
     again = run_bbwizard("setup-git", cwd=repo)
     assert again.returncode == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bbwizard import git
+from bbwizard.git import setup as git_setup
 from bbwizard.errors import CloneCancelled, DestinationExists, ScopeError, SignInRequired
 
 
@@ -34,7 +35,7 @@ async def test_clone_by_slug_configures_the_helper_and_stores_no_token(emulator,
 
     helpers = _helper_lines(result.path, run_git, emulator.site_url)
     assert helpers[0] == ""
-    assert helpers[1].startswith("!") and git._is_our_helper(helpers[1]) and "credential --profile work" in helpers[1]
+    assert helpers[1].startswith("!") and git_setup._is_our_helper(helpers[1]) and "credential --profile work" in helpers[1]
     config = (result.path / ".git" / "config").read_text()
     assert profile.access_token.reveal() not in config
     assert profile.refresh_token.reveal() not in config
@@ -408,6 +409,6 @@ def test_the_blocking_clone_measures_the_tree_only_when_asked(emulator, sign_in,
     store, profile = sign_in(emulator)
     quiet = git.clone_repository_sync(profile, "acme", "webapp", "quiet", store=store, measure_size=False)
     assert quiet.ok and quiet.size_bytes is None and quiet.branch == "main"
-    assert git._is_our_helper(_helper_lines(quiet.path, run_git, emulator.site_url)[1])
+    assert git_setup._is_our_helper(_helper_lines(quiet.path, run_git, emulator.site_url)[1])
     measured = git.clone_repository_sync(profile, "acme", "webapp", "measured", branch="develop", store=store)
     assert measured.branch == "develop" and measured.size_bytes and measured.size_bytes > 0

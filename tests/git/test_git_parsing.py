@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bbwizard import git
+from bbwizard.git import env as git_env
+from bbwizard.git import setup as git_setup
 from bbwizard.config import Profile, UserInfo
 from bbwizard.errors import GitError, ScopeError, SignInRequired, UsageError
 from bbwizard.git import CloneOutput, CloneProgress, RepositoryRef, parse_repository_ref
@@ -372,11 +374,11 @@ def test_helper_names_the_config_file_only_when_it_is_not_the_default(monkeypatc
 
     monkeypatch.delenv("BBWIZARD_CONFIG", raising=False)
     default = platformdirs.user_config_path("bbwizard") / "config.toml"
-    assert git._config_path_for(ConfigStore(default)) is None
-    assert git._config_path_for(ConfigStore(tmp_path / "other.toml")) == str(tmp_path / "other.toml")
+    assert git_env._config_path_for(ConfigStore(default)) is None
+    assert git_env._config_path_for(ConfigStore(tmp_path / "other.toml")) == str(tmp_path / "other.toml")
     monkeypatch.setenv("BBWIZARD_CONFIG", str(tmp_path / "env.toml"))
-    assert git._config_path_for(ConfigStore()) == str(tmp_path / "env.toml")
-    assert git._config_path_for(None) is None
+    assert git_env._config_path_for(ConfigStore()) == str(tmp_path / "env.toml")
+    assert git_env._config_path_for(None) is None
 
 
 async def test_clone_arguments_are_checked_before_anything_starts(tmp_path):
@@ -403,7 +405,7 @@ def test_bbwizard_is_started_by_its_script_beside_the_interpreter_else_with_pyth
     bindir = tmp_path / "env" / "bin"
     bindir.mkdir(parents=True)
     python = bindir / "python"
-    monkeypatch.setattr(git.sys, "executable", str(python))
+    monkeypatch.setattr(git_env.sys, "executable", str(python))
     assert git.bbwizard_argv() == [str(python), "-m", "bbwizard"]  # no script there
     script = bindir / "bbwizard"
     script.write_text("#!/elsewhere/bin/python3\nimport sys\n")
@@ -412,6 +414,6 @@ def test_bbwizard_is_started_by_its_script_beside_the_interpreter_else_with_pyth
     script.write_text(f"#!{bindir / 'python3'}\nimport sys\n")
     assert git.bbwizard_argv() == [str(script)]
     for command in (git.helper_command("w"), "!/usr/bin/python3 -m bbwizard credential --profile w"):
-        assert git._is_our_helper(command)
-    assert not git._is_our_helper("!/usr/bin/other credential --profile w")
-    assert not git._is_our_helper("store")
+        assert git_setup._is_our_helper(command)
+    assert not git_setup._is_our_helper("!/usr/bin/other credential --profile w")
+    assert not git_setup._is_our_helper("store")

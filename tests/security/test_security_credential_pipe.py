@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bbwizard import git
+from bbwizard.git import clone as git_clone
 from bbwizard.config import Profile
 from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
 from bbwizard.errors import GitError, ProtocolError
@@ -166,7 +167,7 @@ async def test_cancel_while_git_waits_on_the_helper_leaves_nothing_behind(emulat
 
     store, profile = signed_in(emulator)
     asked, release = threading.Event(), threading.Event()
-    real = git._pipe_answer
+    real = git_clone._pipe_answer
 
     def slow_answer(holder):
         answer = real(holder)
@@ -178,7 +179,7 @@ async def test_cancel_while_git_waits_on_the_helper_leaves_nothing_behind(emulat
 
         return blocked
 
-    monkeypatch.setattr(git, "_pipe_answer", slow_answer)
+    monkeypatch.setattr(git_clone, "_pipe_answer", slow_answer)
     before = _pipe_folders()
     dest = Path.cwd() / "webapp"
     task = asyncio.ensure_future(git.clone_repository(profile, "acme", "webapp", dest, store=store))

@@ -1,0 +1,169 @@
+"""``bbwizard setup-git``: make bbwizard git's credential helper for a site, and undo it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections import namedtuple
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from bbwizard.errors import GitError, UsageError
+from bbwizard.git.env import _config_path_for, git_env, helper_config, helper_key
+from bbwizard.git.failures import _error_lines
+from bbwizard.git.refs import _netloc, site_base
+from bbwizard.secret import redact
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bbwizard.config import ConfigStore, Profile
+
+
+class SetupResult(namedtuple("SetupResult", "key scope changed replaced where after_ours", defaults=((), "", ()))):
+    """What :func:`setup_git` or :func:`unset_git` did: ``scope`` is "local" or "global";
+    ``replaced`` the helper values that were there before and are now gone; ``after_ours`` the
+    helpers for the host that git reads *after* bbwizard's in that file (git hands each of them
+    the token after every use; empty when bbwizard's helper comes last)."""
+
+    __slots__ = ()
+
+
+def _run_git(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, git: str = "git", check: bool = True):  # noqa: ANN202
+    import subprocess
+
+    result = subprocess.run(
+        [git, *args],
+        cwd=cwd,
+        env=git_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        detail = _error_lines(redact(result.stderr)) or [f"exit status {result.returncode}"]
+        raise GitError(f"git config failed: {detail[-1]}")
+    return result
+
+
+def _scope_args(scope: str) -> list[str]:
+    return ["--global"] if scope == "global" else ["--local"]
+
+
+def _repository_root(cwd: str | os.PathLike[str] | None, git: str) -> str:
+    result = _run_git(["rev-parse", "--show-toplevel"], cwd=cwd, git=git, check=False)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise UsageError(
+            "This folder is not inside a git repository. Run `bbwizard setup-git` in one, or add "
+            "--global to set up every repository of this account."
+        )
+    return result.stdout.strip()
+
+
+def _is_our_helper(value: str) -> bool:
+    """A value :func:`helper_command` wrote: ``!… -m bbwizard credential …`` or ``!…/bbwizard credential …``."""
+    if not value.startswith("!"):
+        return False
+    try:
+        words = shlex.split(value[1:])
+    except ValueError:
+        return False
+    if words[1:4] == ["-m", "bbwizard", "credential"]:
+        return True
+    return len(words) > 1 and os.path.basename(words[0]) == "bbwizard" and words[1] == "credential"
+
+
+def configured_helpers(key: str, scope: str, *, cwd: str | os.PathLike[str] | None = None, git: str = "git") -> list[str]:
+    result = _run_git(["config", *_scope_args(scope), "--get-all", key], cwd=cwd, git=git, check=False)
+    if result.returncode not in (0, 1):
+        detail = _error_lines(redact(result.stderr)) or [f"exit status {result.returncode}"]
+        raise GitError(f"git config failed: {detail[-1]}")
+    return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def helpers_after_ours(site_url: str, scope: str, *, cwd: str | os.PathLike[str] | None = None, git: str = "git") -> list[str]:
+    """Helper values for the site's URL that come after bbwizard's helper in the file of ``scope``.
+
+    git calls every helper in its list with ``store`` after a credential worked, and a helper line
+    read after bbwizard's (a plain ``credential.helper`` included) joins that list: ``store``
+    would write the token to ``~/.git-credentials``. An empty line after ours would drop ours.
+    """
+    result = _run_git(["config", *_scope_args(scope), "--null", "--list"], cwd=cwd, git=git, check=False)
+    if result.returncode != 0:
+        return []
+    site = site_base(site_url).lower()
+    seen_ours = False
+    after: list[str] = []
+    for entry in result.stdout.split("\0"):
+        key, _, value = entry.partition("\n")
+        lowered = key.lower()
+        if not (lowered.startswith("credential.") and lowered.endswith(".helper")):
+            continue
+        url = key[len("credential.") : -len(".helper")]
+        if url:  # credential.<url>.helper: only those that match the site
+            try:
+                parts = urlsplit(url)
+                if f"{parts.scheme.lower()}://{_netloc(parts.scheme, parts.hostname or '', parts.port)}" != site:
+                    continue
+            except ValueError:
+                continue
+        if _is_our_helper(value):
+            seen_ours, after = True, []
+        elif seen_ours:
+            after.append(value if value else "(an empty line, which switches bbwizard's helper off)")
+    return after
+
+
+def setup_git(
+    profile: Profile,
+    *,
+    scope: str = "local",
+    store: ConfigStore | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    git: str = "git",
+) -> SetupResult:
+    """Make bbwizard the credential helper for the profile's site, like ``gh auth setup-git``:
+    the host's helper list is reset, then bbwizard's helper added. Local (the repository at
+    ``cwd``) unless ``scope="global"``. Writes a command, never a secret."""
+    where = "your global git config" if scope == "global" else _repository_root(cwd, git)
+    key, wanted = helper_config(profile.site_url, profile.name, config_path=_config_path_for(store))[1]
+    before = configured_helpers(key, scope, cwd=cwd, git=git)
+    if before == ["", wanted]:
+        after = tuple(helpers_after_ours(profile.site_url, scope, cwd=cwd, git=git))
+        return SetupResult(key=key, scope=scope, changed=False, where=where, after_ours=after)
+    _run_git(["config", *_scope_args(scope), "--replace-all", key, ""], cwd=cwd, git=git)
+    _run_git(["config", *_scope_args(scope), "--add", key, wanted], cwd=cwd, git=git)
+    replaced = tuple(v for v in before if v and v != wanted)
+    after = tuple(helpers_after_ours(profile.site_url, scope, cwd=cwd, git=git))
+    return SetupResult(key=key, scope=scope, changed=True, replaced=replaced, where=where, after_ours=after)
+
+
+def unset_git(
+    profile: Profile,
+    *,
+    scope: str = "local",
+    cwd: str | os.PathLike[str] | None = None,
+    git: str = "git",
+) -> SetupResult:
+    """Undo :func:`setup_git`: remove bbwizard's helper for the site, and the empty reset line
+    when nothing else is left under that key."""
+    where = "your global git config" if scope == "global" else _repository_root(cwd, git)
+    key = helper_key(profile.site_url)
+    before = configured_helpers(key, scope, cwd=cwd, git=git)
+    ours = [v for v in before if _is_our_helper(v)]
+    if not ours:
+        return SetupResult(key=key, scope=scope, changed=False, where=where)
+    for value in dict.fromkeys(ours):
+        _run_git(["config", *_scope_args(scope), "--fixed-value", "--unset-all", key, value], cwd=cwd, git=git)
+    rest = [v for v in before if not _is_our_helper(v)]
+    if all(v == "" for v in rest):
+        _run_git(["config", *_scope_args(scope), "--unset-all", key], cwd=cwd, git=git, check=False)
+        _remove_empty_section(key, scope, cwd=cwd, git=git)
+    return SetupResult(key=key, scope=scope, changed=True, where=where)
+
+
+def _remove_empty_section(key: str, scope: str, *, cwd: str | os.PathLike[str] | None, git: str) -> None:
+    section = key.rsplit(".", 1)[0]
+    result = _run_git(["config", *_scope_args(scope), "--get-regexp", "^" + re.escape(section) + r"\."], cwd=cwd, git=git, check=False)
+    if result.returncode == 1:  # nothing left in it
+        _run_git(["config", *_scope_args(scope), "--remove-section", section], cwd=cwd, git=git, check=False)
