@@ -393,8 +393,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         callback_url=existing.callback_url if existing else None,
         site_url=site_url,
         api_url=api_url,
-        clone_dir=_clone_dir(args) or (existing.clone_dir if existing else None),
-        workspaces=list(existing.workspaces) if existing else [],
+        clone_dir=_clone_dir(args),  # None keeps the profile's own (bbwizard.signin)
     )
 
     if args.client_credentials:
@@ -477,25 +476,17 @@ def cmd_login(args: argparse.Namespace) -> int:
 def _finish(store: Any, base: Any, tokens: Any, output: Any) -> int:
     """Save the new tokens at once (they rotate), then say who is signed in; scopes last."""
     from bbwizard import oauth
+    from bbwizard.signin import finish_sign_in
 
-    profile = base.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes or [])
-    store.save(profile)
-    user_error = None
-    try:
-        user = oauth.fetch_user(profile.api_url, profile.access_token)
-    except ScopeError as error:
-        user_error = error
-    else:
-        profile.user = user
-        store.save(profile)
-        output.ok(f"Signed in to {profile.site_host} as {user.label}")
-    if tokens.scopes is not None:
-        output.ok(f"Scopes: {' '.join(tokens.scopes) or '(none)'}")
+    done = finish_sign_in(store, base, tokens)
+    profile = done.profile
+    if profile.user is not None:
+        output.ok(f"Signed in to {profile.site_host} as {profile.user.label}")
+    if done.granted is not None:
+        output.ok(f"Scopes: {' '.join(done.granted) or '(none)'}")
     output.ok(f"The token expires {oauth.describe_expiry(profile.expires_at)}; bbwizard refreshes it on its own.")
     output.ok(f"Saved profile '{profile.name}' in {store.path}")
-    oauth.check_scopes(tokens.scopes)
-    if user_error is not None:
-        raise user_error
+    done.raise_problems()
     return EXIT_OK
 
 

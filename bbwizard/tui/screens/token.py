@@ -15,7 +15,7 @@ from textual.widgets import Button, LoadingIndicator, Static
 
 from bbwizard.errors import BBWizardError
 from bbwizard.secret import printable
-from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
+from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.status import display_path, format_duration
 
 def widget_text(widget: Static) -> str:
@@ -39,8 +39,7 @@ def scopes_line(granted: list[str] | None) -> Text:
 
 
 class TokenScreen(WizardStep[Any]):
-    STEP = "Step 5 of 7 · Token"
-    CSS_PATH = STEPS_CSS
+    STEP = "token"
     HELP = """\
 # The token
 
@@ -121,6 +120,7 @@ press escape and sign in again.
     @work(group="token", exclusive=True, exit_on_error=False)
     async def exchange(self) -> None:
         from bbwizard import oauth
+        from bbwizard.signin import finish_sign_in
 
         form = self.form
         if form.use_client_credentials:
@@ -128,38 +128,33 @@ press escape and sign in again.
         else:
             self.say("exchange", "Exchanging the code for a token…", "busy")
         try:
-            profile = self.blank_profile()
+            consumer = self.blank_profile()
             transport = self.wizard.oauth_transport
             if form.use_client_credentials:
-                tokens = await asyncio.to_thread(oauth.client_credentials, profile, transport=transport)
+                tokens = await asyncio.to_thread(oauth.client_credentials, consumer, transport=transport)
             else:
                 tokens = await asyncio.to_thread(
-                    oauth.exchange_code, profile, self.code, self.authorization, transport=transport
+                    oauth.exchange_code, consumer, self.code, self.authorization, transport=transport
                 )
-            # Saved at once: a code works once, so tokens lost to a failing /user would mean the
-            # browser again. The user is added with a second save.
-            self.granted = tokens.scopes
-            profile = profile.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes)
-            store = self.wizard.store
-            await asyncio.to_thread(store.save, profile)
-            self.profile = profile
-            self.wizard.profile = profile
             self.say("exchange", "Asking Bitbucket who this token belongs to…", "busy")
-            user = await asyncio.to_thread(oauth.fetch_user, form.api_url, tokens.access_token, transport=transport)
-            profile = profile.replace(user=user)
-            await asyncio.to_thread(store.save, profile)
+            store = self.wizard.store
+            done = await asyncio.to_thread(finish_sign_in, store, consumer, tokens, transport=transport)
         except BBWizardError as error:
             self.query_one("#exchange-line").display = False
-            self.say(
-                "token-result",
-                str(error) + (f"\n{error.hint}" if error.hint else "") + "\nPress escape to go back and try again.",
-                "error",
-            )
+            self.say_error(error)
             return
         self.query_one("#exchange-line").display = False
-        self.profile = profile
-        self.wizard.profile = profile
-        self.show_profile(profile, store)
+        self.granted = done.granted
+        self.profile = done.profile
+        self.wizard.profile = done.profile
+        self.show_profile(done.profile, store, done.user_error)
+
+    def say_error(self, error: BBWizardError) -> None:
+        self.say(
+            "token-result",
+            str(error) + (f"\n{error.hint}" if error.hint else "") + "\nPress escape to go back and try again.",
+            "error",
+        )
 
     def blank_profile(self) -> Any:
         from bbwizard.config import Profile
@@ -175,7 +170,7 @@ press escape and sign in again.
             grant="client_credentials" if form.use_client_credentials else "authorization_code",
         )
 
-    def show_profile(self, profile: Any, store: Any) -> None:
+    def show_profile(self, profile: Any, store: Any, user_error: BBWizardError | None = None) -> None:
         self.shown = True
         self.say("token-user", f"Signed in as {printable(profile.user.label) if profile.user else 'an unknown user'}", "ok")
         self.query_one("#token-scopes", Static).update(scopes_line(self.granted))
@@ -193,6 +188,10 @@ press escape and sign in again.
                 "save, then press escape and sign in again.",
                 "error",
             )
+            return
+        if user_error is not None:
+            # The tokens are saved; who they belong to is unknown, and why is said here.
+            self.say_error(user_error)
             return
         self.ready = True
         self.refresh_bindings()
