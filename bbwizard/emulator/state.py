@@ -1,0 +1,471 @@
+"""What the emulator knows: the seeded world, issued tokens and codes, grants, knobs, faults, holds
+and the counters the tests read.
+
+:class:`State` is the base of :class:`bbwizard.emulator.server.Emulator`; the protocol modules
+(``oauth``, ``rest``, ``githttp``) read and change it under its lock. Nothing here speaks HTTP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlsplit
+
+from bbwizard.emulator import gitrepos
+from bbwizard.emulator.seed import Consumer, Repo, World, build_world, load_seed_source
+
+log = logging.getLogger("bbwizard.emulator")
+
+# What a scope grants, beyond itself (bitbucket-cloud.md "Scopes"; repository:admin implies nothing).
+IMPLIES = {
+    "repository:write": {"repository"},
+    "pullrequest": {"repository"},
+    "pullrequest:write": {"pullrequest", "repository", "repository:write"},
+    "project": {"repository"},
+    "project:write": {"project", "repository"},
+    "project:admin": {"project:write", "project", "repository"},
+    "account:write": {"account"},
+    "team": {"account"},
+    "team:write": {"team", "account"},
+    "issue:write": {"issue", "repository"},
+    "issue": {"repository"},
+    "wiki": set(),
+    "snippet:write": {"snippet"},
+    "pipeline:write": {"pipeline"},
+    "pipeline:variable": {"pipeline", "pipeline:write"},
+    "webhook": set(),
+}
+
+
+def expand_scopes(scopes: list[str] | set[str]) -> set[str]:
+    granted = set(scopes)
+    for scope in list(granted):
+        granted |= IMPLIES.get(scope, set())
+    return granted
+
+
+def loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RequestRecord(NamedTuple):
+    method: str
+    path: str  # without the query string (it may carry a code)
+    status: int
+
+
+@dataclass
+class Stats:
+    """Counters the tests read. Nothing here holds a secret."""
+
+    grants: Counter = field(default_factory=Counter)  # successful grants per grant_type
+    token_errors: Counter = field(default_factory=Counter)  # (error, error_description) -> n
+    requests: list[RequestRecord] = field(default_factory=list)
+    authorizations: list[dict] = field(default_factory=list)  # what clients sent to authorize
+    git: Counter = field(default_factory=Counter)  # "upload-pack"/"receive-pack" -> n (authorised)
+    materialised: int = 0
+    faults: Counter = field(default_factory=Counter)  # kind -> times served
+
+    def reset(self) -> None:
+        self.grants.clear()
+        self.token_errors.clear()
+        self.requests.clear()
+        self.authorizations.clear()
+        self.git.clear()
+        self.materialised = 0
+        self.faults.clear()
+
+    def count(self, path: str, method: str | None = None, status: int | None = None) -> int:
+        """How many requests went to ``path`` (exact, or a prefix ending in ``*``)."""
+        def matches(record: RequestRecord) -> bool:
+            ok = record.path.startswith(path[:-1]) if path.endswith("*") else record.path == path
+            return ok and (method is None or record.method == method) and (status is None or record.status == status)
+
+        return sum(1 for record in list(self.requests) if matches(record))
+
+
+@dataclass
+class AccessToken:
+    value: str
+    consumer: str
+    username: str
+    scopes: list[str]
+    expires_at: float
+    grant_type: str
+
+
+@dataclass
+class RefreshToken:
+    value: str
+    consumer: str
+    username: str
+    scopes: list[str]
+    expires_at: float
+    rotated_at: float | None = None  # when a refresh used it; it dies refresh_grace later
+
+
+@dataclass
+class Code:
+    value: str
+    consumer: str
+    username: str
+    scopes: list[str]
+    redirect_uri: str | None  # as sent to authorize (None = not sent)
+    challenge: str | None
+    method: str | None
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class Fault:
+    kind: str
+    status: int
+    count: int
+    retry_after: str | None
+    path_prefix: str
+    method: str | None
+    body: bytes | None
+    content_type: str | None
+
+
+FAULT_KINDS = ("status", "html200", "truncated", "drop", "drop_after")
+
+
+class Hold:
+    """Requests held unanswered by :meth:`State.hold` until :meth:`release` (or the emulator stops)."""
+
+    def __init__(self, path_prefix: str, page: int | None, method: str | None) -> None:
+        self.path_prefix, self.page, self.method = path_prefix, page, method
+        self.arrived = threading.Event()  # set when the first matching request is being held
+        self._released = threading.Event()
+
+    def matches(self, method: str, path: str, params: dict[str, str]) -> bool:
+        if self._released.is_set() or not path.startswith(self.path_prefix):
+            return False
+        if self.method is not None and method != self.method:
+            return False
+        return self.page is None or params.get("page", "1") == str(self.page)
+
+    def wait_arrived(self, timeout: float = 60.0) -> bool:
+        return self.arrived.wait(timeout)
+
+    def release(self) -> None:
+        self._released.set()
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
+
+    def keep(self) -> None:
+        """Block the calling request until :meth:`release`."""
+        self.arrived.set()
+        self._released.wait()
+
+
+class State:
+    """The emulator's data and knobs; :class:`bbwizard.emulator.server.Emulator` serves it.
+
+    Knobs (all mutable while running; lifetimes apply to what is issued afterwards):
+    ``token_lifetime`` (s, default 7200), ``refresh_grace`` (s a rotated refresh token keeps
+    working, default 600), ``refresh_lifetime`` (s an unused refresh token lives, default 90 days),
+    ``code_lifetime`` (s, default 600), ``allow_any_loopback_port`` (a loopback redirect_uri may
+    use another port than the callback's), ``request_budget`` (REST requests left before 429;
+    None = unlimited; assigning resets the count), ``rate_limit_retry_after`` (Retry-After of
+    those 429s; None = no header), ``latency`` (s added to every request), ``scope_field``
+    ("scopes", "scope" or "both": the token answer's scope field), ``access_token_length``,
+    ``role_member_gone`` (``role=member`` answers 410), ``auto_approve`` (a consumer the browser
+    user already granted skips the consent page, as Bitbucket does), ``list_size`` ("exact";
+    "missing": list envelopes carry no ``size``; "off": ``size`` is 7 too small — bitbucket-cloud.md
+    says ``size`` can be missing or off, so clients must fall back to ``next``), ``clock`` (a
+    ``time.time``).
+    """
+
+    def __init__(
+        self,
+        seed: dict | str | Path | None = None,
+        *,
+        port: int = 0,
+        data_dir: str | Path | None = None,
+        token_lifetime: int = 7200,
+        refresh_grace: float = 600,
+        code_lifetime: float = 600,
+        allow_any_loopback_port: bool = True,
+        request_budget: int | None = None,
+        latency: float = 0.0,
+        refresh_lifetime: float = 90 * 86400,
+        scope_field: str = "scopes",
+        access_token_length: int = 180,
+        role_member_gone: bool = False,
+        auto_approve: bool = False,
+        rate_limit_retry_after: str | int | None = None,
+        list_size: str = "exact",
+        host: str = "127.0.0.1",
+    ) -> None:
+        if not loopback_host(host) or host == "localhost":
+            raise ValueError("the emulator listens on a loopback address only (127.0.0.1 or ::1)")
+        self.world: World = build_world(load_seed_source(seed))
+        self.host = host
+        self._port = port
+        self._data_dir_arg = Path(data_dir) if data_dir is not None else None
+        self.data_dir: Path | None = None
+        self.token_lifetime = token_lifetime
+        self.refresh_grace = refresh_grace
+        self.refresh_lifetime = refresh_lifetime
+        self.code_lifetime = code_lifetime
+        self.allow_any_loopback_port = allow_any_loopback_port
+        self._budget: int | None = request_budget
+        self.rate_limit_retry_after = rate_limit_retry_after
+        self.latency = latency
+        self.scope_field = scope_field
+        self.access_token_length = access_token_length
+        self.role_member_gone = role_member_gone
+        self.auto_approve = auto_approve
+        if list_size not in ("exact", "missing", "off"):
+            raise ValueError('list_size is "exact", "missing" or "off"')
+        self.list_size = list_size
+        self.clock = time.time
+        self.stats = Stats()
+        self._lock = threading.RLock()
+        self._access: dict[str, AccessToken] = {}
+        self._refresh: dict[str, RefreshToken] = {}
+        self._codes: dict[str, Code] = {}
+        self._pending: dict[str, dict] = {}  # consent pages shown, by request_id
+        self._granted: set[tuple[str, str]] = set()  # (consumer key, username) that clicked Grant
+        self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
+        # The world is fixed once loaded, so sorted orders and encoded repositories never go stale.
+        self._sort_cache: dict[tuple, list] = {}
+        self._json_cache: dict[tuple[str, str, str], bytes] = {}
+        self._fragment_cache: dict[tuple, str] = {}
+        self._fields_cache: dict[tuple[str, bytes], bytes] = {}
+        self._address: tuple[str, int] | None = None  # where it is served, while it is
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    # ---- where it is served ----------------------------------------------------------------
+
+    def _open_data_dir(self) -> None:
+        if self._data_dir_arg is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="bbwizard-emulator-")
+            self.data_dir = Path(self._tmp.name)
+        else:
+            self.data_dir = self._data_dir_arg
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "repos").mkdir(exist_ok=True)
+
+    def _close_data_dir(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def port(self) -> int:
+        if self._address is None:
+            raise RuntimeError("the emulator is not running: call start()")
+        return self._address[1]
+
+    @property
+    def site_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.site_url}/2.0"
+
+    @property
+    def git_host(self) -> str:
+        return urlsplit(self.site_url).netloc
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.site_url}/site/oauth2/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.site_url}/site/oauth2/access_token"
+
+    def clone_url(self, workspace: str, slug: str, username: str | None = None) -> str:
+        user = f"{quote(username, safe='')}@" if username else ""
+        return f"http://{user}{self.git_host}/{workspace}/{slug}.git"
+
+    @property
+    def repos_dir(self) -> Path:
+        if self.data_dir is None:
+            raise RuntimeError("the emulator is not running: call start()")
+        return self.data_dir / "repos"
+
+    # ---- knobs and test helpers ------------------------------------------------------------
+
+    @property
+    def request_budget(self) -> int | None:
+        return self._budget
+
+    @request_budget.setter
+    def request_budget(self, value: int | None) -> None:
+        with self._lock:
+            self._budget = value
+
+    def inject(self, kind: str = "status", status: int = 503, count: int = 1, retry_after: str | int | None = None,
+               path_prefix: str = "/2.0/", method: str | None = None, body: bytes | str | None = None,
+               content_type: str | None = None) -> None:
+        """The next ``count`` requests whose path starts with ``path_prefix`` misbehave.
+
+        kinds: ``status`` (answer ``status`` with a Bitbucket error body, ``Retry-After`` if
+        given), ``html200`` (an HTML page with 200, like a captive portal), ``truncated`` (the
+        real answer, cut in half, with a Content-Length that matches the cut), ``drop`` (close the
+        connection without an answer; the request is not processed), ``drop_after`` (process the
+        request, e.g. spend a refresh token, then close without an answer).
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
+        if isinstance(body, str):
+            body = body.encode()
+        with self._lock:
+            self._faults.append(Fault(kind, status, count, None if retry_after is None else str(retry_after),
+                                      path_prefix, method, body, content_type))
+
+    def hold(self, path_prefix: str = "/2.0/", page: int | None = None, method: str | None = "GET") -> Hold:
+        """Matching requests (path prefix; ``page`` query parameter, 1 when absent, if given) wait
+        unanswered until the returned :class:`Hold` is released, or the emulator stops: a test can
+        look at a client mid-way, at a moment it chose, instead of racing it."""
+        held = Hold(path_prefix, page, method)
+        with self._lock:
+            self._holds.append(held)
+        return held
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def mint_token(self, consumer_key: str, username: str | None = None, scopes: list[str] | None = None,
+                   grant_type: str = "authorization_code") -> dict:
+        """A token-endpoint answer, as a grant would give, without the browser dance."""
+        consumer = self.world.consumers[consumer_key]
+        username = username or self.world.browser_user or consumer.owner
+        if username not in self.world.users:
+            raise KeyError(f"no user {username!r} in the seed")
+        return self.issue(consumer, username, list(scopes if scopes is not None else consumer.scopes), grant_type)
+
+    def expire_tokens(self) -> None:
+        """Every live access token expires now (refresh tokens are untouched)."""
+        now = self.clock()
+        with self._lock:
+            for token in self._access.values():
+                token.expires_at = min(token.expires_at, now - 1)
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token dies now (as when a user revokes the consumer's access)."""
+        with self._lock:
+            self._refresh.clear()
+
+    def revoke_grants(self) -> None:
+        """Every access and refresh token dies now, as when the person revokes the consumer under
+        Personal settings → App authorizations."""
+        with self._lock:
+            self._access.clear()
+            self._refresh.clear()
+
+    def token_info(self, access_token: str) -> dict | None:
+        """What the emulator knows of an access token (None if it never issued it)."""
+        with self._lock:
+            token = self._access.get(access_token)
+            if token is None:
+                return None
+            return {"consumer": token.consumer, "username": token.username, "scopes": list(token.scopes),
+                    "expires_at": token.expires_at, "expired": token.expires_at <= self.clock(),
+                    "grant_type": token.grant_type}
+
+    def materialise(self, workspace: str, slug: str) -> Path:
+        """The bare git repository of ``workspace/slug`` on disk (built now if needed)."""
+        ws = self.world.workspaces[workspace]
+        return self.materialise_repo(ws.repos[slug])
+
+    # ---- what the protocols share ------------------------------------------------------------
+
+    def materialise_repo(self, repo: Repo) -> Path:
+        path = gitrepos.repo_path(self.repos_dir, repo)
+        if path.is_dir():
+            return path
+        ws = self.world.workspaces[repo.workspace]
+        owner = self.world.users.get(ws.members[0]) if ws.members else None
+        author = f"{owner.display_name} <{owner.email}>" if owner else "Bitbucket Emulator <emulator@example.invalid>"
+        started = time.monotonic()
+        result, built = gitrepos.materialise(self.repos_dir, repo, author)
+        if built:
+            with self._lock:
+                self.stats.materialised += 1
+            log.info("materialised %s in %.0f ms", repo.full_name, (time.monotonic() - started) * 1000)
+        return result
+
+    def _new_access_value(self) -> str:
+        length = max(int(self.access_token_length), 20)
+        value = secrets.token_urlsafe(length)
+        return value[:length]
+
+    def issue(self, consumer: Consumer, username: str, scopes: list[str], grant_type: str) -> dict:
+        """A new access and refresh token pair, stored, as the token endpoint's answer."""
+        now = self.clock()
+        access = self._new_access_value()
+        refresh = secrets.token_urlsafe(24)
+        with self._lock:
+            self._access[access] = AccessToken(access, consumer.key, username, scopes, now + self.token_lifetime, grant_type)
+            self._refresh[refresh] = RefreshToken(refresh, consumer.key, username, scopes, now + self.refresh_lifetime)
+        body: dict[str, Any] = {"access_token": access}
+        scope_text = " ".join(scopes)
+        if self.scope_field in ("scopes", "both"):
+            body["scopes"] = scope_text
+        if self.scope_field in ("scope", "both"):
+            body["scope"] = scope_text
+        body.update(expires_in=int(self.token_lifetime), token_type="bearer", state=grant_type, refresh_token=refresh)
+        return body
+
+    def access_token(self, value: str) -> AccessToken | None:
+        with self._lock:
+            return self._access.get(value)
+
+    def take_hold(self, method: str, path: str, params: dict[str, str]) -> Hold | None:
+        with self._lock:
+            self._holds = [held for held in self._holds if not held.released]
+            return next((held for held in self._holds if held.matches(method, path, params)), None)
+
+    def release_holds(self) -> None:
+        with self._lock:
+            holds = list(self._holds)
+        for held in holds:
+            held.release()
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.count > 0 and path.startswith(fault.path_prefix) and (fault.method in (None, method)):
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._faults.remove(fault)
+                    self.stats.faults[fault.kind] += 1
+                    return fault
+        return None
+
+    def spend_budget(self) -> bool:
+        """True if this REST request is within the budget."""
+        with self._lock:
+            if self._budget is None:
+                return True
+            if self._budget <= 0:
+                return False
+            self._budget -= 1
+            return True
