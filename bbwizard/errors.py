@@ -64,8 +64,6 @@ class LoopbackError(BBWizardError):
 class NetworkError(BBWizardError):
     """Bitbucket could not be reached or answered with a transient failure (5xx, 429, proxy)."""
 
-    transient = True
-
 
 class RateLimited(NetworkError):
     """Bitbucket answered 429 and retries ran out."""
