@@ -1,0 +1,125 @@
+"""The emulator in the foreground: ``bbwizard emulator`` and ``python -m bbwizard.emulator``.
+
+It serves until Ctrl+C, SIGTERM or SIGHUP (a closed terminal), and on each of them stops the
+same way: the server closes and the temporary data folder (bare repositories) is removed; a
+``--data-dir`` given by the user is kept. Importing this module is light (argparse only): the
+server and the seed load when :func:`run` starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bbwizard.emulator.server import Emulator
+
+Say = Callable[[str], None]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", metavar="FILE", help="seed file, .toml or .json (default: the demo seed)")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where git repositories are built (default: a temp dir)")
+    parser.add_argument("--token-lifetime", type=int, default=7200, metavar="S", help="access token lifetime (default 7200)")
+    parser.add_argument("--refresh-grace", type=float, default=600, metavar="S",
+                        help="how long a rotated refresh token keeps working (default 600)")
+    parser.add_argument("--code-lifetime", type=float, default=600, metavar="S", help="authorization code lifetime")
+    parser.add_argument("--strict-port", action="store_true",
+                        help="a loopback redirect_uri must use the callback URL's port")
+    parser.add_argument("--request-budget", type=int, metavar="N", help="answer 429 after N REST requests")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="delay added to every request")
+    parser.add_argument("--callback-url", metavar="URL", help="the demo consumer's callback URL (demo seed only)")
+    parser.add_argument("--generate", metavar="WS=N", action="append", default=[],
+                        help="add a workspace WS with N generated repositories (e.g. big=10000)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request (secrets redacted)")
+
+
+def _print(mark: str) -> Say:
+    def say(message: str) -> None:
+        print(f"{mark} {message}" if mark else message, file=sys.stderr, flush=True)
+
+    return say
+
+
+def run(args: argparse.Namespace, *, ok: Say = _print("✓"), info: Say = _print(""), fail: Say = _print("X")) -> int:
+    """Serve until Ctrl+C, SIGTERM or SIGHUP; 0 after a clean stop, 1 or 2 when it can't start.
+
+    ``ok``/``info``/``fail`` print a line for a person (the CLI passes its own, with colour)."""
+    import logging
+    import signal
+    import threading
+
+    from bbwizard.emulator.seed import demo_seed, load_seed_source
+    from bbwizard.emulator.server import Emulator
+
+    seed = load_seed_source(args.seed) if args.seed else demo_seed(callback_url=args.callback_url)
+    for spec in args.generate:
+        workspace, _, count = spec.partition("=")
+        if not workspace or not count.isdigit():
+            fail(f"--generate wants WS=N, not {spec!r}")
+            return 2
+        users = [u["username"] for u in seed.get("users", [])]
+        seed.setdefault("generators", []).append({"workspace": workspace, "count": int(count), "members": users[:1]})
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    emu = Emulator(
+        seed,
+        port=args.port,
+        data_dir=args.data_dir,
+        token_lifetime=args.token_lifetime,
+        refresh_grace=args.refresh_grace,
+        code_lifetime=args.code_lifetime,
+        allow_any_loopback_port=not args.strict_port,
+        request_budget=args.request_budget,
+        latency=args.latency,
+    )
+    stop = threading.Event()
+    # SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) stop it as Ctrl+C does;
+    # without a handler Python dies at once and leaves the data folder in the temp folder.
+    stopping = [sig for sig in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if sig is not None]
+    if threading.current_thread() is not threading.main_thread():
+        stopping = []  # only the main thread may set handlers; the caller stops it there
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in stopping}
+    try:
+        try:
+            emu.start()
+        except OSError as error:
+            fail(f"The emulator can't listen on 127.0.0.1:{args.port} ({error.strerror}). Try another --port.")
+            return 1
+        try:
+            _announce(emu, seed, ok, info)
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            emu.stop()
+            ok("emulator stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _announce(emu: Emulator, seed: dict, ok: Say, info: Say) -> None:
+    from bbwizard.emulator import APPROVER
+    from bbwizard.emulator.seed import DEMO_CALLBACK_URL, demo_consumer
+
+    consumer = demo_consumer(seed) if seed.get("consumers") else None
+    ok("Bitbucket Cloud emulator running (Ctrl+C stops it)")
+    info(f"  site (bitbucket.org):      {emu.site_url}")
+    info(f"  API (api.bitbucket.org):   {emu.api_url}")
+    info(f"  git:                       {emu.site_url}/WORKSPACE/REPO.git")
+    if consumer is None:
+        return
+    # The emulator's own demo consumer: not a secret, it exists only here.
+    print(f"  consumer key:    {consumer['key']}", file=sys.stderr)
+    print(f"  consumer secret: {consumer['secret']}", file=sys.stderr)
+    print(f"  callback URL:    {consumer.get('callback_url') or '(none)'}", file=sys.stderr, flush=True)
+    info("Next, in another terminal (the secret is asked for; BROWSER clicks Grant for you):")
+    info(f"  BROWSER={APPROVER} bbwizard login --site-url {emu.site_url} --key {consumer['key']} "
+         f"--callback-url {consumer.get('callback_url') or DEMO_CALLBACK_URL}")
+    info("  or open the consent page yourself:")
+    info(f"  {emu.site_url}/site/oauth2/authorize?client_id={consumer['key']}&response_type=code")
