@@ -82,16 +82,18 @@ def _positive(text: str) -> int:
 
 
 def run_credential(args: argparse.Namespace) -> int:
-    from bbwizard.git import credential_get, format_credential, read_credential_request
+    from bbwizard.git.credential import credential_get, format_credential, fresh_credential_get, read_credential_request
 
     request = read_credential_request(sys.stdin)
     if args.action != "get":
         # store, erase and anything newer: accepted and ignored, so a failed push can't sign out.
         return EXIT_OK
-    from bbwizard.config import ConfigStore
-
     try:
-        answer = credential_get(ConfigStore(args.config), request, args.profile)
+        answer = fresh_credential_get(request, args.profile, args.config)
+        if answer is None:  # anything but a plainly fresh token for this host: the full road decides
+            from bbwizard.config import ConfigStore
+
+            answer = credential_get(ConfigStore(args.config), request, args.profile)
         if answer:
             sys.stdout.write(format_credential(answer))
             sys.stdout.flush()

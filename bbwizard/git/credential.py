@@ -6,13 +6,13 @@ authenticates, so this module imports only what reading a request and answering 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bbwizard.errors import GitError
 from bbwizard.git.refs import _netloc, site_base
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from bbwizard.config import ConfigStore, Profile
@@ -65,31 +65,53 @@ def request_matches(request: Mapping[str, str], site_url: str) -> bool:
     return protocol == site.scheme and asked_netloc == site.netloc
 
 
-def _usernames(profile: Profile) -> set[str] | None:
-    """Usernames git may bring for this profile's account; None when the account is unknown."""
+def _account_names(profile: Profile) -> set[str]:
+    """The names of the profile's account that a clone URL may carry (empty when unknown)."""
     user = getattr(profile, "user", None)
-    names = {getattr(user, attr, None) for attr in ("username", "nickname")} - {None, ""}
-    return {GIT_USERNAME, *map(str, names)} if names else None
+    return {str(name) for name in (getattr(user, attr, None) for attr in ("username", "nickname")) if name}
 
 
-def credential_answer(profile: Profile, request: Mapping[str, str]) -> dict[str, str] | None:
-    """The answer for a ``get`` when the request is for this profile's site, else None. Pure."""
-    if not request_matches(request, profile.site_url):
+def answer_for(
+    request: Mapping[str, str], site_url: str, token: str, expires_at: datetime | None, account_names: Iterable[str]
+) -> dict[str, str] | None:
+    """The answer for a ``get`` when the request is for ``site_url`` and, when it names a user, for
+    x-token-auth or the account (``account_names``; any user when that is empty); else None.
+    Pure: the fast road (a token read by :mod:`bbwizard.freshtoken`) and the full one (a Profile)
+    both answer here."""
+    if not request_matches(request, site_url):
         return None
     asked_user = request.get("username")
-    known = _usernames(profile)
-    if asked_user and asked_user != GIT_USERNAME and known is not None and asked_user not in known:
+    known = {GIT_USERNAME, *account_names}
+    if asked_user and len(known) > 1 and asked_user not in known:
         return None  # the URL names another account: not ours to answer
-    token = getattr(profile, "access_token", None)
     if not token:
         return None
-    answer = {"username": GIT_USERNAME, "password": token.reveal()}
-    expires_at = getattr(profile, "expires_at", None)
+    answer = {"username": GIT_USERNAME, "password": token}
     if isinstance(expires_at, datetime):
         if expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=timezone.utc)
         answer["password_expiry_utc"] = str(int(expires_at.timestamp()))
     return answer
+
+
+def credential_answer(profile: Profile, request: Mapping[str, str]) -> dict[str, str] | None:
+    """The answer for a ``get`` when the request is for this profile's site, else None. Pure."""
+    token = getattr(profile, "access_token", None)
+    return answer_for(request, profile.site_url, token.reveal() if token else "", getattr(profile, "expires_at", None),
+                      _account_names(profile))
+
+
+def fresh_credential_get(request: Mapping[str, str], name: str | None = None, config_path: str | None = None) -> dict[str, str] | None:
+    """The answer from a plainly fresh stored token, read without :mod:`bbwizard.config`; None
+    whenever :func:`credential_get` must decide (a stale token, an ended sign-in, another host or
+    account, anything unusual in the file). git runs this on every fetch
+    (``benchmarks/bench_credential.py``)."""
+    from bbwizard.freshtoken import read_fresh_token
+
+    fresh = read_fresh_token(name, config_path)
+    if fresh is None or fresh.site_url is None:
+        return None
+    return answer_for(request, fresh.site_url, fresh.token, fresh.expires_at, fresh.usernames)
 
 
 def credential_get(store: ConfigStore, request: Mapping[str, str], name: str | None = None) -> dict[str, str] | None:
