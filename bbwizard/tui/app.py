@@ -8,17 +8,15 @@ opener come in through `WizardApp.__init__`, so tests freeze time and point at t
 from __future__ import annotations
 
 import asyncio
-import gc
-import logging
 import os
-import traceback
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -27,45 +25,15 @@ from textual.worker import Worker, WorkerState
 from bbwizard.errors import BBWizardError, SignInRequired
 from bbwizard.records import Record
 from bbwizard.secret import Secret, redact
+from bbwizard.tui.crash import SecretSafeApp, write_crash_log
 from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
 
 # The modals (bbwizard.tui.screens.modals) are imported where one is shown: most starts show none.
-
-log = logging.getLogger("bbwizard.tui")
 
 # Refresh on our own when less than this is left (the core's default margin).
 AUTO_REFRESH_BEFORE = timedelta(minutes=5)
 # After a failed automatic refresh, wait this long before trying again.
 AUTO_REFRESH_PAUSE = timedelta(seconds=30)
-
-
-_imports_frozen = False
-_thresholds: tuple[int, int, int] | None = None
-# Young objects between two collections while the first step is being built (Python's default: 700).
-START_UP_GC_THRESHOLD = 10_000
-
-
-def freeze_imports() -> None:
-    """Once per process, before the first app starts: what is allocated by then (Textual's and
-    Rich's modules and classes, ours) lives as long as the process, so move it out of the cyclic
-    collector's generations. Start-up allocates a lot (styles, strips, messages), and each full
-    collection it triggers would walk all of that again. Until the first step is drawn
-    (`start_up_done`), the collector also runs less often. Only once, so a process that builds
-    many apps (the tests) does not keep their leftovers."""
-    global _imports_frozen, _thresholds
-    if not _imports_frozen:
-        _imports_frozen = True
-        gc.freeze()
-        _thresholds = gc.get_threshold()
-        gc.set_threshold(max(START_UP_GC_THRESHOLD, _thresholds[0]), *_thresholds[1:])
-
-
-def start_up_done() -> None:
-    """The first step is on the screen: the collector's usual pace again."""
-    global _thresholds
-    if _thresholds is not None:
-        gc.set_threshold(*_thresholds)
-        _thresholds = None
 
 
 def utc_now() -> datetime:
@@ -127,7 +95,61 @@ class FlowState(Record):
         self.clone_plan = {} if clone_plan is None else clone_plan
 
 
-class WizardApp(App[int]):
+#: Every step of the wizard, in order: its key (a screen's `STEP`) and its title.
+STEPS: dict[str, str] = {
+    "profiles": "Profiles",
+    "consumer": "OAuth consumer",
+    "authorize": "Grant access in the browser",
+    "code": "Paste the code",
+    "token": "Token",
+    "repositories": "Repositories",
+    "clone": "Clone",
+}
+
+
+@dataclass
+class Road:
+    """The steps this run of the wizard goes through, as far as it knows: "Step i of n" counts them.
+
+    A saved profile goes from Profiles straight to Repositories; a sign-in goes through the
+    consumer and a token; a private consumer's own identity needs no browser and no code; the Code
+    step comes only when the code is pasted (always, for a callback URL off this machine)."""
+
+    profiles: bool = False  # the run started at the saved profiles
+    sign_in: bool = True  # through the consumer and a new token, not with a saved profile
+    own_identity: bool = False
+    paste: bool = False
+
+    def steps(self) -> list[str]:
+        steps = ["profiles"] if self.profiles else []
+        if self.sign_in:
+            steps.append("consumer")
+            if not self.own_identity:
+                steps.append("authorize")
+                if self.paste:
+                    steps.append("code")
+            steps.append("token")
+        return [*steps, "repositories", "clone"]
+
+    def heading(self, step: str) -> str:
+        """"Step 2 of 5 · Grant access in the browser"; a step off the road has its title alone."""
+        title = STEPS.get(step, step)
+        steps = self.steps()
+        if step not in steps:
+            return title
+        return f"Step {steps.index(step) + 1} of {len(steps)} · {title}"
+
+
+def pastes_the_code(callback_url: str | None) -> bool:
+    """A callback URL off this machine: the browser's redirect can't be caught, the code is pasted."""
+    if not callback_url:
+        return False
+    from bbwizard.loopback import is_loopback_url
+
+    return not is_loopback_url(callback_url)
+
+
+class WizardApp(SecretSafeApp):
     """`bbwizard`: from an OAuth consumer to a cloned repository, with the keyboard."""
 
     CSS_PATH = "bbwizard.tcss"
@@ -157,7 +179,6 @@ class WizardApp(App[int]):
         on_hangup: Callable[[], None] | None = None,
         clone_dir: str | Path | None = None,
     ) -> None:
-        freeze_imports()
         super().__init__()
         self._store = store
         self.clock = clock or utc_now
@@ -173,6 +194,7 @@ class WizardApp(App[int]):
         self.on_hangup = on_hangup
         self.clone_dir = clone_dir  # where clones go when the profile names no folder (the demo's own)
         self.flow = FlowState()
+        self.road = Road()
         self._last_auto_refresh: datetime | None = None
 
     # Injected pieces
@@ -227,7 +249,9 @@ class WizardApp(App[int]):
             if not answer.done():  # the flow may have been cancelled meanwhile
                 answer.set_result(form)
 
-        screen = ConsumerScreen(self.consumer_prefill())
+        prefill = self.consumer_prefill()
+        self.road = Road(paste=pastes_the_code(prefill.callback_url))
+        screen = ConsumerScreen(prefill)
         screen.first_step = True
         self.push_screen(screen, answered)
         return answer
@@ -246,6 +270,7 @@ class WizardApp(App[int]):
                 if step == "profiles":
                     from bbwizard.tui.screens.profiles import ProfilesScreen
 
+                    self.road = Road(profiles=True, sign_in=False)
                     choice = await self.push_screen_wait(ProfilesScreen())
                     if choice is BACK:
                         self.exit(0)
@@ -267,7 +292,10 @@ class WizardApp(App[int]):
                     else:
                         from bbwizard.tui.screens.consumer import ConsumerScreen
 
-                        screen = ConsumerScreen(self.consumer_prefill())
+                        prefill = self.consumer_prefill()
+                        self.road.sign_in, self.road.own_identity = True, False
+                        self.road.paste = pastes_the_code(prefill.callback_url)
+                        screen = ConsumerScreen(prefill)
                         screen.first_step = not await self.has_profiles()
                         form = await self.push_screen_wait(screen)
                     if form is BACK:
@@ -277,6 +305,8 @@ class WizardApp(App[int]):
                         self.exit(0)
                         return
                     flow.form = form
+                    self.road.own_identity = form.use_client_credentials
+                    self.road.paste = pastes_the_code(form.callback_url)
                     step = "token" if form.use_client_credentials else "authorize"
 
                 elif step == "authorize":
@@ -287,9 +317,11 @@ class WizardApp(App[int]):
                         step = "consumer"
                     elif isinstance(outcome, PasteRequested):
                         flow.authorization = outcome.authorization
+                        self.road.paste = True
                         step = "code"
                     else:
                         flow.authorization, flow.code = outcome.authorization, outcome.code
+                        self.road.paste = pastes_the_code(flow.form.callback_url)
                         step = "token"
 
                 elif step == "code":
@@ -505,7 +537,7 @@ class WizardApp(App[int]):
         if isinstance(screen, HelpModal):
             return
         text = getattr(screen, "HELP", "") or "Escape goes back, ctrl+q quits, ctrl+p opens the command palette."
-        title = getattr(screen, "STEP", "") or "bbwizard"
+        title = getattr(screen, "heading", "") or "bbwizard"
         self.push_screen(HelpModal(title, text + GLOBAL_HELP))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -587,7 +619,7 @@ class WizardApp(App[int]):
     async def show_unexpected(self, error: BaseException) -> None:
         from bbwizard.tui.screens.modals import ErrorModal
 
-        where = self.write_crash_log(error)
+        where = write_crash_log(error)
         await self.push_screen_wait(
             ErrorModal(
                 "Something went wrong",
@@ -595,22 +627,6 @@ class WizardApp(App[int]):
                 f"Details, without secrets, are in {where}. Press Enter to go back and try again.",
             )
         )
-
-    def write_crash_log(self, error: BaseException) -> str:
-        text = redact("".join(traceback.format_exception(type(error), error, error.__traceback__)))
-        log.error("unexpected error: %s", text)
-        try:
-            import platformdirs
-
-            folder = platformdirs.user_log_path("bbwizard")
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "wizard.log"
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(f"{utc_now().isoformat()} {text}\n")
-            os.chmod(path, 0o600)
-            return str(path)
-        except OSError:
-            return "the Textual log"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -645,22 +661,6 @@ class WizardApp(App[int]):
             while self.screen is not screen:
                 self.pop_screen()
             screen.dismiss(BACK)
-
-    def _fatal_error(self) -> None:
-        # Textual's own crash report prints local variables; one of them may hold a token.
-        import sys
-
-        error = sys.exc_info()[1] or self._exception
-        text = "bbwizard stopped on an unexpected error."
-        if error is not None:
-            where = self.write_crash_log(error)
-            text = (
-                f"bbwizard stopped on an unexpected error ({type(error).__name__}): {redact(str(error))}\n"
-                f"Details, without secrets: {where}"
-            )
-        from rich.text import Text
-
-        self.panic(Text(text))
 
 
 GLOBAL_HELP = """

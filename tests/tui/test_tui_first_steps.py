@@ -14,7 +14,9 @@ from bbwizard.tui.screens.modals import ConfirmModal, ErrorModal, HelpModal
 from bbwizard.tui.screens.profiles import ProfilesScreen
 from bbwizard.tui.screens.repositories import RepositoriesScreen
 from bbwizard.tui.screens.token import TokenScreen
-from bbwizard.tui.widgets.footer import StepFooter
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
 from bbwizard.tui.widgets.status import StatusBar, format_duration
 
 SIZE = (100, 30)
@@ -32,6 +34,11 @@ def form_values(app) -> dict[str, str]:
 def escape_key(app) -> str:
     """What the keys line offers for escape on the current screen."""
     return app.screen.active_bindings["escape"].binding.description
+
+
+def footer_descriptions(screen) -> list[str]:
+    """The keys Textual's Footer shows on ``screen``, left of the command palette's."""
+    return [key.description for key in screen.query(FooterKey) if not key.has_class("-command-palette")]
 
 
 def profile_rows(app) -> dict[str, dict[str, str]]:
@@ -265,7 +272,8 @@ async def test_refused_code_shows_the_sentence_and_offers_no_continue(make_app, 
         for line in ("token-user", "token-scopes", "token-expiry", "token-saved"):
             assert not screen.query_one(f"#{line}").display, line
         assert "enter" not in screen.active_bindings
-        keys = [key.description for key in screen.query_one(StepFooter).shown_keys[0]]
+        await waiter_for(pilot).until(lambda: footer_descriptions(screen), "the Footer's keys")
+        keys = footer_descriptions(screen)
         assert "Continue" not in keys and "Back" in keys
         await pilot.press("enter")
         await pilot.pause()
@@ -329,14 +337,10 @@ async def test_bottom_lines_hold_at_60_by_20(make_app, emulator, signed_in, wait
         keys = [column.key.value for column in table.ordered_columns]
         widths = [column.get_render_width(table) for column in table.ordered_columns]
         assert sum(widths[: keys.index("token") + 1]) <= table.size.width  # the state is in view
-        footer = app.screen.query_one(StepFooter)
-        keys, palette = footer.shown_keys
-        drawn = footer.render_line(0).text
-        left = drawn[: footer.size.width + palette.start]
-        labels = [f" {key.display} {key.description} " for key in keys]
-        whole = [label for index, label in enumerate(labels) if left.startswith("".join(labels[: index + 1]))]
-        assert left.rstrip() == "".join(whole).rstrip()  # no key cut in half under the palette's
-        assert drawn.endswith("^p palette ")
+        footer = app.screen.query_one(Footer)
+        palette = await wait.until(lambda: footer.query(".-command-palette"), "the palette's key")
+        assert footer.region.y == SMALL[1] - 1 and footer.region.width == SMALL[0]
+        assert palette.first().region.right == SMALL[0]  # whole, against the right edge
 
         await pilot.press("enter")
         await wait.screen(RepositoriesScreen)
@@ -347,10 +351,10 @@ async def test_bottom_lines_hold_at_60_by_20(make_app, emulator, signed_in, wait
         countdown = line.index("token expires in")
         assert line[:countdown].endswith("…  "), line  # the left part ends in an ellipsis, two cells before
         assert line.startswith("profile: work-laptop  user: A"), line
-        for widget in (app.screen.query_one("#body"), status, app.screen.query_one(StepFooter)):
+        for widget in (app.screen.query_one("#body"), status, app.screen.query_one(Footer)):
             assert widget.region.bottom <= SMALL[1]
         assert status.region.y == app.screen.query_one("#body").region.bottom
-        assert app.screen.query_one(StepFooter).region.y == status.region.bottom
+        assert app.screen.query_one(Footer).region.y == status.region.bottom
 
 
 async def test_dialogs_fit_at_60_by_20(make_app, emulator, signed_in, waiter_for):

@@ -224,7 +224,7 @@ async def test_f1_shows_help_for_the_step(make_app, emulator):
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpModal)
-        assert text_of(app, "dialog-title") == "Help: Step 2 of 7 · OAuth consumer"
+        assert text_of(app, "dialog-title") == "Help: Step 1 of 5 · OAuth consumer"
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ConsumerScreen)

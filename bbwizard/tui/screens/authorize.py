@@ -16,7 +16,7 @@ from textual.widgets import Button, Static
 from bbwizard.errors import AuthorizationDenied, BBWizardError
 from bbwizard.loopback import ssh_forward_hint
 from bbwizard.tui.browser import has_display
-from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
+from bbwizard.tui.screens.base import WizardStep
 
 
 @dataclass
@@ -41,8 +41,7 @@ def is_loopback(url: str) -> bool:
 
 
 class AuthorizeScreen(WizardStep[Any]):
-    STEP = "Step 3 of 7 · Grant access in the browser"
-    CSS_PATH = STEPS_CSS
+    STEP = "authorize"
     HELP = """\
 # Grant access
 

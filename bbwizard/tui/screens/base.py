@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.geometry import Size
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
-from bbwizard.tui.widgets.footer import StepFooter
 from bbwizard.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
     from bbwizard.tui.app import WizardApp
 
 T = TypeVar("T")
-
-# The later steps' and the modals' stylesheet, loaded by those screens when the first of them is
-# shown (bbwizard.tcss, the app's, has the shared rules and the steps a start can show first).
-STEPS_CSS = Path(__file__).parent.parent / "steps.tcss"
 
 
 class Back:
@@ -56,7 +49,9 @@ SIGN_IN_AGAIN = SignInAgain()
 class WizardStep(Screen[T], Generic[T]):
     """A step of the wizard. Subclasses yield their widgets from `compose_body`."""
 
+    # The step's key in the app's table of steps (`app.STEPS`), which gives its title and number.
     STEP: ClassVar[str] = ""
+    heading = ""  # "Step 2 of 5 · Grant access in the browser", as drawn
     HELP: ClassVar[str] = ""
     # Each step focuses what a person types into first, in on_mount; Textual's automatic focus
     # would race with it and sometimes pick the first Input instead.
@@ -73,48 +68,29 @@ class WizardStep(Screen[T], Generic[T]):
     QUIT_DETAIL: ClassVar[str] = "Nothing is lost: saved profiles stay saved."
 
     _resumed = False
-    _styled_with_own_css = False
 
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Runs before Screen's own handler. A step is made fresh for each push, and Textual styled
-        # every widget when compose mounted it (after all its siblings), so restyling the whole
-        # screen on the first resume only redoes that work (a third of the start-up's CSS time).
-        # Later resumes (a modal closed) keep Textual's behaviour.
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Runs before Screen's own handler (Textual dispatches a class's handlers along its MRO).
+        # A step is made fresh for each push, and Textual styled every widget when compose mounted
+        # it, so restyling the whole screen on the first resume only redoes that work. Later
+        # resumes (a modal closed) keep Textual's behaviour.
         if not self._resumed:
             self._resumed = True
-            if self._styled_with_own_css:
-                event.refresh_styles = False
-            from bbwizard.tui.app import start_up_done
-
-            self.call_after_refresh(start_up_done)
-
-    def _screen_resized(self, size: Size) -> None:
-        # Textual lays a screen out again for every Resize it gets, even at the size it is laid out
-        # at: a step's first layout resizes the step itself, and at start-up the app passes the
-        # terminal's size on twice (the driver's report and its own), so the first step was laid
-        # out three times before it could be typed into. Layout requests do not come this way
-        # (they go through the update timer), so an unchanged size has nothing to redo.
-        if size == self._compositor.size and self.is_attached:
-            return
-        super()._screen_resized(size)
+            event.refresh_styles = False
 
     @property
     def wizard(self) -> WizardApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        # Where asyncio has eager tasks (Python 3.12+), Textual's app.run() composes a pushed screen
-        # inside push_screen, before it reads the screen's CSS_PATH: the widgets were then styled
-        # without this step's rules, and only Textual's restyle on resume gives them their look.
-        self._styled_with_own_css = all(self.app.stylesheet.has_source(str(path), "") for path in self.css_path)
+        self.heading = self.wizard.road.heading(self.STEP)
         with Vertical(id="body"):
-            yield Static(self.STEP, id="step-title", markup=False)
+            yield Static(self.heading, id="step-title", markup=False)
             yield from self.compose_body()
-        # Under the body (height 1fr) in the screen's vertical layout: the status bar, then the keys.
-        # Not docked: two widgets docked at the bottom overlap, and a container for them is one
-        # more widget to style and lay out on every step's start.
+        # Under the body (height 1fr) in the screen's vertical layout, the status bar; the keys
+        # (Textual's Footer) are docked under it.
         yield StatusBar(id="status-bar")
-        yield StepFooter()
+        yield Footer()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -145,9 +121,3 @@ class WizardStep(Screen[T], Generic[T]):
         line.update(text)
         for name in ("error", "warning", "ok", "busy"):
             line.set_class(name == state, name)
-
-    def run_in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """For tests and the flow: call a sync core function off the event loop."""
-        import asyncio
-
-        return asyncio.to_thread(func, *args, **kwargs)

@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Log, ProgressBar, Se
 
 from bbwizard.errors import BBWizardError, CloneCancelled
 from bbwizard.secret import printable, redact
-from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
+from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryRow
 from bbwizard.tui.widgets.status import display_path
 
@@ -56,8 +56,7 @@ def safe_id(index: int) -> str:
 
 
 class CloneScreen(WizardStep[Any]):
-    STEP = "Step 7 of 7 · Clone"
-    CSS_PATH = STEPS_CSS
+    STEP = "clone"
     # Below 100 columns a repository's name gets its own line, so the branch and the destination
     # keep room to be read and typed into.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -398,7 +397,6 @@ class DemoFinishedScreen(WizardStep[Any]):
     """After the demo's last step: where everything went, before quitting removes it."""
 
     STEP = "The demo is done"
-    CSS_PATH = STEPS_CSS
     HELP = """\
 # The demo is done
 

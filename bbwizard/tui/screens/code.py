@@ -11,7 +11,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
 from bbwizard.errors import BBWizardError
-from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
+from bbwizard.tui.screens.base import WizardStep
 
 
 class PastedCodeValidator(Validator):
@@ -34,8 +34,7 @@ class PastedCodeValidator(Validator):
 
 
 class CodeScreen(WizardStep[Any]):
-    STEP = "Step 4 of 7 · Paste the code"
-    CSS_PATH = STEPS_CSS
+    STEP = "code"
     HELP = """\
 # Paste the code
 

@@ -82,7 +82,7 @@ def field_problems(name: str, key: str, has_secret: bool, callback: str) -> dict
 
 
 class ConsumerScreen(WizardStep[Any]):
-    STEP = "Step 2 of 7 · OAuth consumer"
+    STEP = "consumer"
     HELP = """\
 # The OAuth consumer
 

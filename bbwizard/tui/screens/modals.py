@@ -8,13 +8,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from bbwizard.tui.screens.base import STEPS_CSS
 
 
 class _ClosingModal(ModalScreen[None]):
     """A dialog whose one button (``#dialog-ok``) has the focus and closes it, as escape does."""
 
-    CSS_PATH = STEPS_CSS
     FOCUS = "#dialog-ok"
 
     def on_mount(self) -> None:
@@ -52,7 +50,6 @@ class ErrorModal(_ClosingModal):
 class ConfirmModal(ModalScreen[bool]):
     """A question with Yes and No; No is focused so a stray Enter does no harm."""
 
-    CSS_PATH = STEPS_CSS
 
     BINDINGS = [
         Binding("escape", "answer(False)", "No", id="confirm-no", tooltip="Answer no"),

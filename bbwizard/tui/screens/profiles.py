@@ -63,7 +63,7 @@ def minutes_text(left: timedelta) -> str:
 
 
 class ProfilesScreen(WizardStep[Any]):
-    STEP = "Step 1 of 7 · Profiles"
+    STEP = "profiles"
     HELP = """\
 # Profiles
 

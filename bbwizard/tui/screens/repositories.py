@@ -14,7 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from bbwizard.errors import BBWizardError
-from bbwizard.tui.screens.base import STEPS_CSS, WizardStep
+from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryList, RepositoryRow
 
 
@@ -26,8 +26,7 @@ def count_text(loaded: int, total: int | None, done: bool) -> str:
 
 
 class RepositoriesScreen(WizardStep[Any]):
-    STEP = "Step 6 of 7 · Repositories"
-    CSS_PATH = STEPS_CSS
+    STEP = "repositories"
     HELP = """\
 # Repositories
 
