@@ -536,9 +536,24 @@ class WizardApp(SecretSafeApp):
         screen = self.screen
         if isinstance(screen, HelpModal):
             return
-        text = getattr(screen, "HELP", "") or "Escape goes back, ctrl+q quits, ctrl+p opens the command palette."
+        text = getattr(screen, "HELP", "") or "The keys below work here."
         title = getattr(screen, "heading", "") or "bbwizard"
-        self.push_screen(HelpModal(title, text + GLOBAL_HELP))
+        self.push_screen(HelpModal(title, f"{text}\n{self.keys_help(screen)}"))
+
+    def keys_help(self, screen: Screen[Any]) -> str:
+        """The keys that work on `screen` now, as a Markdown table made from the bindings (the
+        focused widget's, the step's, the app's): what the Footer shows."""
+        rows: dict[str, str] = {}
+        for binding_key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not active.enabled or not binding.description or binding_key in rows:
+                continue
+            # Ours (each has an id), and Textual's quit and palette; not every text box's editing keys.
+            if binding.id is None and binding.action not in ("quit", "app.quit", "command_palette"):
+                continue
+            what = binding.tooltip or binding.description
+            rows[binding_key] = f"| {self.get_key_display(binding)} | {what} |"
+        return "## Keys\n\n| key | what it does |\n|---|---|\n" + "\n".join(rows.values()) + "\n"
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Refresh token", "Get a fresh access token now, through the refresh token", self.action_refresh_token)
@@ -662,18 +677,5 @@ class WizardApp(SecretSafeApp):
                 self.pop_screen()
             screen.dismiss(BACK)
 
-
-GLOBAL_HELP = """
-
-## Everywhere
-
-| key | what it does |
-|---|---|
-| escape | go back one step (on the first step: quit, after asking) |
-| ctrl+q | quit |
-| ctrl+p | command palette: refresh token, switch profile, copy token, open config folder |
-| r | refresh the token now (when no text box has the focus) |
-| f1 | this help |
-"""
 
 __all__ = ["WizardApp", "ConsumerPrefill", "WizardStep", "BACK"]

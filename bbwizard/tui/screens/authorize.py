@@ -67,16 +67,15 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
         self.form = form
         self.authorization: Any = None
         self.catcher: Any = None
-        self.port: int | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="authorize"):
             yield Static("Open this address in a browser and grant access:", classes="note", markup=False)
             yield Static("", id="authorize-url", markup=False)
             with Horizontal(id="authorize-buttons"):
-                yield Button("Open in browser (o)", id="open", variant="primary")
-                yield Button("Copy address (c)", id="copy")
-                yield Button("Paste the code (p)", id="paste")
+                yield Button("Open in browser", id="open", variant="primary", action="screen.open")
+                yield Button("Copy address", id="copy", action="screen.copy")
+                yield Button("Paste the code", id="paste", action="screen.paste")
             with Horizontal(id="waiting-line"):
                 yield Static("◌", id="waiting-mark", markup=False)
                 yield Static("", id="waiting", markup=False)
@@ -138,7 +137,6 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
             self.say("browser-result", f"{error} Press p to paste the code instead.", "error")
             return
         self.catcher = catcher
-        self.port = catcher.port
         self.query_one("#waiting-line").display = True
         self.say("waiting", f"waiting for the browser… (port {catcher.port})")
         try:
@@ -192,14 +190,6 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
             self.say("browser-result", "Grant access in the browser; this screen goes on by itself.", "ok")
         else:
             self.say("browser-result", "After you grant access, press p and paste the address the browser lands on.")
-
-    @staticmethod
-    def _button_action(button_id: str) -> str:
-        return {"open": "open", "copy": "copy", "paste": "paste"}[button_id]
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        getattr(self, f"action_{self._button_action(event.button.id or '')}")()
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.authorization.url)

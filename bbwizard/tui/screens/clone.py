@@ -74,14 +74,9 @@ marked as you type, and the clones don't start until it is fixed.
 
 The clones run side by side, each with its progress bar; git's output (without any secret) goes to
 the log pane. The token reaches git through bbwizard's credential helper, never on the command line
-or in `.git/config`, so `git pull` keeps working later.
-
-| key | what it does |
-|---|---|
-| ctrl+s | start cloning |
-| ctrl+b | choose `develop` wherever a repository has it |
-| escape | cancel the clones (while they run), or go back (the selection and these choices stay) |
-| enter | when done: finish |
+or in `.git/config`, so `git pull` keeps working later. While the clones run, escape cancels
+them; before, it goes back, and the selection and these choices stay. When they are done, Enter
+finishes.
 """
 
     BINDINGS = [
@@ -134,7 +129,7 @@ or in `.git/config`, so `git pull` keeps working later.
                     with Horizontal(classes="clone-progress-row"):
                         yield ProgressBar(total=100, show_eta=False, classes="clone-progress", id=f"progress-{index}")
                         yield Static("ready", classes="clone-state", id=f"state-{index}", markup=False)
-        yield Button("Clone (ctrl+s)", id="clone-go", variant="success")
+        yield Button("Clone", id="clone-go", variant="success")
         yield Log(id="clone-log", highlight=False, max_lines=2000)
         yield Static("", id="clone-result", markup=False)
 
@@ -401,12 +396,8 @@ class DemoFinishedScreen(WizardStep[Any]):
 # The demo is done
 
 The demo's clones and its config live in a temporary folder that bbwizard removes when you quit,
-with the emulator. Look at them from another terminal before you quit.
-
-| key | what it does |
-|---|---|
-| enter | quit (the demo's folder is removed) |
-| escape | back to the repositories, to clone more |
+with the emulator. Look at them from another terminal before you quit; escape goes back to the
+repositories, to clone more.
 """
 
     BINDINGS = [Binding("enter", "quit_demo", "Quit", id="demo-quit", tooltip="Quit; the demo's folder is removed")]
@@ -436,7 +427,7 @@ with the emulator. Look at them from another terminal before you quit.
             id="demo-where",
             markup=False,
         )
-        yield Button("Quit and remove the demo folder (enter)", id="demo-quit", variant="primary")
+        yield Button("Quit and remove the demo folder", id="demo-quit", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#demo-quit", Button).focus()

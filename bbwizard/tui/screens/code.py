@@ -41,12 +41,7 @@ class CodeScreen(WizardStep[Any]):
 After you grant access, the browser lands on your callback address with `?code=…` in it.
 Paste the whole address, or only the code. Spaces, quotes and the address around the code are
 handled. An address from another attempt (a different `state`) is refused, to keep a stranger's
-code out.
-
-| key | what it does |
-|---|---|
-| enter | use the code |
-| escape | back to the browser step |
+code out. Enter uses the code; escape goes back to the browser step.
 """
 
     def __init__(self, authorization: Any) -> None:

@@ -95,13 +95,8 @@ Workspace settings → OAuth consumers → Add consumer.
 - Tick the permissions **Account: Read** and **Repositories: Read**.
 
 **Check** asks Bitbucket whether it knows the key and secret, before any browser opens.
-A *private* consumer can also act as its owner without a browser.
-
-| key | what it does |
-|---|---|
-| enter | next field; on the last one, check |
-| ctrl+t | check the consumer |
-| ctrl+n | continue |
+A *private* consumer can also act as its owner without a browser. Enter moves to the next field;
+on the last one it checks.
 """
 
     BINDINGS = [

@@ -32,22 +32,23 @@ def missing_scopes(profile: Any) -> list[str]:
 
 def token_state_text(profile: Any, now: datetime) -> tuple[str, str]:
     """"fresh", "expires in 12 min", "expired, refreshable", "must sign in", "scope missing:
-    repository", with a colour."""
+    repository", with its state: `ok`, `warning` or `error` (the table's colours for them are in
+    the stylesheet)."""
     state = profile.token_state(now, WARN_BEFORE)
     if state == "signed_out" or not profile.access_token:
-        return "must sign in", "red"
+        return "must sign in", "error"
     missing = missing_scopes(profile)
     if missing:
         # A refresh keeps the scopes: only ticking the permission and signing in again helps.
-        return f"scope missing: {', '.join(missing)}", "red"
+        return f"scope missing: {', '.join(missing)}", "error"
     if state == "expired":
         if profile.refresh_token or profile.grant == "client_credentials":
-            return "expired, refreshable", "yellow"
-        return "expired, must sign in", "red"
+            return "expired, refreshable", "warning"
+        return "expired, must sign in", "error"
     left = profile.expires_at - now
     if state == "expiring":
-        return f"expires in {minutes_text(left)}", "yellow"
-    return f"fresh ({minutes_text(left)} left)", "green"
+        return f"expires in {minutes_text(left)}", "warning"
+    return f"fresh ({minutes_text(left)} left)", "ok"
 
 
 def site_label(site_url: str) -> str:
@@ -62,6 +63,15 @@ def minutes_text(left: timedelta) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
+class ProfileTable(DataTable[Text]):
+    """The saved profiles; a token's state is drawn in its state's colour, from the stylesheet."""
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"profile-table--ok", "profile-table--warning", "profile-table--error"}
+
+    def state_text(self, text: str, state: str) -> Text:
+        return Text(text, style=self.get_component_rich_style(f"profile-table--{state}", partial=True))
+
+
 class ProfilesScreen(WizardStep[Any]):
     STEP = "profiles"
     HELP = """\
@@ -69,14 +79,8 @@ class ProfilesScreen(WizardStep[Any]):
 
 Each profile is an OAuth consumer and its tokens, saved in `config.toml` (mode 0600).
 Pick one to go straight to your repositories; an expired token is refreshed on the way,
-and when it can't be, you sign in again with the consumer filled in.
-
-| key | what it does |
-|---|---|
-| enter | continue with the profile under the cursor |
-| n | a new profile (a new consumer) |
-| d | delete the profile under the cursor (asks first) |
-| escape | quit (asks first) |
+and when it can't be, you sign in again with the consumer filled in. Deleting a profile asks
+first; so does escape, which quits here.
 """
     QUIT_DETAIL = "The profiles stay saved; `bbwizard` shows them again next time."
 
@@ -97,7 +101,7 @@ and when it can't be, you sign in again with the consumer filled in.
 
     def compose_body(self) -> ComposeResult:
         yield Static("Continue with a saved profile, or press n for a new one.", classes="note", markup=False)
-        table: DataTable[Any] = DataTable(id="profiles", cursor_type="row", zebra_stripes=True)
+        table = ProfileTable(id="profiles", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="profiles-result", markup=False)
 
@@ -119,13 +123,13 @@ and when it can't be, you sign in again with the consumer filled in.
 
     def tick(self) -> None:
         """Redraw the token cells whose state changed since they were drawn."""
-        table = self.query_one("#profiles", DataTable)
+        table = self.query_one("#profiles", ProfileTable)
         now = self.wizard.now()
         for name, profile in self.profiles.items():
             state = token_state_text(profile, now)
             if self.states.get(name) != state and name in table.rows:
                 self.states[name] = state
-                table.update_cell(name, "token", Text(state[0], style=state[1]), update_width=True)
+                table.update_cell(name, "token", table.state_text(*state), update_width=True)
 
     @work(group="profiles", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
@@ -143,7 +147,7 @@ and when it can't be, you sign in again with the consumer filled in.
         self.default = default
         self.loaded = True
         self.states.clear()
-        table = self.query_one("#profiles", DataTable)
+        table = self.query_one("#profiles", ProfileTable)
         # The token's state right after the name: on a narrow terminal it is what must stay in view.
         columns = [("Profile", "name"), ("Token", "token"), ("User", "user"), ("Workspaces", "workspaces")]
         # The site only tells profiles apart when they are on different ones.
@@ -152,11 +156,11 @@ and when it can't be, you sign in again with the consumer filled in.
         now = self.wizard.now()
         rows = []
         for name, profile in sorted(self.profiles.items(), key=lambda item: (item[0] != default, item[0])):
-            state, colour = self.states[name] = token_state_text(profile, now)
+            state, tone = self.states[name] = token_state_text(profile, now)
             workspaces = getattr(profile, "workspaces", None)
             cells = [
                 Text(f"{name} (default)" if name == default else name),
-                Text(state, style=colour),
+                table.state_text(state, tone),
                 Text(printable(user_label(profile.user)) or "—"),
                 Text(str(len(workspaces)) if workspaces else "—"),
             ]

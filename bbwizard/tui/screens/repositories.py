@@ -34,16 +34,9 @@ Workspaces are on the left, the chosen workspace's repositories on the right, mo
 updated first. They stream in as Bitbucket answers.
 
 Type in the filter box: letters match in order anywhere in a repository's name, slug, project or
-language (fuzzy), and the matched letters are highlighted.
-
-| key | what it does |
-|---|---|
-| / | go to the filter box |
-| tab | move between workspaces, filter and repositories |
-| space | select or unselect the repository under the cursor |
-| s | sort by last update or by name |
-| escape | in the filter box: clear it, then leave the box; elsewhere: back one step |
-| enter | clone the selected repositories (or the one under the cursor) |
+language (fuzzy), and the matched letters are highlighted. Escape in the filter box clears it,
+a second escape leaves the box. Tab moves between workspaces, filter and repositories; Enter clones
+the selected repositories, or the one under the cursor.
 """
 
     BINDINGS = [

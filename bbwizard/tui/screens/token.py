@@ -6,7 +6,6 @@ import asyncio
 from datetime import timezone
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,20 +21,18 @@ def widget_text(widget: Static) -> str:
     return str(getattr(widget.visual, "plain", widget.visual))
 
 
-def scopes_line(granted: list[str] | None) -> Text:
-    """Granted scopes in green; each missing one in red with the consumer permission to tick."""
+def scopes_line(granted: list[str] | None) -> tuple[str, str | None]:
+    """The granted scopes, and each missing one with the consumer permission to tick; with the
+    line's state class (`ok`, or `error` when one is missing)."""
     from bbwizard.oauth import PERMISSION_FOR_SCOPE, missing_scopes
 
-    text = Text()
-    text.append("Scopes: ")
     if granted is None:
-        text.append("(Bitbucket did not say)")
-        return text
-    text.append(" ".join(granted) or "(none)", style="green" if granted else "")
-    for scope in missing_scopes(granted):
-        text.append("  missing: ", style="bold red")
-        text.append(f"{scope} (tick “{PERMISSION_FOR_SCOPE[scope]}” in the consumer)", style="red")
-    return text
+        return "Scopes: (Bitbucket did not say)", None
+    text = "Scopes: " + (" ".join(granted) or "(none)")
+    missing = missing_scopes(granted)
+    for scope in missing:
+        text += f"  missing: {scope} (tick “{PERMISSION_FOR_SCOPE[scope]}” in the consumer)"
+    return text, "error" if missing else "ok"
 
 
 class TokenScreen(WizardStep[Any]):
@@ -47,12 +44,8 @@ The code from the browser is exchanged, once, for an access token (valid about t
 refresh token. bbwizard then asks Bitbucket who the token belongs to and saves the profile, so that
 later `bbwizard clone`, `bbwizard token` and git's credential helper can use it.
 
-Missing scopes are shown in red with the box to tick in the consumer's settings; after ticking it,
+Missing scopes are named, with the box to tick in the consumer's settings; after ticking it,
 press escape and sign in again.
-
-| key | what it does |
-|---|---|
-| enter | go on to the repositories |
 """
 
     BINDINGS = [
@@ -76,7 +69,7 @@ press escape and sign in again.
                 yield Static("", id="exchange", markup=False)
             # Shown as they are filled: after a refused code only the sentence saying so is there.
             yield Static("", id="token-user", classes="hidden", markup=False)
-            yield Static("", id="token-scopes", classes="hidden")
+            yield Static("", id="token-scopes", classes="hidden", markup=False)
             yield Static("", id="token-expiry", classes="hidden", markup=False)
             yield Static("", id="token-saved", classes="hidden", markup=False)
             yield Static("", id="token-result", classes="hidden", markup=False)
@@ -173,8 +166,7 @@ press escape and sign in again.
     def show_profile(self, profile: Any, store: Any, user_error: BBWizardError | None = None) -> None:
         self.shown = True
         self.say("token-user", f"Signed in as {printable(profile.user.label) if profile.user else 'an unknown user'}", "ok")
-        self.query_one("#token-scopes", Static).update(scopes_line(self.granted))
-        self.query_one("#token-scopes").remove_class("hidden")
+        self.say("token-scopes", *scopes_line(self.granted))
         self.show_expiry()
         self.say("token-saved", f"Saved as profile “{profile.name}” in {display_path(store.path)}")
         from bbwizard.oauth import PERMISSION_FOR_SCOPE, missing_scopes
