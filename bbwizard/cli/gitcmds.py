@@ -187,10 +187,8 @@ def run_clone(args: argparse.Namespace) -> int:
 
     display = _LiveBars(refs) if sys.stderr.isatty() else _QuietDisplay(refs)
 
-    def single() -> list[git.CloneResult]:
-        # One clone needs no event loop: importing and starting asyncio would cost this command
-        # about a tenth of a second (issue 4's benchmark), for nothing.
-        result = git.clone_repository_sync(
+    async def single() -> list[git.CloneResult]:
+        result = await git.clone_repository(
             profile,
             refs[0].workspace,
             refs[0].slug,
@@ -220,20 +218,18 @@ def run_clone(args: argparse.Namespace) -> int:
             branch_fallback=True,
         )
 
+    import asyncio
+
+    stopped_by: list[int] = []
     try:
         with display:
-            if args.into is None:
-                results = single()
-            else:
-                import asyncio
-
-                results = asyncio.run(several())
+            results = asyncio.run(_stopped_by_signals(single() if args.into is None else several(), stopped_by))
     except CloneCancelled as error:
-        output.warn(str(error))
-        return EXIT_CANCELLED
+        _say_if_heard(output.warn, str(error))
+        return _cancelled_exit(stopped_by)
     except KeyboardInterrupt:
-        output.warn("Cancelled.")
-        return EXIT_CANCELLED
+        _say_if_heard(output.warn, "Cancelled.")
+        return _cancelled_exit(stopped_by)
 
     for result in results:
         if result.ok and result.missing_branch:
@@ -254,6 +250,49 @@ def run_clone(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     output.ok(f"Cloned {len(results)} repositories.")
     return EXIT_OK
+
+
+async def _stopped_by_signals(work, stopped_by: list[int]):  # noqa: ANN001, ANN202 - a coroutine and its result
+    """Await ``work``; SIGTERM or SIGHUP (a closed terminal) cancel it as Ctrl+C does (``asyncio.run``
+    turns Ctrl+C into a cancel itself), so git is stopped and the half-made folder removed. The
+    signal is appended to ``stopped_by``."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    installed = []
+
+    def stop(signum: int) -> None:
+        stopped_by.append(signum)
+        task.cancel()
+
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            continue
+        installed.append(signum)
+    try:
+        return await work
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _cancelled_exit(stopped_by: list[int]) -> int:
+    """130 for Ctrl+C, else 128 + the signal's number (SIGTERM 143, SIGHUP 129), as a shell reports it."""
+    return 128 + stopped_by[0] if stopped_by else EXIT_CANCELLED
+
+
+def _say_if_heard(say, message: str) -> None:  # noqa: ANN001 - an output function
+    try:
+        say(message)
+    except OSError:  # the terminal has gone (SIGHUP): nobody is there to read it
+        pass
 
 
 def _looks_like_a_repository(dest: str) -> bool:

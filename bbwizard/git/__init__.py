@@ -43,9 +43,7 @@ _WHERE = {
         "current_branch",
         "check_clone_arguments",
         "clone_repository",
-        "clone_repository_sync",
         "clone_many",
-        "CredentialPipe",
     ),
     "credential": (
         "GIT_USERNAME",

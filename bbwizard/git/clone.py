@@ -7,13 +7,16 @@ records through a callback; failures leave as :mod:`bbwizard.errors`, with git's
 
 from __future__ import annotations
 
+import asyncio
 import os
-import shlex
+import shutil
+import signal
 import time
 from collections import namedtuple
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bbwizard.errors import (
@@ -24,7 +27,6 @@ from bbwizard.errors import (
     SignInRequired,
     UsageError,
 )
-from bbwizard.git.credential import credential_answer, format_credential
 from bbwizard.git.env import (
     LOW_SPEED_LIMIT,
     LOW_SPEED_TIME,
@@ -37,7 +39,6 @@ from bbwizard.git.env import (
 from bbwizard.git.failures import _branch_not_found, explain_git_failure
 from bbwizard.git.progress import CloneEvent, CloneOutput, ProgressSplitter, parse_progress_line
 from bbwizard.git.refs import RepositoryRef, _check_name, clone_url, site_base
-from bbwizard.records import Record
 from bbwizard.secret import printable, redact
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,35 +48,23 @@ if TYPE_CHECKING:  # pragma: no cover
 TERMINATE_GRACE = 5.0
 
 
-class CloneResult(Record):
-    _fields = ("workspace", "slug", "path", "ok", "branch", "size_bytes", "seconds", "error", "exception", "missing_branch")
-    _hidden = frozenset({"exception"})
+@dataclass(eq=True)
+class CloneResult:
+    """How one clone ended: ``ok`` with its ``path``, ``branch`` and ``size_bytes`` (None when not
+    measured), or not, with ``error`` (a redacted sentence) and the ``exception`` behind it."""
 
-    def __init__(
-        self,
-        workspace: str,
-        slug: str,
-        path: Path,
-        ok: bool,
-        branch: str | None = None,
-        size_bytes: int | None = None,
-        seconds: float = 0.0,
-        error: str | None = None,
-        exception: BaseException | None = None,
-        missing_branch: str | None = None,
-    ) -> None:
-        self.workspace = workspace
-        self.slug = slug
-        self.path = path
-        self.ok = ok
-        self.branch = branch
-        self.size_bytes = size_bytes
-        self.seconds = seconds
-        self.error = error
-        self.exception = exception
-        # The branch asked for that the repository doesn't have, when the clone fell back to its
-        # main branch (``branch_fallback``); None otherwise.
-        self.missing_branch = missing_branch
+    workspace: str
+    slug: str
+    path: Path
+    ok: bool
+    branch: str | None = None
+    size_bytes: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False)
+    # The branch asked for that the repository doesn't have, when the clone fell back to its
+    # main branch (``branch_fallback``); None otherwise.
+    missing_branch: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -172,8 +161,6 @@ def _destination_problem(path: Path) -> str | None:
 
 
 def _remove_destination(path: Path, created: bool) -> None:
-    import shutil
-
     if created:
         shutil.rmtree(path, ignore_errors=True)
         return
@@ -212,9 +199,6 @@ def current_branch(repo: Path) -> str | None:
 
 
 async def _terminate(proc) -> None:  # noqa: ANN001 - asyncio.subprocess.Process
-    import asyncio
-    import signal
-
     if proc.returncode is not None:
         return
     try:
@@ -232,8 +216,6 @@ async def _terminate(proc) -> None:  # noqa: ANN001 - asyncio.subprocess.Process
 
 
 def _kill_now(proc) -> None:  # noqa: ANN001
-    import signal
-
     if proc.returncode is not None:
         return
     try:
@@ -248,8 +230,6 @@ def _kill_now(proc) -> None:  # noqa: ANN001
 async def _fresh_profile(profile: Profile, store: ConfigStore | None, *, force: bool = False) -> Profile:
     if store is None:
         return profile
-    import asyncio
-
     if not force:
         current = store.get(profile.name)
         if current.token_state() == "fresh":  # the common case: no oauth, no thread
@@ -259,160 +239,8 @@ async def _fresh_profile(profile: Profile, store: ConfigStore | None, *, force: 
     return await asyncio.to_thread(lambda: ensure_fresh(store, profile.name, force=force))
 
 
-_ANSWER_FIFO = "credential"
-_DONE_FIFO = "read"
-
-
-def _private_folder(prefix: str) -> str:
-    """A new folder of mode 0700 in the temporary folder, made as ``tempfile.mkdtemp`` makes it
-    (a random name, never an existing folder) without importing tempfile, which brings random,
-    shutil, bz2 and lzma: a few ms of every ``bbwizard clone``. POSIX only, as the pipe."""
-    base = os.environ.get("TMPDIR") or "/tmp"
-    for _ in range(100):
-        path = os.path.join(base, prefix + os.urandom(6).hex())
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(f"no free name for a temporary folder in {base}")
-
-
-class CredentialPipe:
-    """Answers git's ``get`` for one clone from this process, through a private FIFO.
-
-    Starting Python for bbwizard's helper costs a clone a fifth of a second; during a clone the
-    fresh token is already here. So the clone's injected helper is a shell function that ``cat``s a
-    FIFO in a 0700 folder while a thread writes the answer into it, then opens a second FIFO to say
-    it has read everything (without that handshake a second answer could reach the same ``cat``).
-    The token goes through a kernel pipe only: never argv, never the environment, never a file on
-    disk. The FIFOs and their folder are removed when the clone ends. POSIX only.
-
-    This side opens the FIFOs through a descriptor of the folder taken when it was made, never by
-    path: if the folder's name were swapped for another folder (a temp folder without the sticky
-    bit lets another user rename it), the token would still go only into our own FIFO.
-    """
-
-    def __init__(self, answer: Callable[[], str]) -> None:
-        import threading
-
-        self._answer = answer
-        #: Why the last answer could not be given (git then got an empty one), for the caller.
-        self.error: BaseException | None = None
-        self._folder = _private_folder("bbwizard-git-")
-        self.path = os.path.join(self._folder, "credential")
-        self.done_path = os.path.join(self._folder, "read")
-        self._dir_fd = -1
-        try:
-            self._dir_fd = os.open(self._folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
-            info = os.fstat(self._dir_fd)
-            if info.st_uid != os.geteuid() or info.st_mode & 0o077:
-                raise PermissionError(f"{self._folder} is not private")
-            os.mkfifo(_ANSWER_FIFO, 0o600, dir_fd=self._dir_fd)
-            os.mkfifo(_DONE_FIFO, 0o600, dir_fd=self._dir_fd)
-        except BaseException:  # a filesystem without FIFOs: leave nothing behind
-            import shutil
-
-            if self._dir_fd >= 0:
-                os.close(self._dir_fd)
-                self._dir_fd = -1
-            shutil.rmtree(self._folder, ignore_errors=True)
-            raise
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="bbwizard-credential-pipe", daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def available() -> bool:
-        return (
-            os.name == "posix"
-            and hasattr(os, "mkfifo")
-            and os.mkfifo in os.supports_dir_fd
-            and os.open in os.supports_dir_fd
-        )
-
-    def _open(self, name: str, flags: int) -> int:
-        return os.open(name, flags, dir_fd=self._dir_fd)
-
-    @property
-    def helper(self) -> str:
-        """The helper value: answers ``get`` from the pipe, ignores ``store`` and ``erase``."""
-        answer, done = shlex.quote(self.path), shlex.quote(self.done_path)
-        return f'!f() {{ test "$1" = get && cat {answer} && : > {done}; }}; f'
-
-    def _serve(self) -> None:
-        while not self._closed.is_set():
-            try:
-                fd = self._open(_ANSWER_FIFO, os.O_WRONLY)  # blocks until a helper opens the FIFO
-            except OSError:
-                return
-            try:
-                if self._closed.is_set():
-                    return
-                try:
-                    data = self._answer().encode()
-                except Exception as error:  # noqa: BLE001 - the thread must live to finish the handshake
-                    # Dying here would leave the helper waiting on the second FIFO, and git on the
-                    # helper, forever. Answer nothing (git then fails) and keep the reason.
-                    self.error = error
-                    data = b""
-                while data:
-                    data = data[os.write(fd, data) :]
-            except OSError:  # the reader went away
-                pass
-            finally:
-                os.close(fd)
-            try:
-                done = self._open(_DONE_FIFO, os.O_RDONLY)  # blocks until the helper has read it all
-            except OSError:
-                return
-            try:
-                while os.read(done, 64):
-                    pass
-            finally:
-                os.close(done)
-
-    def close(self) -> None:
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        # Wake the thread wherever it waits (in open() of either FIFO), until it has gone.
-        deadline = time.monotonic() + 5
-        while self._thread.is_alive() and time.monotonic() < deadline:
-            for name, flags in ((_ANSWER_FIFO, os.O_RDONLY), (_DONE_FIFO, os.O_WRONLY)):
-                try:
-                    os.close(self._open(name, flags | os.O_NONBLOCK))
-                except OSError:
-                    pass
-            self._thread.join(timeout=0.05)
-        for name in (_ANSWER_FIFO, _DONE_FIFO):
-            try:
-                os.unlink(name, dir_fd=self._dir_fd)
-            except OSError:
-                pass
-        if not self._thread.is_alive():  # else it may still use it: leave it (and one fd) open
-            os.close(self._dir_fd)
-            self._dir_fd = -1
-        try:
-            os.rmdir(self._folder)  # empty now; a folder with anything in it is not ours
-        except OSError:
-            pass
-
-
-def _pipe_answer(holder: list[Profile]) -> Callable[[], str]:
-    def answer() -> str:
-        profile = holder[0]
-        site = urlsplit(site_base(profile.site_url))
-        reply = credential_answer(profile, {"protocol": site.scheme, "host": site.netloc}) or {}
-        return format_credential(reply)
-
-    return answer
-
-
 async def _run_git_clone(argv: list[str], env: dict[str, str], on_progress: ProgressCallback | None) -> tuple[int, list[str]]:
     """Run one ``git clone``; returns (exit code, kept output lines). Stops git if interrupted."""
-    import asyncio
-
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -442,79 +270,6 @@ async def _run_git_clone(argv: list[str], env: dict[str, str], on_progress: Prog
         finally:
             _kill_now(proc)
         raise
-
-
-def _run_git_clone_sync(argv: list[str], env: dict[str, str], on_progress: ProgressCallback | None) -> tuple[int, list[str]]:
-    """:func:`_run_git_clone` without an event loop, for the command's single clone: the same
-    child (no stdin, its own process group, stderr read as it comes); stopped if interrupted."""
-    import codecs
-    import subprocess
-
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=(os.name == "posix"),
-    )
-    try:
-        assert proc.stderr is not None
-        stderr = proc.stderr.fileno()
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        splitter = ProgressSplitter()
-        kept: list[str] = []
-        while True:
-            chunk = os.read(stderr, 8192)
-            if not chunk:
-                break
-            for piece in splitter.feed(decoder.decode(chunk)):
-                _emit(piece, on_progress, kept)
-        for piece in splitter.feed(decoder.decode(b"", final=True)) + splitter.flush():
-            _emit(piece, on_progress, kept)
-        code = proc.wait()
-        return code, kept
-    except BaseException:
-        try:
-            _terminate_sync(proc)
-        finally:
-            _kill_now(proc)
-        raise
-    finally:
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-
-def _terminate_sync(proc) -> None:  # noqa: ANN001 - subprocess.Popen
-    import signal
-    import subprocess
-
-    if proc.poll() is not None:
-        return
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGTERM)
-        else:
-            proc.terminate()
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(TERMINATE_GRACE)
-    except subprocess.TimeoutExpired:
-        _kill_now(proc)
-        proc.wait()
-
-
-def _fresh_profile_sync(profile: Profile, store: ConfigStore | None, *, force: bool = False) -> Profile:
-    if store is None:
-        return profile
-    if not force:
-        current = store.get(profile.name)
-        if current.token_state() == "fresh":
-            return current
-    from bbwizard.oauth import ensure_fresh
-
-    return ensure_fresh(store, profile.name, force=force)
 
 
 # Options ``bbwizard clone … -- OPTIONS`` hands to ``git clone`` (placed after bbwizard's own and
@@ -636,145 +391,9 @@ def _check_clone_request(workspace: str, slug: str, branch: str | None, depth: i
     return ref
 
 
-def _clone_steps(
-    profile: Profile,
-    ref: RepositoryRef,
-    path: Path,
-    created: bool,
-    *,
-    branch: str | None,
-    depth: int | None,
-    store: ConfigStore | None,
-    git: str,
-    low_speed_limit: int,
-    low_speed_time: int,
-    started: float,
-    progress: bool = True,
-    measure_size: bool = True,
-    extra_args: Sequence[str] = (),
-    branch_fallback: bool = False,
-):  # noqa: ANN202 - a generator driven by clone_repository and clone_repository_sync
-    """What a clone does, with its waits left to the caller (an event loop or plain blocking
-    calls), so both ways of running a clone share every rule. Yields ``("fresh", profile, force)``
-    (send back the fresh Profile), ``("git", argv, env)`` (send back ``(code, kept lines)``) and
-    ``("size", path)`` (send back the size); returns the CloneResult. An exception thrown in at a
-    yield (cancel, Ctrl+C) removes what this clone created and goes on up; the pipe is always closed.
-
-    With ``branch_fallback``, a ``branch`` the repository doesn't have is not an error: git's
-    answer says so before any object is fetched, and the clone starts again on the main branch
-    (the result's ``missing_branch`` names the branch). ``extra_args`` (already checked by
-    :func:`check_clone_arguments`) go after bbwizard's options, before ``--``.
-    """
-    holder: list[Profile] = [profile]
-    pipe: CredentialPipe | None = None
-    try:
-        profile = yield ("fresh", profile, False)
-        site = site_base(profile.site_url)
-        host = urlsplit(site).netloc
-        config_path = _config_path_for(store)
-        helper = helper_config(site, profile.name, config_path=config_path)
-        # Progress only for someone who listens: without a callback nobody sees it, and git's
-        # progress costs the clone a few percent (as plain git, which shows none off a terminal).
-        argv = [git, "clone", "--progress" if progress else "--no-progress"]
-        for key, value in helper:  # persisted in the new repository's .git/config: a command, no secret
-            argv += ["-c", f"{key}={value}"]
-        if depth:
-            argv += ["--depth", str(depth)]
-        tail = [*extra_args, "--", clone_url(site, ref.workspace, ref.slug), str(path)]
-        argv_main = [*argv, *tail]
-        if branch:
-            argv += ["--branch", branch]
-        argv += tail
-        missing_branch: str | None = None
-        injected = clone_config(site, profile.name, config_path=config_path)
-        if CredentialPipe.available():
-            holder[0] = profile
-            try:
-                pipe = CredentialPipe(_pipe_answer(holder))
-            except OSError:  # no FIFOs in the temp folder's filesystem: bbwizard's helper answers
-                pipe = None
-            else:
-                injected[1] = (injected[1][0], pipe.helper)
-        env = git_env(injected, low_speed_limit=low_speed_limit, low_speed_time=low_speed_time)
-        if not progress:  # else git's checkout reports every percent even with --no-progress
-            del env["GIT_PROGRESS_DELAY"]
-        bypass_proxy_for_loopback(env, site)
-        refreshed = False
-        while True:
-            code, kept = yield ("git", argv, env)
-            if code == 0:
-                break
-            if pipe is not None and pipe.error is not None:  # our answer failed, not Bitbucket
-                failure = pipe.error
-                if isinstance(failure, (GitError, ScopeError, SignInRequired, UsageError)):
-                    raise failure
-                raise GitError(f"bbwizard could not hand the token to git ({type(failure).__name__}).")
-            error = explain_git_failure(
-                "\n".join(kept),
-                profile=profile,
-                full_name=ref.full_name,
-                host=host,
-                branch=branch,
-                low_speed=(low_speed_limit, low_speed_time),
-            )
-            if not refreshed and store is not None and isinstance(error, SignInRequired):
-                # Bitbucket refused a token we thought fresh: refresh once, try once more.
-                refreshed = True
-                _remove_destination(path, created=False)
-                profile = yield ("fresh", profile, True)
-                holder[0] = profile
-                continue
-            if branch_fallback and branch and missing_branch is None and _branch_not_found(kept):
-                # git stops at the list of refs, before fetching anything: start again on the main branch.
-                missing_branch = branch
-                _remove_destination(path, created=False)
-                argv = argv_main
-                continue
-            raise error
-        if pipe is not None:  # git has finished with it: no need to wait for the size
-            pipe.close()
-        # Walking the new tree costs a large repository seconds: only for someone who shows it.
-        size = (yield ("size", path)) if measure_size else None
-        return CloneResult(
-            workspace=ref.workspace,
-            slug=ref.slug,
-            path=path,
-            ok=True,
-            branch=current_branch(path),
-            size_bytes=size,
-            seconds=time.monotonic() - started,
-            missing_branch=missing_branch,
-        )
-    except BaseException:
-        _remove_destination(path, created)
-        raise
-    finally:
-        if pipe is not None:
-            pipe.close()
-
-
 def _cancelled(ref: RepositoryRef, path: Path, created: bool) -> CloneCancelled:
     where = f" and removed {path}" if created else f" and emptied {path}"
     return CloneCancelled(f"Cancelled the clone of {ref.full_name}{where}.")
-
-
-def _begin_clone(
-    profile: Profile,
-    workspace: str,
-    slug: str,
-    dest: str | os.PathLike[str] | None,
-    *,
-    progress: bool,
-    **options: Any,
-) -> tuple[RepositoryRef, Path, bool, Any]:
-    """What both drivers of :func:`_clone_steps` do first: check the request, claim the
-    destination (refusing a non-empty one before anything starts), and start the steps."""
-    ref = _check_clone_request(workspace, slug, options["branch"], options["depth"])
-    options["extra_args"] = check_clone_arguments(options.get("extra_args") or ())
-    started = time.monotonic()
-    path, created = prepare_destination(dest if dest is not None else ref.slug)
-    steps = _clone_steps(profile, ref, path, created, started=started, progress=progress, **options)
-    return ref, path, created, steps
 
 
 async def clone_repository(
@@ -790,99 +409,103 @@ async def clone_repository(
     git: str = "git",
     low_speed_limit: int = LOW_SPEED_LIMIT,
     low_speed_time: int = LOW_SPEED_TIME,
+    measure_size: bool = True,
     extra_args: Sequence[str] = (),
     branch_fallback: bool = False,
 ) -> CloneResult:
     """Clone ``workspace/slug`` of the profile's site into ``dest`` (default ``./slug``).
 
-    With ``store``, the token is made fresh first (so a needed sign-in is reported before git
-    starts), and a 401 from git refreshes it once and tries once more (never a loop). Cancelling
-    the task stops git, removes what this clone created, and raises
-    :class:`~bbwizard.errors.CloneCancelled`.
+    git asks for the token through bbwizard's own helper process (``bbwizard credential
+    --profile NAME``, the command written into the new repository's ``.git/config``), which reads
+    the profile from ``store``'s config file (default: the usual one): the profile must be saved
+    there. With ``store``, the token is made fresh first (so a needed sign-in is reported before
+    git starts), and a 401 from git refreshes it once and tries once more (never a loop).
+    Cancelling the task stops git, removes what this clone created, and raises
+    :class:`~bbwizard.errors.CloneCancelled`; a destination that exists and is not empty is
+    refused before anything starts (:class:`~bbwizard.errors.DestinationExists`).
 
     ``extra_args`` are options for ``git clone`` (see :func:`check_clone_arguments`, which refuses
     what could move the destination, add an address or touch credentials); with
-    ``branch_fallback`` a missing ``branch`` clones the main branch instead (``missing_branch``).
+    ``branch_fallback`` a missing ``branch`` clones the main branch instead (``missing_branch``):
+    git's answer says so before any object is fetched. With ``measure_size=False`` the result's
+    ``size_bytes`` stays None (no walk of the new tree).
     """
-    import asyncio
-
-    ref, path, created, steps = _begin_clone(
-        profile, workspace, slug, dest, branch=branch, depth=depth, store=store, git=git,
-        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, progress=on_progress is not None,
-        extra_args=extra_args, branch_fallback=branch_fallback,
+    ref = _check_clone_request(workspace, slug, branch, depth)
+    extra_args = check_clone_arguments(extra_args)
+    started = time.monotonic()
+    path, created = prepare_destination(dest if dest is not None else ref.slug)
+    try:
+        profile = await _fresh_profile(profile, store)
+        site = site_base(profile.site_url)
+        host = urlsplit(site).netloc
+        config_path = _config_path_for(store)
+        # Progress only for someone who listens: without a callback nobody sees it, and git's
+        # progress costs the clone a few percent (as plain git, which shows none off a terminal).
+        progress = on_progress is not None
+        argv = [git, "clone", "--progress" if progress else "--no-progress"]
+        # Persisted in the new repository's .git/config: a command, no secret.
+        for key, value in helper_config(site, profile.name, config_path=config_path):
+            argv += ["-c", f"{key}={value}"]
+        if depth:
+            argv += ["--depth", str(depth)]
+        tail = [*extra_args, "--", clone_url(site, ref.workspace, ref.slug), str(path)]
+        argv_main = [*argv, *tail]
+        if branch:
+            argv += ["--branch", branch]
+        argv += tail
+        env = git_env(
+            clone_config(site, profile.name, config_path=config_path),
+            low_speed_limit=low_speed_limit,
+            low_speed_time=low_speed_time,
+        )
+        if not progress:  # else git's checkout reports every percent even with --no-progress
+            del env["GIT_PROGRESS_DELAY"]
+        bypass_proxy_for_loopback(env, site)
+        missing_branch: str | None = None
+        refreshed = False
+        while True:
+            code, kept = await _run_git_clone(argv, env, on_progress)
+            if code == 0:
+                break
+            error = explain_git_failure(
+                "\n".join(kept),
+                profile=profile,
+                full_name=ref.full_name,
+                host=host,
+                branch=branch,
+                low_speed=(low_speed_limit, low_speed_time),
+            )
+            if not refreshed and store is not None and isinstance(error, SignInRequired):
+                # Bitbucket refused a token we thought fresh: refresh once, try once more.
+                refreshed = True
+                _remove_destination(path, created=False)
+                profile = await _fresh_profile(profile, store, force=True)
+                continue
+            if branch_fallback and branch and missing_branch is None and _branch_not_found(kept):
+                # git stops at the list of refs, before fetching anything: start again on the main branch.
+                missing_branch = branch
+                _remove_destination(path, created=False)
+                argv = argv_main
+                continue
+            raise error
+        # Walking the new tree costs a large repository seconds: only for someone who shows it.
+        size = await asyncio.to_thread(folder_size, path) if measure_size else None
+    except asyncio.CancelledError:
+        _remove_destination(path, created)
+        raise _cancelled(ref, path, created) from None
+    except BaseException:
+        _remove_destination(path, created)
+        raise
+    return CloneResult(
+        workspace=ref.workspace,
+        slug=ref.slug,
+        path=path,
+        ok=True,
+        branch=current_branch(path),
+        size_bytes=size,
+        seconds=time.monotonic() - started,
+        missing_branch=missing_branch,
     )
-    reply: object = None
-    while True:
-        try:
-            step = steps.send(reply)
-        except StopIteration as done:
-            return done.value
-        except asyncio.CancelledError:  # thrown in below: the steps have removed what they created
-            raise _cancelled(ref, path, created) from None
-        try:
-            if step[0] == "fresh":
-                reply = await _fresh_profile(step[1], store, force=step[2])
-            elif step[0] == "git":
-                reply = await _run_git_clone(step[1], step[2], on_progress)
-            else:
-                reply = await asyncio.to_thread(folder_size, step[1])
-        except BaseException as error:  # noqa: BLE001 - handed to the steps, which clean up and re-raise
-            try:
-                steps.throw(error)
-            except asyncio.CancelledError:
-                raise _cancelled(ref, path, created) from None
-            raise  # pragma: no cover - the steps always re-raise
-
-
-def clone_repository_sync(
-    profile: Profile,
-    workspace: str,
-    slug: str,
-    dest: str | os.PathLike[str] | None = None,
-    *,
-    branch: str | None = None,
-    depth: int | None = None,
-    on_progress: ProgressCallback | None = None,
-    store: ConfigStore | None = None,
-    git: str = "git",
-    low_speed_limit: int = LOW_SPEED_LIMIT,
-    low_speed_time: int = LOW_SPEED_TIME,
-    measure_size: bool = True,
-    extra_args: Sequence[str] = (),
-    branch_fallback: bool = False,
-) -> CloneResult:
-    """:func:`clone_repository` without an event loop, for ``bbwizard clone`` of one repository:
-    the same steps, so the same rules, without the cost of importing and starting asyncio (a
-    tenth of a second of a command that lasts a few). Ctrl+C (KeyboardInterrupt) stops git,
-    removes what this clone created, and raises :class:`~bbwizard.errors.CloneCancelled`.
-    With ``measure_size=False`` the result's ``size_bytes`` stays None (no walk of the new tree).
-    """
-    ref, path, created, steps = _begin_clone(
-        profile, workspace, slug, dest, branch=branch, depth=depth, store=store, git=git,
-        low_speed_limit=low_speed_limit, low_speed_time=low_speed_time, progress=on_progress is not None,
-        measure_size=measure_size, extra_args=extra_args, branch_fallback=branch_fallback,
-    )
-    reply: object = None
-    while True:
-        try:
-            step = steps.send(reply)
-        except StopIteration as done:
-            return done.value
-        except KeyboardInterrupt:
-            raise _cancelled(ref, path, created) from None
-        try:
-            if step[0] == "fresh":
-                reply = _fresh_profile_sync(step[1], store, force=step[2])
-            elif step[0] == "git":
-                reply = _run_git_clone_sync(step[1], step[2], on_progress)
-            else:
-                reply = folder_size(step[1])
-        except BaseException as error:  # noqa: BLE001 - handed to the steps, which clean up and re-raise
-            try:
-                steps.throw(error)
-            except KeyboardInterrupt:
-                raise _cancelled(ref, path, created) from None
-            raise  # pragma: no cover - the steps always re-raise
 
 
 def _emit(piece: str, on_progress: ProgressCallback | None, kept: list[str]) -> None:
@@ -925,8 +548,6 @@ async def clone_many(
     Never raises for one failed clone: each result says ok or carries the error sentence.
     Cancelling stops every clone (each removes what it created) and raises CloneCancelled.
     """
-    import asyncio
-
     if jobs < 1:
         raise UsageError("--jobs must be at least 1.")
     extra_args = check_clone_arguments(extra_args)  # refused once, before any clone starts

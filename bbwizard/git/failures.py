@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
 _READ_SCOPES = frozenset({"repository", "repository:write", "pullrequest", "pullrequest:write", "project", "project:write"})
 
 
+# How a line of bbwizard's credential helper starts on git's stderr (``bbwizard credential``).
+_HELPER_SAYS = "bbwizard: "
+
+
 def has_read_scope(scopes: Iterable[str]) -> bool:
     return bool(_READ_SCOPES.intersection(s.strip() for s in scopes))
 
@@ -74,6 +78,13 @@ def explain_git_failure(
         or "invalid username or password" in low
     )
     forbidden = "error: 403" in low or " 403 " in low
+    # bbwizard's own helper (``bbwizard credential``) says why it gave git no token on a line of
+    # its own, and answers ``quit=1`` when the sign-in has ended: its sentence is the reason.
+    said = [ln[len(_HELPER_SAYS) :].strip() for ln in text.split("\n") if ln.startswith(_HELPER_SAYS)]
+    if "told us to quit" in low:
+        return SignInRequired(said[-1]) if said else sign_in_error(name)
+    if said and auth_failed:
+        return GitError(said[-1])
     if auth_failed or forbidden:
         scopes = list(getattr(profile, "scopes", None) or [])
         if scopes and not has_read_scope(scopes):

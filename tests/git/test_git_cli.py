@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,10 @@ import pytest
 
 from bbwizard import git
 from bbwizard.git import setup as git_setup
+
+# A hang guard, not a timing assertion: without it a regression would stall the whole suite.
+HANG_GUARD = 120
+
 
 # --- credential ------------------------------------------------------------------------------
 
@@ -268,28 +273,94 @@ def test_clone_command_into_a_non_empty_folder(emulator, sign_in, run_bbwizard):
     assert (Path.cwd() / "webapp" / "keep.txt").read_text() == "keep"
 
 
-def test_ctrl_c_cancels_the_clone_cleanly(emulator, sign_in, git_home):
-    sign_in(emulator)
-    emulator.latency = 3.0
-    dest = Path.cwd() / "webapp"
+def _clone_waiting_on_the_emulator(emulator, git_home):
+    """``bbwizard clone acme/webapp`` started as a real process, with git's first request held
+    at the emulator: returns (process, hold, destination, git's pids) at that moment."""
+    held = emulator.hold("/acme/webapp.git/")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bbwizard", "clone", "acme/webapp"],
         env=dict(git_home, NO_COLOR="1"),
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while not dest.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert dest.exists()
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    emulator.latency = 0
-    assert proc.returncode == 130, err
+    if not held.wait_arrived(HANG_GUARD):
+        proc.kill()
+        raise AssertionError(f"git never asked the emulator: {proc.communicate()}")
+    gits = _git_clones_under(proc.pid)
+    assert gits, "no git clone runs under bbwizard"
+    return proc, held, Path.cwd() / "webapp", gits
+
+
+def _git_clones_under(parent: int) -> set[int]:
+    """git processes descended from ``parent`` (from the parent ids in /proc/*/stat)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text(errors="replace").rpartition(")")[2].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), [parent]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.add(child)
+            todo.append(child)
+    return {pid for pid in found if _running(pid) and _command(pid).startswith("git")}
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a process whose parent died may wait to be reaped by init)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text(errors="replace").rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "sigterm", "sighup"],
+)
+def test_a_signal_cancels_the_clone_cleanly(emulator, sign_in, git_home, signum, code):
+    # Ctrl+C, `kill` and a closed terminal: git is stopped and the half-made folder removed.
+    sign_in(emulator)
+    proc, held, dest, gits = _clone_waiting_on_the_emulator(emulator, git_home)
+    try:
+        assert dest.is_dir()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=HANG_GUARD)
+    finally:
+        held.release()
+    assert proc.returncode == code, err
     assert f"! Cancelled the clone of acme/webapp and removed {dest}." in err
     assert not dest.exists()
+    assert not [pid for pid in gits if _running(pid)]  # bbwizard waited for its git to end
+
+
+def test_after_sigkill_git_finishes_by_itself(emulator, sign_in, git_home):
+    # bbwizard killed outright (the OOM killer, kill -9): git waits on nothing of bbwizard's, so
+    # once the network answers it finishes (or fails) on its own.
+    sign_in(emulator)
+    proc, held, dest, gits = _clone_waiting_on_the_emulator(emulator, git_home)
+    try:
+        proc.kill()
+        proc.communicate(timeout=HANG_GUARD)
+    finally:
+        held.release()
+    deadline = time.monotonic() + HANG_GUARD  # a hang guard, not a measure of speed
+    while [pid for pid in gits if _running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in gits if _running(pid)], [_command(pid) for pid in gits]
 
 
 def test_clone_command_draws_bars_on_a_terminal(emulator, sign_in, git_home):

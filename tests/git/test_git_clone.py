@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from bbwizard import git
-from bbwizard.git import setup as git_setup
+from bbwizard.config import ConfigStore
 from bbwizard.errors import CloneCancelled, DestinationExists, ScopeError, SignInRequired
+from bbwizard.git import setup as git_setup
+from bbwizard.secret import Secret
 
 
 def _helper_lines(repo: Path, run_git, site_url: str) -> list[str]:
@@ -313,32 +315,22 @@ async def test_git_credential_fill_through_the_configured_helper(emulator, sign_
     assert answer["password"] == store.get("work").access_token.reveal()
 
 
-def test_credential_pipe_answers_get_only_and_cleans_up(tmp_path):
-    answers = iter(["username=x-token-auth\npassword=first\n", "username=x-token-auth\npassword=second\n"])
-    pipe = git.CredentialPipe(lambda: next(answers))
-    folder = Path(pipe.path).parent
-    assert oct(folder.stat().st_mode & 0o777) == "0o700"
-    import subprocess
-
-    def helper(action: str) -> subprocess.CompletedProcess:
-        # exactly how git runs a `!` helper: through the shell, with the action appended
-        return subprocess.run(["sh", "-c", f"{pipe.helper[1:]} {action}"], capture_output=True, text=True, timeout=10)
-
-    assert helper("store").stdout == ""
-    assert helper("get").stdout == "username=x-token-auth\npassword=first\n"
-    assert helper("erase").stdout == ""
-    assert helper("get").stdout == "username=x-token-auth\npassword=second\n"
-    pipe.close()
-    assert not folder.exists()
-    assert not pipe._thread.is_alive()
-    pipe.close()  # twice is harmless
-
-
-async def test_clone_through_the_python_helper_where_there_is_no_fifo(emulator, sign_in, monkeypatch):
-    monkeypatch.setattr(git.CredentialPipe, "available", staticmethod(lambda: False))
+async def test_git_asks_bbwizards_helper_process_which_reads_the_saved_token(emulator, sign_in):
+    # During the clone git runs `bbwizard credential --profile work`, the helper of .git/config:
+    # the token comes from the config file, not from this process's copy of the profile.
     store, profile = sign_in(emulator)
-    result = await git.clone_repository(profile, "acme", "legacy-billing", store=store)
+    stale = profile.replace(access_token=Secret("not-a-token-bitbucket-knows"))
+    result = await git.clone_repository(stale, "acme", "legacy-billing")
     assert result.ok and result.branch == "master"
+
+
+async def test_the_helper_during_the_clone_reads_the_stores_own_config_file(emulator, sign_in, tmp_path):
+    # A store that is not the file BBWIZARD_CONFIG names: the helper git starts is told which one.
+    _, profile = sign_in(emulator)
+    elsewhere = ConfigStore(tmp_path / "elsewhere" / "config.toml")
+    elsewhere.save(profile.replace(name="other"), make_default=True)
+    result = await git.clone_repository(elsewhere.get("other"), "acme", "webapp", store=elsewhere)
+    assert result.ok and (result.path / ".git").is_dir()
 
 
 async def test_cancel_clone_many_removes_every_unfinished_folder(emulator, sign_in):
@@ -403,12 +395,12 @@ async def test_403_with_the_scope_granted_means_no_access(emulator, sign_in):
     )
 
 
-def test_the_blocking_clone_measures_the_tree_only_when_asked(emulator, sign_in, run_git):
-    # `bbwizard clone` of one repository (no event loop) names no size: it skips the walk,
-    # which costs a large repository seconds. The same steps otherwise: helper, branch, files.
+async def test_the_clone_measures_the_tree_only_when_asked(emulator, sign_in, run_git):
+    # `bbwizard clone` of one repository names no size: it skips the walk, which costs a large
+    # repository seconds. The same clone otherwise: helper, branch, files.
     store, profile = sign_in(emulator)
-    quiet = git.clone_repository_sync(profile, "acme", "webapp", "quiet", store=store, measure_size=False)
+    quiet = await git.clone_repository(profile, "acme", "webapp", "quiet", store=store, measure_size=False)
     assert quiet.ok and quiet.size_bytes is None and quiet.branch == "main"
     assert git_setup._is_our_helper(_helper_lines(quiet.path, run_git, emulator.site_url)[1])
-    measured = git.clone_repository_sync(profile, "acme", "webapp", "measured", branch="develop", store=store)
+    measured = await git.clone_repository(profile, "acme", "webapp", "measured", branch="develop", store=store)
     assert measured.branch == "develop" and measured.size_bytes and measured.size_bytes > 0

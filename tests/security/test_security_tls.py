@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bbwizard import git, oauth
-from bbwizard.config import Profile
+from bbwizard.config import ConfigStore, Profile
 from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
 from bbwizard.errors import GitError, NetworkError
 from bbwizard.secret import Secret
@@ -117,6 +117,7 @@ def _profile(emu, site: str) -> Profile:
 async def test_one_ca_bundle_setting_feeds_httpx_and_git(emulator, sec_env, tls_site, certificates, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(certificates["ca"]))
     profile = _profile(emulator, tls_site)
+    ConfigStore().save(profile, make_default=True)  # git's helper reads the token from the config file
     user = await asyncio.to_thread(oauth.fetch_user, profile.api_url, profile.access_token)  # httpx trusts it
     assert user.username == "alice"
     result = await asyncio.wait_for(git.clone_repository(profile, "acme", "webapp"), HANG_GUARD)  # and so does git
