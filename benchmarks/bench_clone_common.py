@@ -31,6 +31,9 @@ def _serve(seed: dict, knobs: dict, repos: list[tuple[str, str]], conn) -> None:
             message = conn.recv()
             if message == "stop":
                 return
+            if message == "requests":  # how many requests the emulator has answered so far
+                conn.send(len(emu.stats.requests))
+                continue
             name, value = message
             setattr(emu, name, value)
             conn.send("ok")
@@ -52,6 +55,11 @@ class EmulatorProcess:
     def set(self, name: str, value) -> None:  # noqa: ANN001
         self._conn.send((name, value))
         self._conn.recv()
+
+    def requests(self) -> int:
+        """How many HTTP requests the emulator has answered so far."""
+        self._conn.send("requests")
+        return self._conn.recv()
 
     def __exit__(self, *exc: object) -> None:
         self._conn.send("stop")
