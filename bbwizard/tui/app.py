@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from textual import work
 from textual.app import SystemCommand
@@ -27,6 +27,11 @@ from bbwizard.records import Record
 from bbwizard.secret import Secret, redact
 from bbwizard.tui.crash import SecretSafeApp, write_crash_log
 from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bbwizard.config import ConfigStore, Profile
 
 # The modals (bbwizard.tui.screens.modals) are imported where one is shown: most starts show none.
 
@@ -160,17 +165,17 @@ class WizardApp(SecretSafeApp):
         Binding("r", "refresh_token", "Refresh token", id="refresh", tooltip="Refresh the access token now"),
     ]
 
-    profile: reactive[Any] = reactive(None, always_update=True)
+    profile: reactive[Profile | None] = reactive(None, always_update=True)
     refreshing: reactive[bool] = reactive(False)
 
     def __init__(
         self,
         *,
-        store: Any = None,
+        store: ConfigStore | None = None,
         clock: Callable[[], datetime] | None = None,
-        transport: Any = None,
-        oauth_transport: Any = None,
-        git_runner: Any = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        oauth_transport: httpx.BaseTransport | None = None,
+        git_runner: str | None = None,
         open_browser: Callable[[str], bool] | None = None,
         prefill: ConsumerPrefill | None = None,
         demo: bool = False,
@@ -203,7 +208,7 @@ class WizardApp(SecretSafeApp):
         return self.clock()
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ConfigStore:
         if self._store is None:
             from bbwizard.config import ConfigStore
 
@@ -396,7 +401,7 @@ class WizardApp(SecretSafeApp):
         finally:
             os._exit(129)
 
-    async def load_profiles(self) -> dict[str, Any]:
+    async def load_profiles(self) -> dict[str, Profile]:
         from bbwizard.tui.screens.modals import ErrorModal
 
         try:
@@ -413,7 +418,7 @@ class WizardApp(SecretSafeApp):
         except Exception:  # already reported when the flow started
             return False
 
-    async def make_usable(self, profile: Any) -> Any:
+    async def make_usable(self, profile: Profile) -> Profile | Literal[False] | None:
         """A chosen profile with a usable token, refreshed through the core.
 
         None: it must sign in again (said in a modal; the consumer step comes prefilled).
@@ -447,7 +452,7 @@ class WizardApp(SecretSafeApp):
         self.profile = fresh
         return fresh
 
-    def prefill_from_profile(self, profile: Any) -> None:
+    def prefill_from_profile(self, profile: Profile) -> None:
         self.prefill = ConsumerPrefill(
             name=profile.name,
             client_id=profile.client_id,
@@ -521,7 +526,7 @@ class WizardApp(SecretSafeApp):
             self.call_from_thread(setattr, self, "refreshing", False)
         self.call_from_thread(self._refreshed, fresh, force)
 
-    def _refreshed(self, fresh: Any, announce: bool) -> None:
+    def _refreshed(self, fresh: Profile, announce: bool) -> None:
         self.profile = fresh
         if self.flow.profile is not None and self.flow.profile.name == fresh.name:
             self.flow.profile = fresh

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual import work
@@ -18,19 +18,23 @@ from bbwizard.loopback import ssh_forward_hint
 from bbwizard.tui.browser import has_display
 from bbwizard.tui.screens.base import WizardStep
 
+if TYPE_CHECKING:
+    from bbwizard.loopback import LoopbackCatcher
+    from bbwizard.oauth import Authorization
+
 
 @dataclass
 class PasteRequested:
     """The person will paste the code (or the address the browser landed on)."""
 
-    authorization: Any
+    authorization: Authorization
 
 
 @dataclass
 class CodeCaught:
     """The loopback catcher got the redirect with a code and the right state."""
 
-    authorization: Any
+    authorization: Authorization
     code: str = field(repr=False)  # a live code: kept out of repr and tracebacks' locals
 
 
@@ -65,8 +69,8 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
     def __init__(self, form: Any) -> None:
         super().__init__()
         self.form = form
-        self.authorization: Any = None
-        self.catcher: Any = None
+        self.authorization: Authorization | None = None
+        self.catcher: LoopbackCatcher | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="authorize"):
@@ -127,7 +131,7 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
                 pass
 
     @work(group="loopback", exclusive=True, exit_on_error=False)
-    async def catch_redirect(self, authorization: Any) -> None:
+    async def catch_redirect(self, authorization: Authorization) -> None:
         from bbwizard.loopback import LoopbackCatcher
 
         catcher = LoopbackCatcher(self.form.callback_url, authorization.state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,19 +19,24 @@ from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryRow
 from bbwizard.tui.widgets.status import display_path
 
+if TYPE_CHECKING:
+    from bbwizard.api import Repository
+    from bbwizard.config import Profile
+    from bbwizard.git import CloneEvent, CloneResult
 
-def clone_base(profile: Any, fallback: Any = None) -> Path:
+
+def clone_base(profile: Profile, fallback: str | Path | None = None) -> Path:
     """Where the clones go: the profile's clone folder, else the app's (the demo's own folder),
     else the current folder."""
     base = getattr(profile, "clone_dir", None) or fallback
     return Path(base).expanduser() if base else Path.cwd()
 
 
-def default_destination(profile: Any, slug: str, fallback: Any = None) -> str:
+def default_destination(profile: Profile, slug: str, fallback: str | Path | None = None) -> str:
     return display_path(clone_base(profile, fallback) / slug)
 
 
-def planned_base(plan: dict[str, Any], profile: Any, fallback: Any = None) -> Path:
+def planned_base(plan: dict[str, Any], profile: Profile, fallback: str | Path | None = None) -> Path:
     """The "Clone into" folder of a Clone step's plan, as the person left it."""
     text = str(plan.get("base") or "").strip()
     return folder_of(text) if text else clone_base(profile, fallback)
@@ -84,7 +89,7 @@ finishes.
         Binding("ctrl+b", "develop", "develop everywhere", id="clone-develop", tooltip="Choose the develop branch where there is one"),
     ]
 
-    def __init__(self, profile: Any, repositories: list[Any], *, plan: dict[str, Any] | None = None) -> None:
+    def __init__(self, profile: Profile, repositories: list[Repository], *, plan: dict[str, Any] | None = None) -> None:
         """`plan`: the person's choices (base folder, each row's branch and destination), kept by
         the flow so going back to the repositories and forward again loses none of them."""
         super().__init__()
@@ -340,7 +345,7 @@ finishes.
         self.profile = self.profile.replace(clone_dir=folder)
         self.saved_base = folder
 
-    def clone_progress(self, index: int, event: Any) -> None:
+    def clone_progress(self, index: int, event: CloneEvent) -> None:
         from bbwizard import git
 
         key = self.rows[index].key
@@ -351,7 +356,7 @@ finishes.
         phase = event.phase or ""
         self.query_one(f"#state-{index}", Static).update(f"{phase} {int(event.percent or 0)}%" if phase else "")
 
-    def clone_done(self, index: int, result: Any) -> None:
+    def clone_done(self, index: int, result: CloneResult) -> None:
         key = self.rows[index].key
         state = self.query_one(f"#state-{index}", Static)
         if result.ok:

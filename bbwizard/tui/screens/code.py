@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,6 +13,10 @@ from textual.widgets import Input, Static
 from bbwizard.errors import BBWizardError
 from bbwizard.tui.screens.base import WizardStep
 
+if TYPE_CHECKING:
+    from bbwizard.oauth import Authorization, PastedCode
+    from bbwizard.tui.screens.base import Back
+
 
 class PastedCodeValidator(Validator):
     """Runs the core's parser on every keystroke; its refusal is the sentence shown."""
@@ -20,7 +24,7 @@ class PastedCodeValidator(Validator):
     def __init__(self, expected_state: str) -> None:
         super().__init__()
         self.expected_state = expected_state
-        self.last: Any = None
+        self.last: PastedCode | None = None
 
     def validate(self, value: str) -> ValidationResult:
         from bbwizard import oauth
@@ -33,7 +37,7 @@ class PastedCodeValidator(Validator):
         return self.success()
 
 
-class CodeScreen(WizardStep[Any]):
+class CodeScreen(WizardStep["str | Back"]):
     STEP = "code"
     HELP = """\
 # Paste the code
@@ -44,7 +48,7 @@ handled. An address from another attempt (a different `state`) is refused, to ke
 code out. Enter uses the code; escape goes back to the browser step.
 """
 
-    def __init__(self, authorization: Any) -> None:
+    def __init__(self, authorization: Authorization) -> None:
         super().__init__()
         self.authorization = authorization
         self.validator = PastedCodeValidator(authorization.state)

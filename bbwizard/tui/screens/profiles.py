@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -18,8 +18,11 @@ from bbwizard.tui.screens.base import SIGN_IN_AGAIN, WizardStep
 from bbwizard.tui.screens.modals import ConfirmModal
 from bbwizard.tui.widgets.status import WARN_BEFORE, StatusBar, user_label
 
+if TYPE_CHECKING:
+    from bbwizard.config import Profile
 
-def missing_scopes(profile: Any) -> list[str]:
+
+def missing_scopes(profile: Profile) -> list[str]:
     """The scopes bbwizard needs that the profile's token lacks. A token whose scopes Bitbucket
     did not report (none stored) is taken as it is: the repository list would say."""
     scopes = getattr(profile, "scopes", None)
@@ -30,7 +33,7 @@ def missing_scopes(profile: Any) -> list[str]:
     return missing(scopes)
 
 
-def token_state_text(profile: Any, now: datetime) -> tuple[str, str]:
+def token_state_text(profile: Profile, now: datetime) -> tuple[str, str]:
     """"fresh", "expires in 12 min", "expired, refreshable", "must sign in", "scope missing:
     repository", with its state: `ok`, `warning` or `error` (the table's colours for them are in
     the stylesheet)."""
@@ -94,7 +97,7 @@ first; so does escape, which quits here.
 
     def __init__(self) -> None:
         super().__init__()
-        self.profiles: dict[str, Any] = {}
+        self.profiles: dict[str, Profile] = {}
         self.default: str | None = None
         self.loaded = False
         self.states: dict[str, tuple[str, str]] = {}  # each row's token cell as drawn
@@ -193,7 +196,7 @@ first; so does escape, which quits here.
             self.choose(self.profiles[name])
 
     @work(group="choose", exclusive=True, exit_on_error=False)
-    async def choose(self, profile: Any) -> None:
+    async def choose(self, profile: Profile) -> None:
         # What a refresh can't mend is said first, with the way out: signing in again.
         reason = self.sign_in_reason(profile)
         if reason is not None:
@@ -217,7 +220,7 @@ first; so does escape, which quits here.
         else:
             self.dismiss(usable)
 
-    def sign_in_reason(self, profile: Any) -> tuple[str, str] | None:
+    def sign_in_reason(self, profile: Profile) -> tuple[str, str] | None:
         """A question and its reason when only a new sign-in makes the profile usable."""
         name = profile.name
         state = profile.token_state(self.wizard.now())

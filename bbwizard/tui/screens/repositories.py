@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -17,6 +17,11 @@ from bbwizard.errors import BBWizardError
 from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryList, RepositoryRow
 
+if TYPE_CHECKING:
+    from bbwizard.api import BitbucketClient, Repository
+    from bbwizard.config import Profile
+    from bbwizard.tui.screens.base import Back
+
 
 def count_text(loaded: int, total: int | None, done: bool) -> str:
     """"1 repository", "12 repositories", or mid-listing "1,200 of 5,000 repositories"."""
@@ -25,7 +30,7 @@ def count_text(loaded: int, total: int | None, done: bool) -> str:
     return f"{loaded:,} {'repository' if loaded == 1 else 'repositories'}"
 
 
-class RepositoriesScreen(WizardStep[Any]):
+class RepositoriesScreen(WizardStep["list[Repository] | Back"]):
     STEP = "repositories"
     HELP = """\
 # Repositories
@@ -45,7 +50,7 @@ the selected repositories, or the one under the cursor.
         Binding("enter", "continue", "Clone selected", id="repos-continue", tooltip="Go on with the selection"),
     ]
 
-    def __init__(self, profile: Any, selected: list[Any] | None = None) -> None:
+    def __init__(self, profile: Profile, selected: list[Repository] | None = None) -> None:
         """`selected`: repositories chosen before (back from the Clone step), chosen again when
         their workspace is listed."""
         super().__init__()
@@ -56,7 +61,7 @@ the selected repositories, or the one under the cursor.
         self.total: int | None = None
         # Not `loading`: that is Textual's Widget.loading, which covers the whole step with a spinner.
         self.listing = False
-        self.client: Any = None
+        self.client: BitbucketClient | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="repositories-panes"):
@@ -81,7 +86,7 @@ the selected repositories, or the one under the cursor.
             except Exception:
                 pass
 
-    async def get_client(self) -> Any:
+    async def get_client(self) -> BitbucketClient:
         if self.client is None:
             from bbwizard.api import BitbucketClient
 

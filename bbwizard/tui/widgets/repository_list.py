@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding
 from textual.fuzzy import FuzzySearch
 from textual.geometry import Size
@@ -26,6 +27,9 @@ from textual.strip import Strip
 
 from bbwizard import secret
 from bbwizard.humanize import human_size
+
+if TYPE_CHECKING:
+    from bbwizard.api import Repository
 
 
 def printable(text: str) -> str:
@@ -67,7 +71,7 @@ def relative_time(when: datetime | None, now: datetime) -> str:
 class RepositoryRow:
     """One repository as the list draws it; `repository` is the core's object, untouched."""
 
-    repository: Any
+    repository: Repository
     key: str
     name: str
     slug: str
@@ -80,7 +84,7 @@ class RepositoryRow:
     haystack: str = field(default="")
 
     @classmethod
-    def from_repository(cls, repository: Any) -> RepositoryRow:
+    def from_repository(cls, repository: Repository) -> RepositoryRow:
         name = printable(str(_attr(repository, "name", "slug", default="")))
         slug = printable(str(_attr(repository, "slug", default=name)))
         project = _attr(repository, "project_name", "project_key", "project", default="")
@@ -201,7 +205,7 @@ class RepositoryList(ScrollView, can_focus=True):
 
     # Data
 
-    def add_repositories(self, repositories: list[Any]) -> None:
+    def add_repositories(self, repositories: list[Repository]) -> None:
         """Add a page of repositories (they may arrive in any order) and keep the view sorted."""
         self.rows.extend(RepositoryRow.from_repository(repo) for repo in repositories)
         self._apply()
@@ -254,7 +258,7 @@ class RepositoryList(ScrollView, can_focus=True):
         return None
 
     @property
-    def selected_repositories(self) -> list[Any]:
+    def selected_repositories(self) -> list[Repository]:
         chosen = [row.repository for row in self.rows if row.key in self.selected]
         return chosen
 
@@ -296,7 +300,7 @@ class RepositoryList(ScrollView, can_focus=True):
             self.scroll_to(y=cursor - height + 1, animate=False, immediate=True)
         self.refresh()
 
-    def _on_hide(self, event: Any) -> None:
+    def on_hide(self, event: events.Hide) -> None:
         # While the screen is being pushed, a reflow at zero size can hide every widget for a
         # moment; Textual then moves the focus to the filter box. Keep it here in that case.
         if self.has_focus and not self.screen.region.area:
