@@ -159,9 +159,16 @@ def bypass_proxy_for_loopback(env: dict[str, str], site_url: str) -> dict[str, s
 def clone_config(site_url: str, profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
     """What a clone injects: the helper reset and bbwizard's helper for the host, an empty
     ``core.askPass`` so a configured askpass program can't be asked either, and TLS verification
-    on whatever a config file says (the token must not go to a host nobody verified)."""
+    on whatever a config file says (the token must not go to a host nobody verified).
+
+    The helper is the one of ``.git/config`` behind a shell guard that lets only ``get`` start it:
+    git also tells its helpers ``store`` after a clone, which bbwizard ignores, and starting
+    Python to ignore it would cost every clone a few tens of milliseconds."""
+    key = helper_key(site_url)
+    command = helper_command(profile_name, config_path=config_path)[1:]
     return [
-        *helper_config(site_url, profile_name, config_path=config_path),
+        (key, ""),
+        (key, f'!f() {{ test "$1" = get || exit 0; {command} "$@"; }}; f'),
         ("core.askPass", ""),
         ("http.sslVerify", "true"),
     ]

@@ -168,6 +168,24 @@ def test_clone_config_resets_askpass_too() -> None:
     assert entries[0] == ("credential.https://bitbucket.org.helper", "")
 
 
+def test_the_clones_helper_starts_bbwizard_for_get_only(tmp_path) -> None:
+    # git tells its helpers `store` after every clone: bbwizard ignores it, so it isn't started.
+    import subprocess
+
+    log = tmp_path / "started"
+    fake = tmp_path / "bbwizard"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> '{log}'\necho username=x-token-auth\n")
+    fake.chmod(0o755)
+    key, value = git.clone_config("https://bitbucket.org", "p")[1]
+    assert key == "credential.https://bitbucket.org.helper" and value.startswith("!")
+    command = value[1:].replace(shlex.quote(git.bbwizard_argv()[0]), shlex.quote(str(fake)), 1)
+    for action in ("store", "erase", "get"):  # as git runs a `!` helper: the action appended
+        done = subprocess.run(["sh", "-c", f"{command} {action}"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0
+    assert log.read_text().split("\n")[0].endswith("credential --profile p get")
+    assert log.read_text().count("\n") == 1  # started once, for get
+
+
 # --- progress --------------------------------------------------------------------------------
 
 
