@@ -207,6 +207,10 @@ class WizardApp(SecretSafeApp):
     def now(self) -> datetime:
         return self.clock()
 
+    def step_heading(self, step: str) -> str:
+        """"Step 2 of 5 · Grant access in the browser": the step on the road taken."""
+        return self.road.heading(step)
+
     @property
     def store(self) -> ConfigStore:
         if self._store is None:

@@ -23,11 +23,18 @@ def text_of(app, widget_id: str) -> str:
     return app.screen.query_one(f"#{widget_id}").visual.plain
 
 
-async def clone_first_repository(app, pilot, wait) -> str:
+def heading(app) -> str:
+    return text_of(app, "step-title")
+
+
+async def clone_first_repository(app, pilot, wait, headings: list[str] | None = None) -> str:
+    """Repositories, then Clone; each step's heading goes into ``headings``."""
     await wait.screen(RepositoriesScreen)
+    (headings if headings is not None else []).append(heading(app))
     await wait.until(lambda: app.screen.query_one("#repositories").rows, "repositories listed")
     await pilot.press("space", "enter")
     await wait.screen(CloneScreen)
+    (headings if headings is not None else []).append(heading(app))
     await pilot.press("ctrl+s")
     return await wait.text("clone-result", "Press Enter to finish")
 
@@ -40,11 +47,15 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
+        await wait.screen(ConsumerScreen)
+        headings = [heading(app)]
         await wait.to_authorize()
+        headings.append(heading(app))
         url = text_of(app, "authorize-url")
         state = app.screen.authorization.state
         await pilot.press("p")
         await wait.screen(CodeScreen)
+        headings.append(heading(app))
         # The browser, elsewhere, lands on the callback address; the person copies it from there.
         with LoopbackCatcher(callback_url, state) as elsewhere:
             approve(url)
@@ -56,9 +67,19 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
         await wait.screen(TokenScreen)
         saved = await wait.text("token-saved", "Saved as profile")
         assert saved == f"Saved as profile “demo” in {wizard_env}"
+        headings.append(heading(app))
         await pilot.press("enter")
-        summary = await clone_first_repository(app, pilot, wait)
+        summary = await clone_first_repository(app, pilot, wait, headings)
         assert summary.startswith("All cloned.")
+    # No profile saved, a loopback callback: five steps, until the code is pasted (then six).
+    assert headings == [
+        "Step 1 of 5 · OAuth consumer",
+        "Step 2 of 5 · Grant access in the browser",
+        "Step 3 of 6 · Paste the code",
+        "Step 4 of 6 · Token",
+        "Step 5 of 6 · Repositories",
+        "Step 6 of 6 · Clone",
+    ]
     profile = ConfigStore(wizard_env).get("demo")
     assert profile.user.username == "alice" and profile.refresh_token
     assert profile.workspaces == ["acme", "alice", "open-tools"]  # for the Profiles step's count
@@ -71,15 +92,20 @@ async def test_new_profile_through_client_credentials(make_app, emulator, waiter
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
         await wait.screen(ConsumerScreen)
+        headings = [heading(app)]
         await pilot.press("enter")
         await wait.text("check-result", "private consumer")
         await pilot.click("#own-identity")
         await wait.screen(TokenScreen)
+        headings.append(heading(app))
         await wait.text("token-saved", "Saved as profile “ci”")
         assert emulator.stats.authorizations == []  # no browser was involved
         await pilot.press("enter")
-        summary = await clone_first_repository(app, pilot, wait)
+        summary = await clone_first_repository(app, pilot, wait, headings)
         assert summary.startswith("All cloned.")
+    # The consumer's own identity: no Authorize, no Code.
+    assert headings == ["Step 1 of 5 · OAuth consumer", "Step 2 of 4 · Token", "Step 3 of 4 · Repositories",
+                        "Step 4 of 4 · Clone"]
     assert ConfigStore(wizard_env).get("ci").grant == "client_credentials"
 
 
@@ -91,14 +117,17 @@ async def test_saved_profile_with_expired_token_is_refreshed_on_the_way(make_app
         await wait.screen(ProfilesScreen)
         await wait.until(lambda: app.screen.query_one("#profiles").row_count == 1, "the profile listed")
         assert "expired, refreshable" in str(app.screen.query_one("#profiles").get_row_at(0)[1])
+        headings = [heading(app)]
         await pilot.press("enter")
         await wait.screen(RepositoriesScreen)
         assert emulator.stats.grants["refresh_token"] == 1
         status = app.screen.query_one(StatusBar)
         countdown = await wait.until(lambda: "token expires in 1:5" in status.countdown and status.countdown, "a fresh countdown")
         assert countdown.startswith("token expires in 1:5")
-        summary = await clone_first_repository(app, pilot, wait)
+        summary = await clone_first_repository(app, pilot, wait, headings)
         assert summary.startswith("All cloned.")
+    # A saved profile: from Profiles straight to the repositories.
+    assert headings == ["Step 1 of 3 · Profiles", "Step 2 of 3 · Repositories", "Step 3 of 3 · Clone"]
 
 
 async def test_saved_profile_that_cannot_refresh_asks_to_sign_in_again(make_app, emulator, signed_in, waiter_for):
@@ -115,6 +144,7 @@ async def test_saved_profile_that_cannot_refresh_asks_to_sign_in_again(make_app,
         assert "Sign in again" in text_of(app, "dialog-message")
         await pilot.press("enter")
         await wait.screen(ConsumerScreen)
+        assert heading(app) == "Step 2 of 6 · OAuth consumer"  # Profiles, then a sign-in's five steps
         assert app.screen.query_one("#name").value == "work"
         assert app.screen.query_one("#key").value == app.screen.prefill.client_id != ""
 

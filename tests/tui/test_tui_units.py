@@ -45,3 +45,15 @@ def test_a_live_code_stays_out_of_the_flow_records_reprs():
     assert code not in repr(flow) and "form=None" in repr(flow)
     assert code not in repr(CodeCaught(authorization=None, code=code))
     assert flow.replace(profile="p").code == code  # still a whole record
+
+
+def test_the_road_counts_the_steps_taken_on_it():
+    from bbwizard.tui.app import STEPS, Road
+
+    assert Road().steps() == ["consumer", "authorize", "token", "repositories", "clone"]
+    assert Road(paste=True).heading("code") == "Step 3 of 6 · Paste the code"
+    assert Road(own_identity=True).steps() == ["consumer", "token", "repositories", "clone"]
+    assert Road(profiles=True, sign_in=False).heading("repositories") == "Step 2 of 3 · Repositories"
+    assert Road(profiles=True).heading("clone") == "Step 6 of 6 · Clone"
+    assert Road(profiles=True, paste=True).steps() == list(STEPS)  # the longest road has every step
+    assert Road().heading("The demo is done") == "The demo is done"  # off the road: its title alone

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 from bbwizard.tui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from bbwizard.tui.app import WizardApp
+    from bbwizard.tui.wizard import Wizard
 
 T = TypeVar("T")
 
@@ -49,7 +49,8 @@ SIGN_IN_AGAIN = SignInAgain()
 class WizardStep(Screen[T], Generic[T]):
     """A step of the wizard. Subclasses yield their widgets from `compose_body`."""
 
-    # The step's key in the app's table of steps (`app.STEPS`), which gives its title and number.
+    # The step's key in the app's table of steps (`app.STEPS`), which gives its title and its
+    # number on the road taken.
     STEP: ClassVar[str] = ""
     heading = ""  # "Step 2 of 5 · Grant access in the browser", as drawn
     HELP: ClassVar[str] = ""
@@ -79,11 +80,11 @@ class WizardStep(Screen[T], Generic[T]):
             event.refresh_styles = False
 
     @property
-    def wizard(self) -> WizardApp:
+    def wizard(self) -> Wizard:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        self.heading = self.wizard.road.heading(self.STEP)
+        self.heading = self.wizard.step_heading(self.STEP)
         with Vertical(id="body"):
             yield Static(self.heading, id="step-title", markup=False)
             yield from self.compose_body()

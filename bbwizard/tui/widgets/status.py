@@ -13,7 +13,7 @@ from textual.widget import Widget
 from bbwizard.secret import printable
 
 if TYPE_CHECKING:
-    from bbwizard.tui.app import WizardApp
+    from bbwizard.tui.wizard import Wizard
 
 WARN_BEFORE = timedelta(minutes=10)
 
@@ -107,7 +107,7 @@ class StatusBar(Widget):
         self.tick()
 
     def tick(self) -> None:
-        app: WizardApp = self.app  # type: ignore[assignment]
+        app: Wizard = self.app  # type: ignore[assignment]
         profile = getattr(app, "profile", None)
         if profile is None:
             summary = getattr(self.screen, "status_summary", None)
