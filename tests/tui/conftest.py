@@ -301,8 +301,13 @@ async def settle(pilot: Any, condition: Callable[[], Any], what: str, timeout: f
     """Pause until `condition()` holds, then turn every cursor blink off for a still picture."""
     from textual.widgets import Input
 
+    from textual.widgets import Footer
+
     waiter = Waiter(pilot, timeout)
     await waiter.until(condition, what)
+    # Textual's Footer adds its keys after the screen's first frame: every step's Footer has them.
+    footers = [footer for screen in pilot.app.screen_stack for footer in screen.query(Footer)]
+    await waiter.until(lambda: all(footer.children for footer in footers), "the Footer's keys")
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     # A few frames more, so late layout (column widths, the Footer's keys) is done before the picture.

@@ -16,7 +16,7 @@ from bbwizard.emulator import (
     PRIVATE_CONSUMER_SECRET,
 )
 from bbwizard.secret import Secret
-from bbwizard.tui.app import ConsumerPrefill
+from bbwizard.tui.app import ConsumerPrefill, Road
 from bbwizard.tui.screens.authorize import AuthorizeScreen
 from bbwizard.tui.screens.clone import CloneScreen
 from bbwizard.tui.screens.code import CodeScreen
@@ -57,6 +57,7 @@ def test_snapshot_profiles(snap_compare, snap_app, saved_profile, settled):
     saved_profile("side-project", expires_in=timedelta(minutes=7), workspaces=["acme"], **elsewhere)
     saved_profile("old-laptop", expires_in=timedelta(days=-2), refresh_token=None, **elsewhere)
     app = snap_app()
+    app.road = Road(profiles=True, sign_in=False)  # the road this step is on
 
     async def run_before(pilot):
         app.push_screen(ProfilesScreen())
@@ -105,6 +106,7 @@ def test_snapshot_code_refused(snap_compare, snap_app, settled):
     from bbwizard import oauth
 
     app = snap_app()
+    app.road = Road(paste=True)  # the road this step is on
 
     async def run_before(pilot):
         authorization = oauth.start_authorization(BITBUCKET, DEMO_CONSUMER_KEY)
@@ -119,6 +121,7 @@ def test_snapshot_code_refused(snap_compare, snap_app, settled):
 
 def test_snapshot_token(snap_compare, snap_app, emulator, settled):
     app = snap_app()
+    app.road = Road(own_identity=True)  # the road this step is on
     form = ConsumerForm(name="ci", client_id=PRIVATE_CONSUMER_KEY, client_secret=Secret(PRIVATE_CONSUMER_SECRET),
                         callback_url=DEMO_CALLBACK_URL, site_url=emulator.site_url, api_url=emulator.api_url,
                         kind="private", use_client_credentials=True)
@@ -133,6 +136,7 @@ def test_snapshot_token(snap_compare, snap_app, emulator, settled):
 def test_snapshot_repositories(snap_compare, snap_app, saved_profile, settled):
     profile = saved_profile(workspaces=["acme"])
     app = snap_app()
+    app.road = Road(profiles=True, sign_in=False)  # the road this step is on
 
     async def run_before(pilot):
         app.profile = profile
@@ -149,6 +153,7 @@ def test_snapshot_repositories(snap_compare, snap_app, saved_profile, settled):
 def test_snapshot_repositories_filtered(snap_compare, snap_app, saved_profile, settled):
     profile = saved_profile(workspaces=["acme"])
     app = snap_app()
+    app.road = Road(profiles=True, sign_in=False)  # the road this step is on
 
     async def run_before(pilot):
         app.profile = profile
@@ -181,6 +186,7 @@ def test_snapshot_clone_plan(snap_compare, snap_app, saved_profile, emulator, se
     profile = saved_profile()
     repositories = _acme_repositories(emulator, profile, ["webapp", "firmware"])
     app = snap_app()
+    app.road = Road(profiles=True, sign_in=False)  # the road this step is on
 
     async def run_before(pilot):
         app.profile = profile
@@ -194,6 +200,7 @@ def test_snapshot_clone_done(snap_compare, snap_app, saved_profile, emulator, se
     profile = saved_profile()
     repositories = _acme_repositories(emulator, profile, ["webapp"])
     app = snap_app()
+    app.road = Road(profiles=True, sign_in=False)  # the road this step is on
 
     async def run_before(pilot):
         app.profile = profile
@@ -247,6 +254,7 @@ def test_snapshot_delete_confirmation(snap_compare, snap_app, saved_profile, set
 
     saved_profile("work", site_url=BITBUCKET, api_url="https://api.bitbucket.org/2.0")
     app = snap_app()
+    app.road = Road(profiles=True, sign_in=False)  # the road this step is on
 
     async def run_before(pilot):
         app.push_screen(ProfilesScreen())
