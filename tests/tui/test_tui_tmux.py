@@ -75,7 +75,7 @@ def terminal(tmp_path, git_env):
 
 
 def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
-    screen = terminal.wait_for("Step 2 of 7 · OAuth consumer", timeout=60)
+    screen = terminal.wait_for("Step 1 of 5 · OAuth consumer", timeout=60)
     assert "bbwDemoKey7qR2mN4x" in screen  # the demo consumer is filled in
     assert "bbwDemoSecret" not in screen  # its secret is not drawn
 
@@ -84,7 +84,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     assert "Next, the browser asks you to grant access." in screen
 
     terminal.keys("Enter")  # Continue in the browser
-    screen = terminal.wait_for("Step 3 of 7")
+    screen = terminal.wait_for("Step 2 of 5")
     screen = terminal.wait_for("waiting for the browser")
     assert "/site/oauth2/authorize?client_id=bbwDemoKey7qR2mN4x" in screen.replace(" ", "")
 
@@ -112,7 +112,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     terminal.keys("Space")
     screen = terminal.wait_for("1 selected")
     terminal.keys("Enter")
-    screen = terminal.wait_for("Step 7 of 7 · Clone")
+    screen = terminal.wait_for("Step 5 of 5 · Clone")
     assert "acme/webapp" in screen
 
     deadline = time.monotonic() + 90
@@ -148,7 +148,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
 
 
 def test_demo_cleans_up_when_its_terminal_closes(terminal):
-    terminal.wait_for("Step 2 of 7 · OAuth consumer", timeout=60)
+    terminal.wait_for("Step 1 of 5 · OAuth consumer", timeout=60)
     leftovers = list(terminal.tmp.glob("bbwizard-demo-*"))
     assert len(leftovers) == 1
     terminal.tmux("kill-session", "-t", terminal.session)  # the terminal goes away: SIGHUP
