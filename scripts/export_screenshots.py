@@ -42,8 +42,11 @@ def text(app: Any, widget_id: str) -> str:
 
 
 async def shoot(app: Any, pilot: Any, out: Path, name: str) -> None:
-    from textual.widgets import Input
+    from textual.widgets import Footer, Input
 
+    # Textual's Footer adds its keys after the screen's first frame.
+    footers = list(app.screen.query(Footer))
+    await until(pilot, lambda: all(footer.children for footer in footers), "the Footer's keys")
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
     app.clear_notifications()
