@@ -32,10 +32,6 @@ def clone_base(profile: Profile, fallback: str | Path | None = None) -> Path:
     return Path(base).expanduser() if base else Path.cwd()
 
 
-def default_destination(profile: Profile, slug: str, fallback: str | Path | None = None) -> str:
-    return display_path(clone_base(profile, fallback) / slug)
-
-
 def planned_base(plan: dict[str, Any], profile: Profile, fallback: str | Path | None = None) -> Path:
     """The "Clone into" folder of a Clone step's plan, as the person left it."""
     text = str(plan.get("base") or "").strip()
