@@ -1,12 +1,9 @@
-"""Record classes for the core, without the ``dataclasses`` module.
+"""A mutable record class without the ``dataclasses`` module: ``repr``, ``==`` and ``replace``.
 
-Importing ``dataclasses`` imports ``inspect`` and with it ``ast``, ``dis`` and ``tokenize``, and each
-decorated class compiles its methods at import: together a third of what ``bbwizard credential
-get`` costs, and git runs that on every fetch (issue 4's benchmark). So the modules on that road
-(``config``, ``git``) write their records by hand: immutable ones as ``collections.namedtuple``
-subclasses, mutable ones on :class:`Record`, which gives what the dataclass decorator gave them
-(``repr``, ``==`` and ``replace``). Each subclass writes its own ``__init__``, so its signature reads
-as plainly as a dataclass's fields.
+The core no longer needs it: ``bbwizard token`` and ``credential get`` read a fresh token through
+:mod:`bbwizard.freshtoken` without importing :mod:`bbwizard.config`, so ``config.Profile`` and
+``git.CloneResult`` are dataclasses. What still subclasses :class:`Record` (some of the wizard's
+records) gains nothing from it either: Textual imports ``dataclasses`` anyway.
 """
 
 from __future__ import annotations
