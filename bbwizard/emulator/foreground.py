@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--callback-url", metavar="URL", help="the demo consumer's callback URL (demo seed only)")
     parser.add_argument("--generate", metavar="WS=N", action="append", default=[],
                         help="add a workspace WS with N generated repositories (e.g. big=10000)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a certificate from a test CA made at start, and print the CA file's "
+                        "path (needs the trustme package: pip install trustme)")
+    parser.add_argument("--split-hosts", action="store_true",
+                        help="serve the API on a second port, as api.bitbucket.org is a host of its own")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request (secrets redacted)")
 
 
@@ -75,6 +80,8 @@ def run(args: argparse.Namespace, *, ok: Say = _print("✓"), info: Say = _print
         allow_any_loopback_port=not args.strict_port,
         request_budget=args.request_budget,
         latency=args.latency,
+        tls=getattr(args, "tls", False),
+        split_hosts=getattr(args, "split_hosts", False),
     )
     stop = threading.Event()
     # SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) stop it as Ctrl+C does;
@@ -88,6 +95,9 @@ def run(args: argparse.Namespace, *, ok: Say = _print("✓"), info: Say = _print
             emu.start()
         except OSError as error:
             fail(f"The emulator can't listen on 127.0.0.1:{args.port} ({error.strerror}). Try another --port.")
+            return 1
+        except RuntimeError as error:  # --tls without trustme
+            fail(str(error))
             return 1
         try:
             _announce(emu, seed, ok, info)
@@ -112,6 +122,8 @@ def _announce(emu: Emulator, seed: dict, ok: Say, info: Say) -> None:
     info(f"  site (bitbucket.org):      {emu.site_url}")
     info(f"  API (api.bitbucket.org):   {emu.api_url}")
     info(f"  git:                       {emu.site_url}/WORKSPACE/REPO.git")
+    if emu.ca_file is not None:
+        info(f"  test CA (trust it):        {emu.ca_file}")
     if consumer is None:
         return
     # The emulator's own demo consumer: not a secret, it exists only here.
@@ -119,7 +131,9 @@ def _announce(emu: Emulator, seed: dict, ok: Say, info: Say) -> None:
     print(f"  consumer secret: {consumer['secret']}", file=sys.stderr)
     print(f"  callback URL:    {consumer.get('callback_url') or '(none)'}", file=sys.stderr, flush=True)
     info("Next, in another terminal (the secret is asked for; BROWSER clicks Grant for you):")
-    info(f"  BROWSER={APPROVER} bbwizard login --site-url {emu.site_url} --key {consumer['key']} "
+    trust = f"SSL_CERT_FILE={emu.ca_file} " if emu.ca_file is not None else ""
+    api = f" --api-url {emu.api_url}" if getattr(emu, "split_hosts", False) else ""
+    info(f"  {trust}BROWSER={APPROVER} bbwizard login --site-url {emu.site_url}{api} --key {consumer['key']} "
          f"--callback-url {consumer.get('callback_url') or DEMO_CALLBACK_URL}")
     info("  or open the consent page yourself:")
     info(f"  {emu.site_url}/site/oauth2/authorize?client_id={consumer['key']}&response_type=code")
