@@ -178,7 +178,8 @@ class LoopbackCatcher:
             explicit_port = parts.port
         except ValueError:
             raise LoopbackError(f"The callback URL {self.callback_url} has a bad port number. Fix it (for example {suggest_callback_url()}).") from None
-        self.port: int = explicit_port or 80
+        self._port_given = explicit_port is not None
+        self.port: int = 80 if explicit_port is None else explicit_port
         self.path = parts.path or "/"
         self._servers: list[Any] = []
         self._threads: list[threading.Thread] = []
@@ -204,9 +205,18 @@ class LoopbackCatcher:
                 "catch the redirect itself. After you click Grant access, copy the address the browser "
                 f"lands on and paste it here. (To have it caught, set the consumer's callback URL to {suggest_callback_url()})"
             )
-        if self.port < 1024:
+        if self.port == 0:
             raise LoopbackError(
-                f"The callback URL {self.callback_url} has no port of its own, so it means port {self.port}, which "
+                f"The callback URL {self.callback_url} names port 0, which no browser can be sent to. Set the "
+                f"consumer's callback URL to a real port, for example {suggest_callback_url()}."
+            )
+        if self.port < 1024:
+            where = (
+                f"names port {self.port}, a port" if self._port_given
+                else f"has no port of its own, so it means port {self.port}, which"
+            )
+            raise LoopbackError(
+                f"The callback URL {self.callback_url} {where} "
                 "bbwizard can't listen on without admin rights. After you click Grant access the browser shows "
                 "a page that fails to load: copy its address and paste it here. (Or set the consumer's callback "
                 f"URL to {suggest_callback_url()} and bbwizard catches it itself.)"
