@@ -26,6 +26,25 @@ looks like this::
     uuid = "{…}"
     account_id = "…"
 
+A profile has a ``kind``: ``oauth`` (the default, what a profile without ``kind`` is: an OAuth
+consumer and its rotating tokens, as above), ``api_token`` (an Atlassian API token: ``email`` and
+the token in ``access_token``, ``token_expires_on`` the date the person gave, never a refresh) or
+``access_token`` (a repository, project or workspace access token in ``access_token``, ``reach``
+the workspace and repository or project the person said it is for)::
+
+    [profiles.me]
+    kind = "api_token"
+    email = "ada@example.com"
+    access_token = "…"
+    token_expires_on = 2027-03-01
+    site_url = "https://bitbucket.org"
+    api_url = "https://api.bitbucket.org/2.0"
+
+    [profiles.ci]
+    kind = "access_token"
+    access_token = "…"
+    reach = { workspace = "acme", repository = "webapp" }
+
 Rules (``security.md`` "Files"): the folder is created 0700 and the file 0600 with that mode from
 the start; a save writes a temp file in the same folder, fsyncs it, renames it over the old one and
 fsyncs the folder, so a crash leaves the old file or the new one. A file that does not parse is
@@ -47,7 +66,7 @@ import sys
 import threading
 from collections import namedtuple
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -69,9 +88,18 @@ if TYPE_CHECKING:
     from typing import Literal
 
     Grant = Literal["authorization_code", "client_credentials"]
+    Kind = Literal["oauth", "api_token", "access_token"]
     TokenState = Literal["fresh", "expiring", "expired", "signed_out"]
 
 _GRANTS = ("authorization_code", "client_credentials")
+#: The kinds of profile: an OAuth consumer, an Atlassian API token, an access token.
+KINDS = ("oauth", "api_token", "access_token")
+#: The kinds whose secret is a token the person made, used as it is and never refreshed.
+TOKEN_KINDS = ("api_token", "access_token")
+#: git's username for each kind (never the email: Bitbucket refuses it for git).
+GIT_USERNAMES = {"oauth": "x-token-auth", "api_token": "x-bitbucket-api-token-auth", "access_token": "x-token-auth"}
+#: What ``reach`` may name: the workspace, and in it a repository or a project.
+REACH_KEYS = ("workspace", "repository", "project")
 _PROFILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -139,12 +167,24 @@ class Profile:
     #: When Bitbucket refused the refresh token (the sign-in has ended); None while it works.
     #: The tokens stay in the file, unused, until the next sign-in replaces them.
     refresh_refused_at: datetime | None = None
+    #: ``oauth`` (the consumer and its tokens), ``api_token`` or ``access_token`` (a token the
+    #: person made, stored in :attr:`access_token`, never refreshed).
+    kind: Kind = "oauth"
+    #: api_token: the Atlassian account's email (REST's Basic username; never git's).
+    email: str | None = None
+    #: api_token: the expiry date the person gave when making it (the API doesn't say it).
+    token_expires_on: date | None = None
+    #: access_token: what the person said it is for: ``{"workspace": "acme"}``, plus
+    #: ``"repository": "webapp"`` or ``"project": "KEY"``.
+    reach: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.scopes is None:
             self.scopes = []
         if self.workspaces is None:
             self.workspaces = []
+        if self.reach is not None:
+            self.reach = dict(self.reach)
 
     def replace(self, **changes: Any) -> Profile:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""
@@ -167,9 +207,62 @@ class Profile:
         return urlsplit(self.site_url).hostname or self.site_url
 
     @property
+    def is_token_kind(self) -> bool:
+        """True for a token the person made (``api_token``, ``access_token``): used as it is."""
+        return self.kind in TOKEN_KINDS
+
+    @property
+    def git_username(self) -> str:
+        """The username git sends with the token: ``x-bitbucket-api-token-auth`` for an API
+        token, ``x-token-auth`` otherwise. Never the email: Bitbucket refuses it for git."""
+        return GIT_USERNAMES.get(self.kind, "x-token-auth")
+
+    def rest_auth(self) -> tuple[str, str] | tuple[str, str, str]:
+        """How REST calls authenticate: ``("Bearer", token)``, or ``("Basic", email, token)`` for
+        an API token. Raises :class:`SignInRequired` when there is no token (or no email)."""
+        if self.access_token is None:
+            raise SignInRequired(f"Profile '{self.name}' holds no token. Run: bbwizard login --profile {self.name}")
+        if self.kind == "api_token":
+            if not self.email:
+                raise SignInRequired(
+                    f"Profile '{self.name}' holds an API token without the email it belongs to. "
+                    f"Run: bbwizard login --with-api-token --email EMAIL --profile {self.name}"
+                )
+            return ("Basic", self.email, self.access_token.reveal())
+        return ("Bearer", self.access_token.reveal())
+
+    def token_expiry(self) -> datetime | None:
+        """When an API token stops working: the end (UTC) of the day the person gave; None when
+        unknown or for the other kinds (an OAuth token's expiry is :attr:`expires_at`)."""
+        if self.kind != "api_token" or self.token_expires_on is None:
+            return None
+        return datetime.combine(self.token_expires_on, datetime.min.time(), timezone.utc) + timedelta(days=1)
+
+    def describe_kind(self) -> str:
+        """The kind in a few words, for ``status`` and the wizard."""
+        if self.kind == "api_token":
+            return f"API token of {self.email}" if self.email else "API token"
+        if self.kind == "access_token":
+            return f"access token for {self.reach_label}" if self.reach else "access token"
+        return "OAuth consumer"
+
+    @property
+    def reach_label(self) -> str:
+        """``acme/webapp``, ``project KEY in acme``, ``workspace acme`` or "" (access tokens)."""
+        reach = self.reach or {}
+        workspace = reach.get("workspace", "")
+        if reach.get("repository"):
+            return f"{workspace}/{reach['repository']}"
+        if reach.get("project"):
+            return f"project {reach['project']} in {workspace}"
+        return f"workspace {workspace}" if workspace else ""
+
+    @property
     def can_refresh(self) -> bool:
         """True when a new access token can be had without the browser (after a logout, or once
-        Bitbucket refused the refresh token: False)."""
+        Bitbucket refused the refresh token: False; a token the person made: never)."""
+        if self.is_token_kind:
+            return False
         if self.refresh_refused_at is not None or (not self.access_token and not self.refresh_token):
             return False
         if self.grant == "client_credentials" and self.client_secret:
@@ -185,9 +278,20 @@ class Profile:
         """``fresh`` (usable for longer than ``min_valid``), ``expiring`` (usable, but refresh soon),
         ``expired`` (not usable; see :attr:`can_refresh` for whether a refresh can fix it) or
         ``signed_out`` (no access token and no way to get one without signing in, or Bitbucket
-        refused the refresh token: :attr:`refresh_refused_at`)."""
+        refused the refresh token: :attr:`refresh_refused_at`).
+
+        A token the person made is ``fresh`` until the end of :attr:`token_expires_on` (an API
+        token; an access token whose expiry isn't known stays fresh), ``expired`` after, and
+        ``signed_out`` without a token (or after Bitbucket refused it)."""
         if self.refresh_refused_at is not None or (not self.access_token and not self.refresh_token):
             return "signed_out"
+        if self.is_token_kind:
+            if not self.access_token:
+                return "signed_out"
+            ends = self.token_expiry()
+            if ends is not None and ends <= (now or utc_now()):
+                return "expired"
+            return "fresh"
         if not self.access_token or self.expires_at is None:
             return "expired"
         left = self.expires_at - (now or utc_now())
@@ -215,8 +319,11 @@ class Profile:
         )
 
     def signed_out(self) -> Profile:
-        """A copy without tokens (the consumer is kept)."""
-        return self.replace(access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None, refresh_refused_at=None)
+        """A copy without tokens (the consumer, an API token's email and an access token's reach
+        are kept)."""
+        return self.replace(
+            access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None, refresh_refused_at=None, token_expires_on=None
+        )
 
     def with_refresh_refused(self, when: datetime | None = None) -> Profile:
         """A copy that records that Bitbucket refused the refresh token: the sign-in has ended."""
@@ -232,7 +339,13 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
     if profile.expires_at is not None:
         expires_at = profile.expires_at.astimezone(timezone.utc).replace(microsecond=0)
     user = {k: v for k, v in profile.user._asdict().items() if v is not None} if profile.user is not None else None
-    table: dict[str, Any] = {"client_id": profile.client_id}
+    table: dict[str, Any] = {}
+    if profile.kind != "oauth":
+        table["kind"] = profile.kind
+    if profile.client_id or profile.kind == "oauth":
+        table["client_id"] = profile.client_id
+    if profile.email:
+        table["email"] = profile.email
     if profile.client_secret is not None:
         table["client_secret"] = profile.client_secret.reveal()
     if profile.callback_url:
@@ -246,6 +359,10 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
         table["refresh_token"] = profile.refresh_token.reveal()
     if expires_at is not None:
         table["expires_at"] = expires_at
+    if profile.token_expires_on is not None:
+        table["token_expires_on"] = profile.token_expires_on
+    if profile.reach:
+        table["reach"] = dict(profile.reach)
     table["scopes"] = list(profile.scopes)
     if profile.clone_dir:
         table["clone_dir"] = profile.clone_dir
@@ -328,9 +445,28 @@ def _opt_time(table: dict[str, Any], key: str, path: Path, name: str) -> datetim
 def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
     if not isinstance(table, dict):
         raise _bad(path, name, "the profile", "should be a table")
+    kind = table.get("kind", "oauth")
+    if kind not in KINDS:
+        raise _bad(path, name, "kind", "should be oauth, api_token or access_token")
     client_id = _opt_str(table, "client_id", path, name)
-    if not client_id:
+    if not client_id and kind == "oauth":
         raise _bad(path, name, "client_id", "is missing")
+    email = _opt_str(table, "email", path, name)
+    token_expires_on = table.get("token_expires_on")
+    if isinstance(token_expires_on, str):
+        try:
+            token_expires_on = date.fromisoformat(token_expires_on)
+        except ValueError:
+            raise _bad(path, name, "token_expires_on", "is not a date (YYYY-MM-DD)") from None
+    if isinstance(token_expires_on, datetime):
+        token_expires_on = token_expires_on.date()
+    if token_expires_on is not None and not isinstance(token_expires_on, date):
+        raise _bad(path, name, "token_expires_on", "is not a date (YYYY-MM-DD)")
+    reach = table.get("reach")
+    if reach is not None and (
+        not isinstance(reach, dict) or not all(k in REACH_KEYS and isinstance(v, str) for k, v in reach.items())
+    ):
+        raise _bad(path, name, "reach", "should be a table of workspace, repository or project names")
     grant = table.get("grant", "authorization_code")
     if grant not in _GRANTS:
         raise _bad(path, name, "grant", "should be authorization_code or client_credentials")
@@ -356,7 +492,7 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
 
     return Profile(
         name=name,
-        client_id=client_id,
+        client_id=client_id or "",
         client_secret=secret("client_secret"),
         callback_url=_opt_str(table, "callback_url", path, name),
         site_url=_opt_str(table, "site_url", path, name) or DEFAULT_SITE_URL,
@@ -371,6 +507,10 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
         secret_storage=_opt_str(table, "secret_storage", path, name) or "file",
         workspaces=list(workspaces),
         refresh_refused_at=_opt_time(table, "refresh_refused_at", path, name),
+        kind=kind,
+        email=email,
+        token_expires_on=token_expires_on,
+        reach=dict(reach) if reach else None,
     )
 
 
@@ -754,7 +894,10 @@ __all__ = [
     "DEFAULT_MIN_VALID",
     "DEFAULT_PROFILE_NAME",
     "DEFAULT_SITE_URL",
+    "GIT_USERNAMES",
+    "KINDS",
     "Profile",
+    "TOKEN_KINDS",
     "UserInfo",
     "default_api_url",
     "default_config_path",
