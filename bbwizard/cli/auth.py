@@ -39,6 +39,21 @@ def _clone_dir(args: argparse.Namespace) -> str | None:
     return os.path.abspath(os.path.expanduser(text)) if text else None
 
 
+def _seconds(text: str) -> float:
+    """``--timeout``: a finite number of seconds above zero. ``nan`` and ``inf`` would wait forever."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds; give a number above zero, for example 300"
+        )
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     login = subparsers.add_parser(
         "login",
@@ -59,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     login.add_argument("--site-url", metavar="URL", help="the Bitbucket site (default https://bitbucket.org)")
     login.add_argument("--api-url", metavar="URL", help="the REST API base (default https://api.bitbucket.org/2.0, or SITE/2.0 with --site-url)")
     login.add_argument("--clone-dir", metavar="DIR", help="the folder `bbwizard clone` and the wizard clone into for this profile (default: the current folder)")
-    login.add_argument("--timeout", metavar="SECONDS", type=float, default=300.0, help="how long to wait for the browser to come back (default 300)")
+    login.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=300.0, help="how long to wait for the browser to come back (default 300)")
     login.set_defaults(func=cmd_login)
 
     token = subparsers.add_parser(
