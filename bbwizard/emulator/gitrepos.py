@@ -79,10 +79,12 @@ def _stream(repo: Repo, author: str, write) -> None:
             write(_data(rng.randbytes(chunk)))
     main_mark = mark
     when = int(repo.updated_on.timestamp())
+    tips = {repo.mainbranch: main_mark}
     for branch in repo.branches:
         if branch == repo.mainbranch:
             continue
         mark += 1
+        tips[branch] = mark
         safe = branch.replace("/", "-")
         write(f"commit refs/heads/{branch}\nmark :{mark}\n".encode())
         write(f"author {author} {when} +0000\ncommitter {author} {when} +0000\n".encode())
@@ -90,6 +92,19 @@ def _stream(repo: Repo, author: str, write) -> None:
         write(f"from :{main_mark}\n".encode())
         write(f"M 100644 inline notes/{safe}.md\n".encode())
         write(_data(f"# {branch}\n\nNot merged into {repo.mainbranch} yet.\n".encode()))
+    for tag in repo.tags:
+        # mainbranch's commits are marks 1..main_mark; every other branch is one commit on top
+        # of its tip, so N back from that branch is N-1 back from mainbranch's tip.
+        branch, back = tag["branch"], tag["back"]
+        if branch != repo.mainbranch and back == 0:
+            target = tips[branch]
+        else:
+            target = max(main_mark - back + (branch != repo.mainbranch), 1)
+        if tag["message"] is None:
+            write(f"reset refs/tags/{tag['name']}\nfrom :{target}\n\n".encode())
+        else:
+            write(f"tag {tag['name']}\nfrom :{target}\ntagger {author} {when} +0000\n".encode())
+            write(_data(tag["message"].encode()))
     write(b"done\n")
 
 
@@ -134,6 +149,37 @@ def materialise(root: Path, repo: Repo, author: str) -> tuple[Path, bool]:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return path, True
+
+
+def list_tags(path: Path, env: dict[str, str]) -> list[dict]:
+    """Tags of a bare repository: name, the commit's fields as :func:`list_branches` gives them,
+    and for an annotated tag its ``tag_message``, ``tagger`` and ``tag_date`` (None otherwise)."""
+    commit = ("%(objectname)%00%(committerdate:iso-strict)%00%(contents)%00"
+              "%(authorname) <%(authoremail:trim)>%00%(parent)")
+    peeled = commit.replace("%(", "%(*")
+    fmt = (f"%(refname:strip=2)%00%(objecttype)%00{commit}%00{peeled}%00"
+           "%(taggername) <%(taggeremail:trim)>%00%(taggerdate:iso-strict)%01")
+    out = subprocess.run(
+        ["git", "for-each-ref", f"--format={fmt}", "refs/tags"], cwd=path, env=env, check=True,
+        capture_output=True, stdin=subprocess.DEVNULL,
+    ).stdout.decode("utf-8", errors="replace")
+    tags = []
+    for record in out.split("\x01"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        fields = record.split("\x00")
+        name, kind = fields[0], fields[1]
+        annotated = kind == "tag"
+        sha, date, message, author, parents = fields[7:12] if annotated else fields[2:7]
+        tags.append(
+            {"name": name, "hash": sha, "date": date, "message": message, "author": author,
+             "parents": parents.split(),
+             "tag_message": fields[4] if annotated else None,
+             "tagger": fields[12] if annotated else None,
+             "tag_date": fields[13] if annotated else None}
+        )
+    return tags
 
 
 def list_branches(path: Path, env: dict[str, str]) -> list[dict]:

@@ -1,7 +1,9 @@
 """api.bitbucket.org/2.0: the REST endpoints bbwizard reads, their pagination and errors.
 
 ``/user``, ``/user/workspaces``, ``/workspaces/{ws}``, ``/repositories/{ws}``,
-``/repositories/{ws}/{slug}``, ``/repositories/{ws}/{slug}/refs/branches``; 410 CHANGE-2770 for
+``/repositories/{ws}/{slug}``, ``/repositories/{ws}/{slug}/refs/branches`` (and ``/{name}``),
+``/repositories/{ws}/{slug}/refs/tags`` (and ``/{name}``); a ref's name may hold ``/``, sent as
+it is or as ``%2F``; 410 CHANGE-2770 for
 the retired cross-workspace endpoints; 404 "Resource not found" for everything else. Bearer auth
 only. Lists take ``pagelen``, ``page``, ``sort``, ``q`` (BBQL subset) and ``fields``.
 
@@ -97,8 +99,13 @@ def _route(segments: list[str]) -> tuple[Callable[..., None], tuple, str] | None
         return _repositories, (segments[1],), "repository"
     if n == 3 and segments[0] == "repositories":
         return _repository, (segments[1], segments[2]), "repository"
-    if n == 5 and segments[0] == "repositories" and segments[3:] == ["refs", "branches"]:
-        return _branches, (segments[1], segments[2]), "repository"
+    if n >= 5 and segments[0] == "repositories" and segments[3] == "refs" and segments[4] in _REFS:
+        kind = segments[4]
+        if n == 5:
+            return _refs, (segments[1], segments[2], kind, None), "repository"
+        name = "/".join(segments[5:])
+        if name:
+            return _refs, (segments[1], segments[2], kind, name), "repository"
     return None
 
 
@@ -195,51 +202,72 @@ def _repository(ex: Exchange, token: AccessToken, ident: str, slug: str) -> None
         ex.send_json(200, repo_json(ex.emu, repo, token.username))
 
 
-def _branches(ex: Exchange, token: AccessToken, ident: str, slug: str) -> None:
+_REFS = {"branches": "branch", "tags": "tag"}
+
+
+def _refs(ex: Exchange, token: AccessToken, ident: str, slug: str, kind: str, name: str | None) -> None:
+    """``refs/branches`` or ``refs/tags``: the list, or one ref by its name (404 if none)."""
     emu = ex.emu
     repo = _repo_for(ex, token, ident, slug)
     if repo is None:
         return
     path = emu.materialise_repo(repo)
-    branches = gitrepos.list_branches(path, gitrepos.git_env(emu.data_dir))
+    env = gitrepos.git_env(emu.data_dir)
+    refs = gitrepos.list_branches(path, env) if kind == "branches" else gitrepos.list_tags(path, env)
+    if name is not None:
+        refs = [ref for ref in refs if ref["name"] == name]
+        if not refs:
+            _rest_error(ex, 404, f"{_REFS[kind].capitalize()} \"{name}\" does not exist.")
+            return
+    docs = [ref_json(emu, repo, _REFS[kind], ref) for ref in refs]
+    if name is not None:
+        ex.send_json(200, docs[0])
+        return
+    _paginate(ex, docs, lambda doc: (lambda p: bbql.dotted(doc, p)), {"name", "target.date"}, default_sort="name")
+
+
+def ref_json(emu: State, repo: Repo, kind: str, ref: dict) -> dict:
+    """A ``branch`` or ``tag`` document; its ``self`` link is where that ref is served by name."""
     api, site = emu.api_url, emu.site_url
     base = f"{api}/repositories/{repo.workspace}/{quote(repo.slug)}"
+    html_base = f"{site}/{repo.workspace}/{quote(repo.slug)}"
     repo_min = {
         "type": "repository", "full_name": repo.full_name, "name": repo.name, "uuid": repo.uuid,
-        "links": {"self": {"href": base}, "html": {"href": f"{site}/{repo.workspace}/{quote(repo.slug)}"},
-                  "avatar": {"href": f"{site}/{repo.workspace}/{quote(repo.slug)}/avatar/32/"}},
+        "links": {"self": {"href": base}, "html": {"href": html_base},
+                  "avatar": {"href": f"{html_base}/avatar/32/"}},
     }
-
-    def to_json(b: dict) -> dict:
-        commit = {
-            "type": "commit",
-            "hash": b["hash"],
-            "date": b["date"],
-            "author": {"type": "author", "raw": b["author"]},
-            "message": b["message"],
-            "summary": {"raw": b["message"], "markup": "markdown",
-                        "html": f"<p>{html.escape(b['message'].strip())}</p>"},
-            "links": {"self": {"href": f"{base}/commit/{b['hash']}"},
-                      "html": {"href": f"{site}/{repo.workspace}/{quote(repo.slug)}/commits/{b['hash']}"}},
-            "parents": [{"type": "commit", "hash": p, "links": {"self": {"href": f"{base}/commit/{p}"}}}
-                        for p in b["parents"]],
-            "repository": repo_min,
-        }
-        return {
-            "name": b["name"],
-            "target": commit,
-            "links": {
-                "self": {"href": f"{base}/refs/branches/{quote(b['name'], safe='')}"},
-                "commits": {"href": f"{base}/commits/{quote(b['name'], safe='')}"},
-                "html": {"href": f"{site}/{repo.workspace}/{quote(repo.slug)}/branch/{quote(b['name'], safe='')}"},
-            },
-            "type": "branch",
-            "merge_strategies": ["merge_commit", "squash", "fast_forward"],
-            "default_merge_strategy": "merge_commit",
-        }
-
-    docs = [to_json(b) for b in branches]
-    _paginate(ex, docs, lambda doc: (lambda p: bbql.dotted(doc, p)), {"name", "target.date"}, default_sort="name")
+    commit = {
+        "type": "commit",
+        "hash": ref["hash"],
+        "date": ref["date"],
+        "author": {"type": "author", "raw": ref["author"]},
+        "message": ref["message"],
+        "summary": {"raw": ref["message"], "markup": "markdown",
+                    "html": f"<p>{html.escape(ref['message'].strip())}</p>"},
+        "links": {"self": {"href": f"{base}/commit/{ref['hash']}"},
+                  "html": {"href": f"{html_base}/commits/{ref['hash']}"}},
+        "parents": [{"type": "commit", "hash": p, "links": {"self": {"href": f"{base}/commit/{p}"}}}
+                    for p in ref["parents"]],
+        "repository": repo_min,
+    }
+    name = quote(ref["name"], safe="/")  # as Bitbucket's own example: refs/branches/issue-9.3/AUI-5343…
+    doc: dict[str, Any] = {
+        "name": ref["name"],
+        "target": commit,
+        "links": {
+            "self": {"href": f"{base}/refs/{'branches' if kind == 'branch' else 'tags'}/{name}"},
+            "commits": {"href": f"{base}/commits/{name}"},
+            "html": {"href": f"{html_base}/{'branch' if kind == 'branch' else 'src'}/{name}"},
+        },
+        "type": kind,
+    }
+    if kind == "branch":
+        doc.update(merge_strategies=["merge_commit", "squash", "fast_forward"],
+                   default_merge_strategy="merge_commit")
+    elif ref.get("tag_message") is not None:
+        doc.update(message=ref["tag_message"], date=ref["tag_date"],
+                   tagger={"type": "author", "raw": ref["tagger"]})
+    return doc
 
 
 # ---- pagination --------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ A seed is TOML or JSON (same shape) or a plain dict. Top-level keys:
   (names; the first commit is on mainbranch, every other branch is one commit ahead of it),
   files ({path: text}), project ({key, name}), commits (N commits of history, default 3),
   size (extra incompressible bytes spread over the history, int or "5MB"/"300KB"),
+  tags (a name, a lightweight tag on mainbranch's tip, or ``{name, target, message}``: ``target``
+  is a branch, ``BRANCH~N`` N commits before its tip; a ``message`` makes an annotated tag),
   created_on, updated_on}``.
 - ``generators``: list of ``{workspace, count, prefix (default "repo"), name (workspace name),
   members, administrators, commits, languages}``: a workspace with ``count`` generated
@@ -139,6 +141,7 @@ class Repo:
     updated_on: datetime
     uuid: str
     generated: bool = False
+    tags: list[dict] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -271,7 +274,24 @@ def _repo(ws_slug: str, entry: dict, index: int) -> Repo:
         created_on=created,
         updated_on=_parse_time(entry.get("updated_on"), created + timedelta(days=30)),
         uuid=entry.get("uuid") or braced_uuid("repo", f"{ws_slug}/{slug}"),
+        tags=_tags(f"{ws_slug}/{slug}", entry.get("tags") or [], mainbranch, branches),
     )
+
+
+def _tags(full_name: str, entries: list, mainbranch: str, branches: list[str]) -> list[dict]:
+    """A repository's tags as ``{name, branch, back, message}``; a bad entry is a SeedError."""
+    tags = []
+    for entry in entries:
+        tag = {"name": entry} if isinstance(entry, str) else entry
+        if not isinstance(tag, dict) or not isinstance(tag.get("name"), str) or not tag["name"]:
+            raise SeedError(f"{full_name}: a tag is a name or a table with a name, not {entry!r}")
+        target = str(tag.get("target") or mainbranch)
+        branch, _, back = target.partition("~")
+        if branch not in branches or (back and not back.isdigit()):
+            raise SeedError(f"{full_name}: tag {tag['name']!r} points at {target!r}, not a branch (or BRANCH~N)")
+        tags.append({"name": tag["name"], "branch": branch, "back": int(back or 0),
+                     "message": tag.get("message")})
+    return tags
 
 
 def _workspace(entry: dict, users: dict[str, User]) -> Workspace:

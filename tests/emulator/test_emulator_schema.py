@@ -28,6 +28,8 @@ from bbwizard.emulator import ACCOUNT_ONLY_CONSUMER_KEY, DEMO_CONSUMER_KEY  # no
 # A copy lives beside the tests, so they run in any clone; the team's original is in ../shared/.
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "bitbucket-openapi-excerpt.json"
 SHARED_SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "bitbucket-openapi-excerpt.json"
+# The refs endpoints the excerpt lacks (a branch by name, tags), from the same public spec.
+REFS_SPEC_PATH = SPEC_PATH.with_name("bitbucket-openapi-refs.json")
 
 
 def test_the_copy_of_the_spec_excerpt_matches_the_teams():
@@ -62,7 +64,13 @@ def _adapt(node, in_all_of=False):
 def spec() -> dict:
     if not SPEC_PATH.exists():
         pytest.skip(f"the spec excerpt is not at {SPEC_PATH}")
-    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    loaded = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    refs = json.loads(REFS_SPEC_PATH.read_text(encoding="utf-8"))
+    assert not set(refs["paths"]) & set(loaded["paths"]), "the excerpt has these now: drop them from the refs file"
+    assert not set(refs["definitions"]) & set(loaded["definitions"])
+    loaded["paths"].update(refs["paths"])
+    loaded["definitions"].update(refs["definitions"])
+    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +126,15 @@ CASES = [
     ("/repositories/{workspace}/{repo_slug}", "/repositories/alice/dotfiles", {}),
     ("/repositories/{workspace}/{repo_slug}/refs/branches", "/repositories/acme/webapp/refs/branches", {}),
     ("/repositories/{workspace}/{repo_slug}/refs/branches", "/repositories/acme/webapp/refs/branches", {"pagelen": "1", "page": "2"}),
+    ("/repositories/{workspace}/{repo_slug}/refs/branches/{name}", "/repositories/acme/webapp/refs/branches/main", {}),
+    ("/repositories/{workspace}/{repo_slug}/refs/branches/{name}", "/repositories/acme/webapp/refs/branches/feature/login-page", {}),
+    ("/repositories/{workspace}/{repo_slug}/refs/branches/{name}", "/repositories/acme/webapp/refs/branches/feature%2Flogin-page", {}),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags", "/repositories/acme/webapp/refs/tags", {}),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags", "/repositories/acme/firmware/refs/tags", {"pagelen": "1", "page": "2"}),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags", "/repositories/alice/dotfiles/refs/tags", {}),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags/{name}", "/repositories/acme/webapp/refs/tags/v1.0.0", {}),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags/{name}", "/repositories/acme/webapp/refs/tags/v1.1.0", {}),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags/{name}", "/repositories/acme/webapp/refs/tags/preview%2Flogin", {}),
 ]
 
 
@@ -143,6 +160,9 @@ def test_the_big_workspace_pages_answer_their_schema(emulator_factory, big_seed,
     ("/repositories/{workspace}", "/repositories/nope", 404),
     ("/repositories/{workspace}/{repo_slug}", "/repositories/acme/nope", 404),
     ("/repositories/{workspace}/{repo_slug}/refs/branches", "/repositories/acme/nope/refs/branches", 404),
+    ("/repositories/{workspace}/{repo_slug}/refs/branches/{name}", "/repositories/acme/webapp/refs/branches/nope", 404),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags", "/repositories/acme/nope/refs/tags", 404),
+    ("/repositories/{workspace}/{repo_slug}/refs/tags/{name}", "/repositories/acme/webapp/refs/tags/v9", 404),
     ("/repositories/{workspace}", "/repositories/acme?pagelen=500", 400),
 ])
 def test_error_answers_are_error_objects(emulator, http, spec, validate, spec_path, path, status):
