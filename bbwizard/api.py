@@ -22,7 +22,6 @@ Every error is a :mod:`bbwizard.errors` class with a sentence for a person, scru
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import math
 import random
@@ -292,13 +291,6 @@ def _error_message(response: httpx.Response) -> tuple[str, Any]:
     return net.error_detail(body)
 
 
-@functools.lru_cache(maxsize=1)
-def _ssl_context() -> Any:
-    """The CA bundle (``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured) loaded once per process and
-    shared by every lane: loading it costs ~40 ms. Verification stays on."""
-    return httpx.create_ssl_context(trust_env=True)
-
-
 _GONE = object()
 _MISSING = object()
 
@@ -319,9 +311,11 @@ class BitbucketClient:
         max_backoff: float = 8.0,
         max_retry_after: float = 60.0,
         partial_responses: bool = True,
+        ca_bundle: str | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        email: str | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -338,6 +332,8 @@ class BitbucketClient:
         net.require_https(self.api_url, "The API URL")
         self._origin = _origin(self._base)
         self._token_provider = token_provider
+        # An Atlassian API token goes as Basic EMAIL:TOKEN; every other token as Bearer.
+        self._email = email
         self._max_concurrency = max_concurrency
         self._retries = max(0, retries)
         self._backoff = backoff
@@ -357,6 +353,9 @@ class BitbucketClient:
         self._transport = transport
         self._mounts = mounts
         self._timeout = timeout
+        # The TLS trust (net.ssl_context: the profile's CA bundle, SSL_CERT_FILE, the OS store),
+        # made once per process and shared by every lane: loading a bundle costs ~40 ms.
+        self._ca_bundle = ca_bundle
         self._ssl: Any = None
         # Lanes: one small httpx client per request in flight, each with its own one-connection
         # pool. httpcore re-checks every pooled connection on every request; with sixteen
@@ -366,7 +365,7 @@ class BitbucketClient:
 
     def _new_lane(self) -> httpx.AsyncClient:
         if self._transport is None and self._ssl is None:
-            self._ssl = _ssl_context()
+            self._ssl = net.ssl_context(self._ca_bundle)
         lane = httpx.AsyncClient(
             transport=self._transport,
             mounts=self._mounts,
@@ -397,6 +396,9 @@ class BitbucketClient:
         async def provider(force_refresh: bool) -> Secret:
             async with lock:
                 current = state["profile"]
+                if force_refresh and current.is_token_kind:
+                    # A token the person made can't be refreshed: a 401 means it has ended.
+                    raise oauth.token_refused(current)
                 if force_refresh:
                     # Another process (`bbwizard token`, git's credential helper) may have refreshed
                     # already: a rotated refresh token must not be spent twice for nothing.
@@ -411,6 +413,9 @@ class BitbucketClient:
                     raise SignInRequired(f"The profile {profile.name!r} has no access token. Sign in again.")
                 return current.access_token
 
+        kwargs.setdefault("ca_bundle", getattr(profile, "ca_bundle", None))
+        if profile.kind == "api_token":
+            kwargs.setdefault("email", profile.email)
         return cls(profile.api_url, provider, **kwargs)
 
     async def aclose(self) -> None:
@@ -681,7 +686,7 @@ class BitbucketClient:
         rejected: Secret | None = None
         while True:
             token = await self._token(refreshed, rejected)
-            headers = {"Authorization": f"Bearer {token.reveal()}"}
+            headers = {"Authorization": net.authorization(token, self._email)}
             try:
                 async with self._slots:
                     # Holding a slot means a lane is idle or may be made: never more than

@@ -18,6 +18,7 @@ looks like this::
     expires_at = 2026-11-30T14:39:00Z
     scopes = ["account", "repository"]
     secret_storage = "file"
+    ca_bundle = "/etc/ssl/company-ca.pem"       # only with login --ca-bundle
     refresh_refused_at = 2026-11-30T16:40:00Z   # only after Bitbucket refused the refresh token
 
     [profiles.work.user]
@@ -162,6 +163,9 @@ class Profile:
     user: UserInfo | None = None
     clone_dir: str | None = None
     secret_storage: str = "file"
+    #: A CA bundle (PEM file, absolute path) this profile's site and API are checked against
+    #: instead of the default trust (``login --ca-bundle``); git is given it too.
+    ca_bundle: str | None = None
     #: Workspace slugs the wizard last listed (display only; the TUI fills it).
     workspaces: list[str] = field(default_factory=list)
     #: When Bitbucket refused the refresh token (the sign-in has ended); None while it works.
@@ -366,6 +370,8 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
     table["scopes"] = list(profile.scopes)
     if profile.clone_dir:
         table["clone_dir"] = profile.clone_dir
+    if profile.ca_bundle:
+        table["ca_bundle"] = profile.ca_bundle
     table["secret_storage"] = profile.secret_storage
     if profile.workspaces:
         table["workspaces"] = list(profile.workspaces)
@@ -504,6 +510,7 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
         scopes=list(scopes),
         user=user,
         clone_dir=_opt_str(table, "clone_dir", path, name),
+        ca_bundle=_opt_str(table, "ca_bundle", path, name),
         secret_storage=_opt_str(table, "secret_storage", path, name) or "file",
         workspaces=list(workspaces),
         refresh_refused_at=_opt_time(table, "refresh_refused_at", path, name),

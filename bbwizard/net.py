@@ -2,7 +2,7 @@
 
 What both need from the network lives here once: whether a host is loopback (never proxied),
 clients with bbwizard's defaults (proxies from the environment except loopback, TLS verification
-always on, explicit timeouts, no redirects), the sentence for each failure to connect, the wait a
+always on against the one trust :func:`ssl_context` chooses, explicit timeouts, no redirects), the sentence for each failure to connect, the wait a
 ``Retry-After`` asks for, the diagnosis of an answer that isn't JSON, scope lists and the scopes
 bbwizard needs, and ``GET /user`` (who a token belongs to).
 
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import random
 import re
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -29,6 +31,8 @@ from bbwizard.errors import NetworkError, ProtocolError, RateLimited, ScopeError
 from bbwizard.secret import Secret, redact
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 #: Explicit timeouts (security.md 17): connect quickly, let Bitbucket think.
@@ -86,6 +90,80 @@ def direct_mounts(*urls: str) -> dict[str, None]:
     return mounts
 
 
+# --- TLS trust ----------------------------------------------------------------------------------
+
+#: Contexts already made, by what they trust: loading a CA bundle costs tens of milliseconds.
+_SSL_CONTEXTS: dict[tuple[str, str | None, tuple[int, int] | None], ssl.SSLContext] = {}
+_SSL_LOCK = threading.Lock()
+
+
+def trust_source(ca_bundle: str | None = None) -> tuple[str, str | None]:
+    """What TLS certificates are checked against, first found wins: the profile's ``ca_bundle``
+    (``bbwizard login --ca-bundle FILE``), ``SSL_CERT_FILE``, ``SSL_CERT_DIR``, the operating
+    system's store through ``truststore`` when it is installed (corporate networks that inspect
+    TLS put their CA there), else certifi's bundle. Returns ``(kind, path)``; verification itself
+    is never switched off."""
+    if ca_bundle:
+        return "ca_bundle", ca_bundle
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        if os.environ.get(variable):
+            return variable, os.environ[variable]
+    try:
+        import truststore  # noqa: F401  (optional: pip install truststore)
+    except ImportError:
+        return "certifi", None
+    return "truststore", None
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (status.st_mtime_ns, status.st_size) if status else None
+
+
+def ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The TLS context for httpx, trusting what :func:`trust_source` names; made once per
+    process for each source (and again when its file changes). A CA bundle that can't be read is a
+    :class:`~bbwizard.errors.ConfigError` naming where it was set."""
+    import ssl
+
+    kind, path = trust_source(ca_bundle)
+    key = (kind, path, _stamp(path))
+    with _SSL_LOCK:
+        context = _SSL_CONTEXTS.get(key)
+        if context is not None:
+            return context
+        try:
+            if kind == "truststore":
+                import truststore
+
+                context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            elif kind == "certifi":
+                import certifi
+
+                context = ssl.create_default_context(cafile=certifi.where())
+            elif kind == "SSL_CERT_DIR":
+                context = ssl.create_default_context(capath=path)
+            else:
+                context = ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError, ValueError) as error:
+            from bbwizard.errors import ConfigError
+
+            reason = clean(getattr(error, "strerror", None) or str(error), 120) or type(error).__name__
+            if kind == "ca_bundle":
+                message = (
+                    f"The CA bundle saved in this profile, {path}, can't be read as certificates ({reason}). "
+                    "Fix the file, or sign in again with --ca-bundle FILE (bbwizard login)."
+                )
+            else:
+                message = f"{kind} names {path}, which can't be read as certificates ({reason}). Fix the file, or unset {kind}."
+            raise ConfigError(message) from None
+        _SSL_CONTEXTS[key] = context
+        return context
+
+
 # --- clients ------------------------------------------------------------------------------------
 
 
@@ -95,14 +173,17 @@ def default_timeout() -> httpx.Timeout:
     return httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
 
 
-def http_client(transport: httpx.BaseTransport | None = None, **kwargs: Any) -> httpx.Client:
-    """A blocking httpx client with bbwizard's defaults: proxies from the environment except for
-    loopback hosts, TLS verification on (``SSL_CERT_FILE`` honoured), explicit timeouts, no
-    redirects."""
+def http_client(
+    transport: httpx.BaseTransport | None = None, *, ca_bundle: str | None = None, **kwargs: Any
+) -> httpx.Client:
+    """A blocking httpx client with bbwizard's defaults: proxies from the environment
+    (``HTTPS_PROXY``, ``NO_PROXY``) except for loopback hosts, TLS verification on against
+    :func:`ssl_context` (``ca_bundle`` is a profile's own), explicit timeouts, no redirects."""
     import httpx
 
     return httpx.Client(
         transport=transport,
+        verify=ssl_context(ca_bundle) if transport is None else True,
         mounts=direct_mounts(),
         trust_env=True,
         timeout=kwargs.pop("timeout", None) or default_timeout(),
@@ -191,7 +272,8 @@ def network_error(error: Exception, url: str, *, address: str = "the site URL", 
     if "CERTIFICATE_VERIFY_FAILED" in str(error) or "certificate verify failed" in str(error).lower():
         return ServerNotReached(
             f"The TLS certificate of {host} isn't trusted, so bbwizard stopped (it never turns verification off). "
-            "If your network inspects TLS, point SSL_CERT_FILE at your organisation's CA bundle, then try again."
+            "If your network inspects TLS or the server has a private CA, sign in with --ca-bundle FILE "
+            "(bbwizard login), or point SSL_CERT_FILE at that CA bundle, then try again."
         )
     if isinstance(error, httpx.ConnectTimeout):
         return ServerNotReached(f"Connecting to {host} timed out. Check your network connection, then try again.")
@@ -383,6 +465,17 @@ def parse_user(data: Any) -> UserInfo:
     )
 
 
+def authorization(token: Secret, email: str | None = None) -> str:
+    """The ``Authorization`` header's value for a REST call: ``Basic`` with ``EMAIL:TOKEN`` for an
+    Atlassian API token (``email`` given), ``Bearer TOKEN`` for every other token."""
+    if email:
+        import base64
+
+        pair = f"{email}:{token.reveal()}".encode("utf-8")
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+    return f"Bearer {token.reveal()}"
+
+
 def fetch_user(
     api_url: str,
     access_token: Secret,
@@ -390,21 +483,24 @@ def fetch_user(
     transport: httpx.BaseTransport | None = None,
     timeout: float | None = None,
     attempts: int | None = None,
+    ca_bundle: str | None = None,
+    email: str | None = None,
 ) -> UserInfo:
     """``GET /user`` with the token: who it belongs to. Used at sign-in to say who is signed in,
     and by ``bbwizard status`` (one try, a short ``timeout``) to learn whether the token still
     works: :class:`SignInRequired` on 401, :class:`ScopeError` on a 403 naming scopes,
-    :class:`NetworkError` when Bitbucket can't be reached."""
+    :class:`NetworkError` when Bitbucket can't be reached. ``email``: the token is an API token,
+    sent as Basic ``EMAIL:TOKEN`` (:func:`authorization`)."""
     import httpx
 
     url = f"{api_url.rstrip('/')}/user"
     require_https(api_url, "The API URL")
     attempts = attempts or GET_ATTEMPTS
-    with http_client(transport, timeout=None if timeout is None else httpx.Timeout(timeout)) as client:
+    with http_client(transport, ca_bundle=ca_bundle, timeout=None if timeout is None else httpx.Timeout(timeout)) as client:
         for attempt in range(attempts):  # a GET may be retried (security.md 17)
             last = attempt == attempts - 1
             try:
-                response = client.get(url, headers={"Authorization": f"Bearer {access_token.reveal()}"})
+                response = client.get(url, headers={"Authorization": authorization(access_token, email)})
             except httpx.HTTPError as error:
                 if last:
                     raise network_error(error, url, address="the API URL", proxied=transport is None) from None
@@ -445,6 +541,7 @@ def fetch_user(
 __all__ = [
     "CONSUMER_SETTINGS",
     "PERMISSION_FOR_SCOPE",
+    "authorization",
     "REQUIRED_SCOPES",
     "ServerNotReached",
     "check_scopes",
@@ -465,4 +562,6 @@ __all__ = [
     "retry_after_seconds",
     "retry_delay",
     "scope_error",
+    "ssl_context",
+    "trust_source",
 ]

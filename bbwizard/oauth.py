@@ -262,6 +262,7 @@ def _post_token(
     client_secret: Secret | str | None,
     data: dict[str, str | Secret],
     transport: httpx.BaseTransport | None,
+    ca_bundle: str | None = None,
 ) -> _Answer:
     import httpx
 
@@ -274,7 +275,7 @@ def _post_token(
     secret = client_secret if isinstance(client_secret, Secret) else Secret(client_secret)
     url = token_endpoint(site_url)
     started_at = utc_now()
-    with http_client(transport) as client:
+    with http_client(transport, ca_bundle=ca_bundle) as client:
         try:
             # Secrets are revealed only inside this call, so no local of ours holds one bare.
             response = client.post(
@@ -470,6 +471,7 @@ def check_consumer(
     client_secret: Secret | str,
     *,
     transport: httpx.BaseTransport | None = None,
+    ca_bundle: str | None = None,
 ) -> ConsumerCheck:
     """One ``client_credentials`` request that tells what this key and secret are.
 
@@ -482,7 +484,7 @@ def check_consumer(
         raise ConsumerError(f"The consumer key is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
     if not client_secret or not (client_secret.reveal() if isinstance(client_secret, Secret) else client_secret).strip():
         raise ConsumerError(f"The consumer secret is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
-    answer = _post_token(site_url, client_id, _secret(client_secret), {"grant_type": "client_credentials"}, transport)
+    answer = _post_token(site_url, client_id, _secret(client_secret), {"grant_type": "client_credentials"}, transport, ca_bundle)
     if answer.status == 200:
         tokens = parse_token_answer(answer)
         return ConsumerCheck(
@@ -520,7 +522,7 @@ def exchange_code(
     if authorization is not None and authorization.code_verifier is not None:
         data["code_verifier"] = authorization.code_verifier
     try:
-        answer = _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport)
+        answer = _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport, consumer.ca_bundle)
         return _tokens_or_error(answer, "exchange")
     except ServerNotReached:
         raise  # the code never left this machine: it is still good
@@ -536,7 +538,8 @@ def exchange_code(
 def client_credentials(consumer: Profile, *, transport: httpx.BaseTransport | None = None) -> TokenSet:
     """A token for a private consumer, acting as its owner."""
     answer = _post_token(
-        consumer.site_url, consumer.client_id, consumer.client_secret, {"grant_type": "client_credentials"}, transport
+        consumer.site_url, consumer.client_id, consumer.client_secret, {"grant_type": "client_credentials"}, transport,
+        consumer.ca_bundle,
     )
     return _tokens_or_error(answer, "client_credentials")
 
@@ -551,7 +554,8 @@ def refresh(consumer: Profile, *, transport: httpx.BaseTransport | None = None) 
     data: dict[str, str | Secret] = {"grant_type": "refresh_token", "refresh_token": consumer.refresh_token}
     return _with_connect_retries(
         lambda: _tokens_or_error(
-            _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport), "refresh"
+            _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport, consumer.ca_bundle),
+            "refresh",
         )
     )
 
@@ -592,6 +596,51 @@ def _signed_out(profile: Profile) -> SignInRequired:
     return _sign_in_again(profile, f"Profile '{profile.name}' is signed out.")
 
 
+#: Where a person makes a new token of each kind (the README says it at length).
+WHERE_TOKENS_ARE_MADE = {
+    "api_token": "id.atlassian.com → Security → Create API token with scopes → app Bitbucket",
+    "access_token": "Bitbucket: the repository's (or project's, or workspace's) settings → Access tokens",
+}
+
+
+def login_command(profile: Profile) -> str:
+    """The ``bbwizard login`` line that signs this profile in again, for its kind."""
+    if profile.kind == "api_token":
+        return f"bbwizard login --with-api-token --email {profile.email or 'EMAIL'} --profile {profile.name}"
+    if profile.kind == "access_token":
+        reach = profile.reach or {}
+        if reach.get("repository") and reach.get("workspace"):
+            target = f" --repository {reach['workspace']}/{reach['repository']}"
+        elif reach.get("workspace"):
+            target = f" --workspace {reach['workspace']}"
+        else:
+            target = ""
+        return f"bbwizard login --with-access-token{target} --profile {profile.name}"
+    return f"bbwizard login --profile {profile.name}"
+
+
+def _new_token_needed(profile: Profile, reason: str) -> SignInRequired:
+    where = WHERE_TOKENS_ARE_MADE.get(profile.kind, "")
+    return SignInRequired(f"{reason} Make a new one ({where}), then run: {login_command(profile)}")
+
+
+def token_expired(profile: Profile) -> SignInRequired:
+    """The sentence for an API token past the expiry date the person gave."""
+    return _new_token_needed(
+        profile, f"The API token of profile '{profile.name}' expired on {profile.token_expires_on:%Y-%m-%d}."
+    )
+
+
+def token_refused(profile: Profile) -> SignInRequired:
+    """The sentence for a token the person made that Bitbucket no longer accepts (HTTP 401)."""
+    what = "API token" if profile.kind == "api_token" else "access token"
+    return _new_token_needed(
+        profile,
+        f"Bitbucket no longer accepts the {what} of profile '{profile.name}' (HTTP 401): "
+        "it has expired or was revoked.",
+    )
+
+
 def sign_in_ended(profile: Profile) -> SignInRequired:
     """The sentence for a profile whose refresh token Bitbucket refused (recorded in the file)."""
     when = profile.refresh_refused_at
@@ -619,6 +668,15 @@ def ensure_fresh(
     """
     profile = store.get(name)
     state = profile.token_state(None, min_valid)
+    if profile.is_token_kind:
+        # A token the person made is used as it is: nothing can refresh it.
+        if state == "signed_out":
+            raise SignInRequired(f"Profile '{profile.name}' is signed out. Sign in again: {login_command(profile)}")
+        if state == "expired":
+            raise token_expired(profile)
+        if force:
+            raise token_refused(profile)
+        return profile
     if state == "fresh" and not force:
         return profile
     if state == "signed_out":
@@ -707,13 +765,17 @@ __all__ = [
     "REQUIRED_SCOPES",
     "ServerNotReached",
     "TokenSet",
+    "WHERE_TOKENS_ARE_MADE",
     "authorize_endpoint",
     "check_consumer",
     "check_scopes",
     "client_credentials",
     "describe_expiry",
     "ensure_fresh",
+    "login_command",
     "sign_in_ended",
+    "token_expired",
+    "token_refused",
     "exchange_code",
     "fetch_user",
     "http_client",
