@@ -134,15 +134,25 @@ def redact(text: str, extra: Iterable[str | Secret | None] = ()) -> str:
     return text
 
 
-# Colour codes, and then C0/C1 controls but tab and newline, the Unicode line separators and the
-# bidi overrides: a server's text (an error message, a repository name, git's "remote:" lines)
-# must not write the clipboard, retitle the window or reorder what a person reads (rule 4).
-_ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
-_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+# Whole escape sequences first, payload and all, so that nothing of them reaches a terminal (not
+# even as text a person might mistake for data): CSI (colours, clear screen, cursor moves; ESC [ or
+# the 8-bit U+009B), then the string commands OSC (window title, clipboard), DCS, SOS, PM and APC
+# up to BEL or ST (or the end of the text: an unterminated one swallows the rest), then any other
+# ESC sequence. After that, C0/C1 controls but tab and newline, the Unicode line separators and
+# every bidi control (embeddings, overrides, isolates, marks) become spaces: a server's text (an
+# error message, a repository name, git's "remote:" lines) must not write the clipboard, retitle
+# the window or reorder what a person reads (rule 4).
+_ESCAPES = (
+    r"(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"
+)
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 
 
 def printable(text: str) -> str:
-    """``text`` with colour codes removed and every other control character made a space."""
+    """``text`` with terminal escape sequences removed whole and every other control character
+    (but tab and newline) made a space."""
     if text.isprintable():  # the common case, in C: every character the filters touch is unprintable
         return text
-    return re.sub(_CONTROL, " ", re.sub(_ANSI, "", text))
+    return re.sub(_CONTROL, " ", re.sub(_ESCAPES, "", text))

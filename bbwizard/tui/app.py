@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from bbwizard.errors import BBWizardError, SignInRequired
 from bbwizard.records import Record
-from bbwizard.secret import Secret, redact
+from bbwizard.secret import Secret, printable, redact
 from bbwizard.tui.crash import SecretSafeApp, write_crash_log
 from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
 
@@ -523,7 +523,7 @@ class WizardApp(SecretSafeApp):
         try:
             fresh = oauth.ensure_fresh(self.store, profile.name, force=force, transport=self.oauth_transport)
         except BBWizardError as error:
-            message = str(error) + (f" {error.hint}" if error.hint else "")
+            message = printable(str(error) + (f" {error.hint}" if error.hint else ""))
             self.call_from_thread(self.notify, message, title="Token not refreshed", severity="error", markup=False)
             return
         finally:

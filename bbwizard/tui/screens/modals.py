@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from bbwizard.secret import printable
+
 
 
 class _ClosingModal(ModalScreen[None]):
@@ -33,9 +35,10 @@ class ErrorModal(_ClosingModal):
 
     def __init__(self, title: str, message: str, hint: str | None = None) -> None:
         super().__init__(classes="modal")
-        self.title_text = title
-        self.message = message
-        self.hint = hint
+        # A message may quote a server (an error description, a name): cleaned like all such text.
+        self.title_text = printable(title)
+        self.message = printable(message)
+        self.hint = printable(hint) if hint else hint
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="error"):
@@ -59,8 +62,8 @@ class ConfirmModal(ModalScreen[bool]):
 
     def __init__(self, question: str, detail: str = "", yes: str = "Yes") -> None:
         super().__init__(classes="modal")
-        self.question = question
-        self.detail = detail
+        self.question = printable(question)
+        self.detail = printable(detail)
         self.yes = yes
 
     def compose(self) -> ComposeResult:
