@@ -49,7 +49,9 @@ USER_AGENT = f"bbwizard/{__version__}"
 #: The scopes bbwizard needs, and the consumer permission that grants each.
 REQUIRED_SCOPES = ("account", "repository")
 PERMISSION_FOR_SCOPE = {"account": "Account: Read", "repository": "Repositories: Read"}
-CONSUMER_SETTINGS = "Workspace settings → OAuth consumers → (your consumer) → Edit"
+#: Where a consumer is edited: the 2026 form ("OAuth clients") and, in brackets, its former name,
+#: which Atlassian's own pages still use.
+CONSUMER_SETTINGS = "Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client"
 
 
 class ServerNotReached(NetworkError):
@@ -395,7 +397,7 @@ def scope_error(missing: list[str], needed_for: str = "") -> ScopeError:
     need = f"needed for {needed_for}" if needed_for else "bbwizard needs"
     return ScopeError(
         f"The token lacks the {names} {plural} {need}. In Bitbucket: {CONSUMER_SETTINGS} → "
-        f"Permissions, tick {ticks}, save, then sign in again (bbwizard login).",
+        f"Scopes (Permissions on the older form), tick {ticks}, save, then sign in again (bbwizard login).",
         missing=missing,
     )
 

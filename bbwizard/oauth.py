@@ -321,14 +321,15 @@ def _no_callback_message() -> str:
     from bbwizard.loopback import suggest_callback_url
 
     return (
-        f"The consumer has no callback URL. In Bitbucket: {CONSUMER_SETTINGS} → Callback URL: "
-        f"{suggest_callback_url()} , save, then try again."
+        f"The consumer has no callback URL. In Bitbucket: {CONSUMER_SETTINGS} → Authorization: "
+        f"tick Authorization code, Callback URL: {suggest_callback_url()} , save, then try again."
     )
 
 
 PUBLIC_CONSUMER_MESSAGE = (
     "This consumer is public, so it can't get a token without the browser. In Bitbucket: "
-    f"{CONSUMER_SETTINGS}, tick 'This is a private consumer', or sign in with the browser instead."
+    f"{CONSUMER_SETTINGS} → Authorization, tick Client credentials (on the older form: 'This is a "
+    "private consumer'), or sign in with the browser instead."
 )
 
 

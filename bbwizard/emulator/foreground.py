@@ -28,7 +28,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long a rotated refresh token keeps working (default 600)")
     parser.add_argument("--code-lifetime", type=float, default=600, metavar="S", help="authorization code lifetime")
     parser.add_argument("--strict-port", action="store_true",
-                        help="a loopback redirect_uri must use the callback URL's port")
+                        help="a loopback redirect_uri must use the callback URL's port (the default)")
+    parser.add_argument("--any-loopback-port", action="store_true",
+                        help="a loopback redirect_uri may use any port (whether Bitbucket allows it is unconfirmed)")
+    # How Bitbucket answers (2026 by default; each flag brings back one older or unconfirmed answer).
+    parser.add_argument("--scope-field", choices=("scope", "scopes", "both"), default="scope",
+                        help="the token answer's scope field (default scope, as since 2026-05-04; scopes: before)")
+    parser.add_argument("--scope-names", choices=("classic", "granular"), default="classic",
+                        help="scope names in token answers and 403s: account… or read:user:bitbucket…")
+    parser.add_argument("--token-length", type=int, default=2900, metavar="N",
+                        help="access token length (default 2900, JWT-shaped from 300 up)")
+    parser.add_argument("--refresh-token-length", type=int, default=2700, metavar="N",
+                        help="refresh token length (default 2700)")
+    parser.add_argument("--client-credentials-refresh", action="store_true",
+                        help="client_credentials answers carry a refresh token (before 2026)")
+    parser.add_argument("--client-credentials-as", choices=("app_user", "owner"), default="app_user",
+                        help="whom a client_credentials token authenticates as (default app_user; owner: before 2026)")
+    parser.add_argument("--app-user-profile", choices=("document", "forbidden"), default="document",
+                        help="GET /user for an app user: an app_user document (default) or a 403")
+    parser.add_argument("--cc-refusal-error", default=None, metavar="ERROR",
+                        help="the error for client_credentials on a consumer without that grant (default unauthorized_client)")
+    parser.add_argument("--cc-refusal-description", default=None, metavar="TEXT",
+                        help="its error_description (default: This OAuth client is not allowed to use the client_credentials grant.)")
+    parser.add_argument("--legacy-probe", action="store_true",
+                        help='that refusal is the old "Cannot use client_credentials with a consumer marked as public" text')
+    parser.add_argument("--refresh-lifetime", type=float, default=90 * 86400, metavar="S",
+                        help="how long an unused refresh token lives (default 90 days)")
+    parser.add_argument("--rate-limit-retry-after", metavar="S", help="the Retry-After header of the budget's 429s")
+    parser.add_argument("--role-member-gone", action="store_true", help="role=member answers 410")
+    parser.add_argument("--auto-approve", action="store_true",
+                        help="a consumer the browser user granted before skips the consent page")
+    parser.add_argument("--list-size", choices=("exact", "missing", "off"), default="exact",
+                        help="list pages' size: exact, missing, or off (too small)")
     parser.add_argument("--request-budget", type=int, metavar="N", help="answer 429 after N REST requests")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="delay added to every request")
     parser.add_argument("--callback-url", metavar="URL", help="the demo consumer's callback URL (demo seed only)")
@@ -40,6 +71,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-hosts", action="store_true",
                         help="serve the API on a second port, as api.bitbucket.org is a host of its own")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request (secrets redacted)")
+
+
+def knobs_from(args: argparse.Namespace) -> dict:
+    """The answer-shaping knobs of :class:`~bbwizard.emulator.state.State` the flags set."""
+    from bbwizard.emulator.state import CC_REFUSAL
+
+    refusal: tuple[str, str] | str = "legacy" if args.legacy_probe else (
+        args.cc_refusal_error or CC_REFUSAL[0], args.cc_refusal_description or CC_REFUSAL[1])
+    return dict(
+        scope_field=args.scope_field,
+        scope_names=args.scope_names,
+        access_token_length=args.token_length,
+        refresh_token_length=args.refresh_token_length,
+        client_credentials_refresh=args.client_credentials_refresh,
+        client_credentials_user=args.client_credentials_as,
+        app_user_profile=args.app_user_profile,
+        client_credentials_refusal=refusal,
+        refresh_lifetime=args.refresh_lifetime,
+        rate_limit_retry_after=args.rate_limit_retry_after,
+        role_member_gone=args.role_member_gone,
+        auto_approve=args.auto_approve,
+        list_size=args.list_size,
+    )
 
 
 def _print(mark: str) -> Say:
@@ -77,9 +131,10 @@ def run(args: argparse.Namespace, *, ok: Say = _print("✓"), info: Say = _print
         token_lifetime=args.token_lifetime,
         refresh_grace=args.refresh_grace,
         code_lifetime=args.code_lifetime,
-        allow_any_loopback_port=not args.strict_port,
+        allow_any_loopback_port=args.any_loopback_port and not args.strict_port,
         request_budget=args.request_budget,
         latency=args.latency,
+        **knobs_from(args),
         tls=getattr(args, "tls", False),
         split_hosts=getattr(args, "split_hosts", False),
     )

@@ -1,14 +1,16 @@
 """git over HTTP: ``/{ws}/{slug}.git/...`` served by the real ``git http-backend``.
 
-Basic auth with ``x-token-auth`` (or the account's username) + an OAuth access token, or
-``x-bitbucket-api-token-auth`` (or the username) + an API token; no credentials get the 401
-challenge git needs before it asks its credential helper. Refusals are plain text. The bare
+Basic auth as ``credentials.git_principal`` rules: ``x-token-auth`` (or the account's username) +
+an OAuth access token, ``x-bitbucket-api-token-auth`` (or the username, never the email) + an API
+token with ``read:repository:bitbucket`` (push: ``write:repository:bitbucket``), ``x-token-auth``
++ a repository, project or workspace access token within its reach; wrong, unscoped or expired
+credentials and no credentials get the 401 challenge git needs before it asks its credential
+helper. Refusals are plain text. The bare
 repository is built (``gitrepos``) on its first request.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import shutil
@@ -18,8 +20,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from bbwizard.emulator import gitrepos
+from bbwizard.emulator.credentials import git_principal
 from bbwizard.emulator.exchange import Exchange, redact
-from bbwizard.emulator.state import expand_scopes
 
 log = logging.getLogger("bbwizard.emulator")
 
@@ -33,60 +35,31 @@ def match(path: str) -> re.Match | None:
     return GIT_PATH.match(path)
 
 
-def _credentials(ex: Exchange) -> tuple[str, str] | None:
-    auth = ex.headers.get("Authorization", "")
-    if auth[:6].lower() != "basic ":
-        return None
-    try:
-        user, sep, password = base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")
-    except ValueError:
-        return None
-    return (user, password) if sep else None
-
-
-def _identity(ex: Exchange) -> tuple[str, set[str]] | None:
-    """(username, scopes) for the Basic credentials git sent, or None."""
-    emu = ex.emu
-    creds = _credentials(ex)
-    if creds is None:
-        return None
-    user, password = creds
-    with emu._lock:
-        access = emu._access.get(password)
-        api_token = emu.world.api_tokens.get(password)
-    if access is not None and access.expires_at > emu.clock() and user in ("x-token-auth", access.username):
-        return access.username, expand_scopes(access.scopes)
-    if api_token is not None and user in ("x-bitbucket-api-token-auth", api_token.username):
-        return api_token.username, expand_scopes(api_token.scopes)
-    return None
-
-
 def serve(ex: Exchange, method: str, found: re.Match) -> None:
     """Authenticate, authorise (read, or write for a push), then hand the request to git."""
     emu = ex.emu
     ws_ident, slug, rest = unquote(found.group("ws")), unquote(found.group("slug")), found.group("rest")
     service = ex.params.get("service", "")
     push = rest.endswith("git-receive-pack") or service == "git-receive-pack"
-    identity = _identity(ex)
-    if identity is None:
+    principal = git_principal(emu, ex.headers.get("Authorization", ""))
+    if principal is None:
         ex.send(401, b"Unauthorized\n", "text/plain; charset=utf-8", {"WWW-Authenticate": REALM})
         return
-    username, scopes = identity
     ws = emu.world.workspace(ws_ident)
     repo = emu.world.repo(ws, slug) if ws is not None else None
-    if repo is None or (repo.is_private and username not in ws.members):
+    if repo is None or (repo.is_private and not principal.sees(ws, repo)):
         ex.send(404, b"Repository not found\n", "text/plain; charset=utf-8")
         return
-    needed = "repository:write" if push else "repository"
-    if needed not in scopes or (push and username not in ws.members):
-        ex.send(403, f"Your credentials lack one or more required privilege scopes ({needed}).\n".encode(),
+    missing = principal.missing("repository:write" if push else "repository")
+    if missing is not None or (push and not principal.sees(ws, repo)):
+        ex.send(403, f"Your credentials lack one or more required privilege scopes ({missing or 'repository:write'}).\n".encode(),
                 "text/plain; charset=utf-8")
         return
     path = emu.materialise_repo(repo)
     if rest.endswith("git-upload-pack") or rest.endswith("git-receive-pack"):
         with emu._lock:
             emu.stats.git["receive-pack" if push else "upload-pack"] += 1
-    _cgi(ex, path, rest, username, method)
+    _cgi(ex, path, rest, principal.username, method)
 
 
 def _cgi(ex: Exchange, repo_dir: Path, rest: str, username: str, method: str) -> None:

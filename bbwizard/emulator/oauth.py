@@ -123,6 +123,11 @@ def serve_authorize(ex: Exchange, method: str) -> None:
         return
     target = redirect_uri or consumer.callback_url
     state = params.get("state")
+    if not consumer.allows("authorization_code"):
+        ex.redirect(_with_query(target, {"error": "unauthorized_client",
+                                         "error_description": "This OAuth client is not allowed to use the "
+                                         "authorization_code grant.", "state": state}))
+        return
     if params.get("response_type") != "code":
         ex.redirect(_with_query(target, {"error": "unsupported_response_type", "state": state}))
         return
@@ -244,15 +249,20 @@ def serve_token(ex: Exchange, method: str) -> None:
         _token_error(ex, ERR_NO_CALLBACK)
         return
     grant = form.get("grant_type")
+    if grant in ("authorization_code", "refresh_token") and not consumer.allows(grant):
+        _token_error(ex, ("unauthorized_client", f"This OAuth client is not allowed to use the {grant} grant."))
+        return
     if grant == "authorization_code":
         _grant_code(ex, consumer, form)
     elif grant == "refresh_token":
         _grant_refresh(ex, consumer, form)
     elif grant == "client_credentials":
-        if not consumer.private:
-            _token_error(ex, ERR_PUBLIC_CC)
+        if not consumer.allows("client_credentials"):
+            refusal = emu.client_credentials_refusal
+            _token_error(ex, ERR_PUBLIC_CC if refusal == "legacy" else (str(refusal[0]), str(refusal[1])))
             return
-        _issued(ex, "client_credentials", emu.issue(consumer, consumer.owner, list(consumer.scopes), "client_credentials"))
+        identity = emu.client_credentials_identity(consumer)
+        _issued(ex, "client_credentials", emu.issue(consumer, identity, list(consumer.scopes), "client_credentials"))
     else:
         _token_error(ex, ("invalid_grant", f"Unsupported grant type: {grant}"))
 

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote, urlencode
 from bbwizard.emulator import bbql, gitrepos
 from bbwizard.emulator.exchange import Exchange, error_doc
 from bbwizard.emulator.seed import Repo, User, Workspace, braced_uuid, iso
-from bbwizard.emulator.state import AccessToken, State, expand_scopes
+from bbwizard.emulator.state import APP_USER_FORBIDDEN, AccessToken, State, expand_scopes
 
 MSG_EXPIRED = "Access token expired."
 MSG_INVALID_TOKEN = "Token is invalid, expired, or not supported for this endpoint."
@@ -81,7 +81,8 @@ def serve(ex: Exchange, method: str) -> None:
     endpoint, args, scope = route
     granted = expand_scopes(token.scopes)
     if scope not in granted:
-        _rest_error(ex, 403, MSG_SCOPES, {"granted": list(token.scopes), "required": [scope]})
+        _rest_error(ex, 403, MSG_SCOPES, {"granted": emu.scope_names_of(list(token.scopes)),
+                                          "required": emu.scope_names_of([scope])})
         return
     endpoint(ex, token, *args)
 
@@ -124,7 +125,14 @@ def _visible_ws(ex: Exchange, ident: str, user: User) -> Workspace | None:
 
 
 def _user(ex: Exchange, token: AccessToken) -> None:
-    ex.send_json(200, user_json(ex.emu, _user_of(ex, token)))
+    user = _user_of(ex, token)
+    if user.is_app_user:
+        if ex.emu.app_user_profile == "forbidden":
+            _rest_error(ex, 403, APP_USER_FORBIDDEN)
+        else:
+            ex.send_json(200, app_user_json(ex.emu, user))
+        return
+    ex.send_json(200, user_json(ex.emu, user))
 
 
 def _user_workspaces(ex: Exchange, token: AccessToken) -> None:
@@ -432,6 +440,20 @@ def _sort_key(value: Any) -> tuple:
 
 
 # ---- documents ---------------------------------------------------------------------------------
+
+
+def app_user_json(emu: State, user: User) -> dict:
+    """``GET /user`` for a client_credentials token's app user: an account (the spec's
+    ``account`` schema) with a display name and ids, but no username and no nickname."""
+    return {
+        "type": "app_user",
+        "display_name": user.display_name,
+        "uuid": user.uuid,
+        "account_id": user.account_id,
+        "created_on": iso(user.created_on),
+        "links": {"self": {"href": f"{emu.api_url}/users/{quote(user.uuid)}"},
+                  "avatar": {"href": f"{emu.site_url}/account/{quote(user.uuid)}/avatar/"}},
+    }
 
 
 def user_json(emu: State, user: User) -> dict:

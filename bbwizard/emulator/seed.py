@@ -22,7 +22,17 @@ A seed is TOML or JSON (same shape) or a plain dict. Top-level keys:
   members, administrators, commits, languages}``: a workspace with ``count`` generated
   repositories ``{prefix}-00001``…  They cost one small Python object each; their JSON is made
   per page and their git repository on first clone.
-- ``api_tokens``: list of ``{token, username, scopes (default repository + repository:write)}``.
+- ``api_tokens``: Atlassian API tokens, list of ``{token, email, account (a user's username or
+  {uuid}; absent: the user with that email), scopes (granular names such as
+  ``read:repository:bitbucket``; ``[]`` is an unscoped token, which Bitbucket refuses; default
+  :data:`DEFAULT_API_TOKEN_SCOPES`), expires_on (a date: the token works through that day, UTC;
+  or a date-time; absent: never), expires_in_days (instead of expires_on: that many days from
+  when the seed is loaded)}``. ``username`` is an older spelling of ``account``.
+- ``access_tokens``: repository, project and workspace access tokens, list of ``{token, kind
+  (repository|project|workspace), workspace, repository (kind repository), project (a project
+  key, kind project), scopes (classic names, default ``["repository"]``), name}``. Each acts as
+  its own bot account, which reaches only its repository, the repositories of its project, or
+  its workspace.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import re
 import tomllib
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +64,13 @@ ACCOUNT_ONLY_CONSUMER_SECRET = "bbwAcctSecret2qW9eR6tY3uI8oP5aS1dF"
 READ_ONLY_CONSUMER_KEY = "bbwReadKey8dF1gH4j"
 READ_ONLY_CONSUMER_SECRET = "bbwReadSecret5zX2cV9bN6mQ3wE8rT1yU"
 DEMO_API_TOKEN = "ATATT3xFfGF0bbwDemoApiToken4kL9mN2pQ7rS1tV6wX3yZ8"
+DEMO_API_TOKEN_EMAIL = "alice@example.com"
+DEMO_ACCESS_TOKEN = "ATCTT3xFfGN0bbwDemoRepoAccessToken8pW2qR5tY7uI1oP4aS6dF"
+DEMO_ACCESS_TOKEN_REPOSITORY = "acme/webapp"
+#: What an API token gets when the seed names no scopes: what bbwizard needs, and push.
+DEFAULT_API_TOKEN_SCOPES = ("read:user:bitbucket", "read:workspace:bitbucket", "read:repository:bitbucket",
+                            "write:repository:bitbucket")
+ACCESS_TOKEN_KINDS = ("repository", "project", "workspace")
 DEMO_CALLBACK_URL = "http://localhost:8976/"
 
 _NAMESPACE = uuidlib.UUID("5f0c3a52-7b1e-4f5e-9a43-0b8f6d7c2e11")
@@ -168,9 +185,38 @@ class Workspace:
 
 @dataclass
 class ApiToken:
+    """An Atlassian API token with scopes: REST with Basic ``EMAIL:TOKEN``, git with the user
+    ``x-bitbucket-api-token-auth`` or the account's username (never the email)."""
+
     token: str
-    username: str
-    scopes: list[str]
+    username: str  # the account it belongs to
+    scopes: list[str]  # granular names; empty = an unscoped token
+    email: str = ""
+    expires_at: datetime | None = None  # the first moment it no longer works; None = never
+
+
+@dataclass
+class ResourceToken:
+    """A repository, project or workspace access token: REST Bearer, git ``x-token-auth``. It is
+    its own bot account (``bot``, a key of ``World.users`` that is no workspace's member)."""
+
+    token: str
+    kind: str  # repository | project | workspace
+    workspace: str
+    repository: str | None
+    project: str | None
+    scopes: list[str]  # classic names
+    bot: str
+
+    def reaches(self, repo: Repo) -> bool:
+        """Whether this token reaches ``repo`` (read or write as its scopes say)."""
+        if repo.workspace != self.workspace:
+            return False
+        if self.kind == "repository":
+            return repo.slug == self.repository
+        if self.kind == "project":
+            return repo.project_key == self.project
+        return True
 
 
 @dataclass
@@ -180,6 +226,11 @@ class World:
     workspaces: dict[str, Workspace]
     api_tokens: dict[str, ApiToken]
     browser_user: str | None
+    access_tokens: dict[str, ResourceToken] = field(default_factory=dict)
+
+    def access_token_of(self, username: str) -> ResourceToken | None:
+        """The access token whose bot account is ``username`` (None for a person)."""
+        return next((token for token in self.access_tokens.values() if token.bot == username), None)
 
     def workspace(self, ident: str) -> Workspace | None:
         """A workspace by slug or by ``{uuid}``."""
@@ -352,6 +403,83 @@ def generated_repos(ws_slug: str, count: int, prefix: str = "repo", commits: int
     return repos
 
 
+def _expiry(entry: dict, what: str) -> datetime | None:
+    """``expires_on`` (a date: through that day, UTC; or a date-time) or ``expires_in_days``."""
+    value, days = entry.get("expires_on"), entry.get("expires_in_days")
+    if days is not None:
+        if not isinstance(days, int | float) or isinstance(days, bool):
+            raise SeedError(f"{what}: expires_in_days is a number of days, not {days!r}")
+        return datetime.now(UTC) + timedelta(days=days)
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            return _expiry({"expires_on": date.fromisoformat(text)}, what)
+        return _parse_time(text, None)
+    except ValueError:
+        raise SeedError(f"{what}: expires_on {value!r} is neither a date (2027-03-01) nor a date-time") from None
+
+
+def parse_api_token(entry: dict, users: dict[str, User]) -> ApiToken:
+    """One ``[[api_tokens]]`` entry (see the module docstring); a bad one is a SeedError."""
+    token = entry.get("token")
+    if not isinstance(token, str) or not token:
+        raise SeedError("every api token needs a token")
+    account = entry.get("account") or entry.get("username")
+    email = entry.get("email")
+    if account:
+        user = users.get(account) or next((u for u in users.values() if u.uuid == account), None)
+        if user is None:
+            raise SeedError(f"api token: account {account!r} is not a seeded user (a username or {{uuid}})")
+        if email and email.lower() != user.email.lower():
+            raise SeedError(f"api token: {email!r} is not the email of {user.username!r} ({user.email})")
+    elif email:
+        user = next((u for u in users.values() if u.email.lower() == str(email).lower()), None)
+        if user is None:
+            raise SeedError(f"api token: no seeded user has the email {email!r}")
+    else:
+        raise SeedError("every api token needs an email or an account")
+    scopes = entry.get("scopes", list(DEFAULT_API_TOKEN_SCOPES))
+    if not isinstance(scopes, list | tuple) or not all(isinstance(name, str) for name in scopes):
+        raise SeedError(f"api token of {user.username!r}: scopes is a list of names")
+    return ApiToken(token=token, username=user.username, scopes=list(scopes), email=user.email,
+                    expires_at=_expiry(entry, f"api token of {user.username!r}"))
+
+
+def parse_access_token(entry: dict, users: dict[str, User], workspaces: dict[str, Workspace]) -> ResourceToken:
+    """One ``[[access_tokens]]`` entry; its bot account is added to ``users``. SeedError if bad."""
+    token, kind, slug = entry.get("token"), entry.get("kind", "repository"), entry.get("workspace")
+    if not isinstance(token, str) or not token:
+        raise SeedError("every access token needs a token")
+    if kind not in ACCESS_TOKEN_KINDS:
+        raise SeedError(f"access token: kind is one of {', '.join(ACCESS_TOKEN_KINDS)}, not {kind!r}")
+    ws = workspaces.get(slug or "")
+    if ws is None:
+        raise SeedError(f"access token: workspace {slug!r} is not in workspaces")
+    repository, project = entry.get("repository"), entry.get("project")
+    if kind == "repository" and repository not in ws.repos:
+        raise SeedError(f"access token: repository {repository!r} is not in workspace {slug!r}")
+    if kind == "project" and not any(repo.project_key == project for repo in ws.repos.values()):
+        raise SeedError(f"access token: no repository of workspace {slug!r} is in project {project!r}")
+    scopes = entry.get("scopes", ["repository"])
+    if not isinstance(scopes, list | tuple) or not all(isinstance(name, str) for name in scopes):
+        raise SeedError("access token: scopes is a list of names")
+    reach = {"repository": repository, "project": project, "workspace": slug}[kind]
+    name = entry.get("name") or f"{reach} {kind} access token"
+    uid = braced_uuid("access_token", token)
+    bot = f"access-token:{uid}"
+    users[bot] = User(username=bot, display_name=name, uuid=uid, account_id="712020:" + uid.strip("{}"),
+                      nickname="", email="", created_on=_EPOCH)
+    return ResourceToken(token=token, kind=kind, workspace=ws.slug,
+                         repository=repository if kind == "repository" else None,
+                         project=project if kind == "project" else None, scopes=list(scopes), bot=bot)
+
+
 def build_world(raw: dict) -> World:
     """Validate a seed dict and build the emulator's world from it."""
     if not isinstance(raw, dict):
@@ -410,17 +538,16 @@ def build_world(raw: dict) -> World:
         )
     api_tokens = {}
     for entry in raw.get("api_tokens", []):
-        if entry.get("username") not in users:
-            raise SeedError("every api token needs the username of a seeded user")
-        api_tokens[entry["token"]] = ApiToken(
-            token=entry["token"],
-            username=entry["username"],
-            scopes=list(entry.get("scopes", ["repository", "repository:write"])),
-        )
+        token = parse_api_token(entry, users)
+        api_tokens[token.token] = token
+    access_tokens = {}
+    for entry in raw.get("access_tokens", []):
+        token = parse_access_token(entry, users, workspaces)
+        access_tokens[token.token] = token
     browser_user = raw.get("browser_user") or next(iter(users), None)
     if browser_user is not None and browser_user not in users:
         raise SeedError(f"browser_user {browser_user!r} is not in users")
     for consumer in consumers.values():
         if consumer.owner and consumer.owner not in users:
             raise SeedError(f"consumer {consumer.name!r}: owner {consumer.owner!r} is not in users")
-    return World(consumers, users, workspaces, api_tokens, browser_user)
+    return World(consumers, users, workspaces, api_tokens, browser_user, access_tokens=access_tokens)

@@ -14,13 +14,24 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from bbwizard.emulator import gitrepos
-from bbwizard.emulator.seed import Consumer, Repo, World, build_world, load_seed_source
+from bbwizard.emulator.seed import (
+    DEFAULT_API_TOKEN_SCOPES,
+    Consumer,
+    Repo,
+    World,
+    build_world,
+    load_seed_source,
+    parse_access_token,
+    parse_api_token,
+)
 
 log = logging.getLogger("bbwizard.emulator")
 
@@ -389,6 +400,29 @@ class State:
             return {"consumer": token.consumer, "username": token.username, "scopes": list(token.scopes),
                     "expires_at": token.expires_at, "expired": token.expires_at <= self.clock(),
                     "grant_type": token.grant_type}
+
+    def add_api_token(self, email: str, scopes: Iterable[str] = DEFAULT_API_TOKEN_SCOPES,
+                      expires_on: date | datetime | str | None = None, user: str | None = None) -> str:
+        """A new Atlassian API token of the user with ``email`` (or ``user``, a username or
+        {uuid}), with granular ``scopes`` (empty: unscoped) and ``expires_on`` (a date: it works
+        through that day, UTC; a date-time: until then; None: never). Returns the token."""
+        token = "ATATT3xFfGF0" + secrets.token_urlsafe(144)
+        entry = {"token": token, "email": email, "account": user, "scopes": list(scopes), "expires_on": expires_on}
+        with self._lock:
+            self.world.api_tokens[token] = parse_api_token(entry, self.world.users)
+        return token
+
+    def add_access_token(self, kind: str, workspace: str, repository: str | None = None,
+                         project: str | None = None, scopes: Iterable[str] = ("repository",)) -> str:
+        """A new repository, project or workspace access token (``kind``) with classic
+        ``scopes``, reaching ``workspace``/``repository``, the repositories of ``project`` (a
+        project key) in ``workspace``, or all of ``workspace``. Returns the token."""
+        token = "ATCTT3xFfGN0" + secrets.token_urlsafe(144)
+        entry = {"token": token, "kind": kind, "workspace": workspace, "repository": repository,
+                 "project": project, "scopes": list(scopes)}
+        with self._lock:
+            self.world.access_tokens[token] = parse_access_token(entry, self.world.users, self.world.workspaces)
+        return token
 
     def materialise(self, workspace: str, slug: str) -> Path:
         """The bare git repository of ``workspace/slug`` on disk (built now if needed)."""

@@ -89,7 +89,8 @@ async def test_missing_scope_names_the_permission_to_tick(emulator, api_for, tok
     assert caught.value.missing == ["repository"]
     assert str(caught.value) == (
         "The token lacks the repository scope needed for the repositories of workspace 'acme'. In Bitbucket: "
-        "Workspace settings → OAuth consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, "
+        "Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Scopes (Permissions on the older form), tick "
+        "Repositories: Read, "
         "save, then sign in again (bbwizard login)."
     )
     assert tokens.refreshes == 0  # a 403 is not a 401: no refresh

@@ -286,7 +286,8 @@ async def test_scope_error_from_json_string_detail(mock_client, respond):
     assert caught.value.missing == ["repository"]
     assert str(caught.value) == (
         "The token lacks the repository scope needed for repository 'acme/widgets'. In Bitbucket: "
-        "Workspace settings → OAuth consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, "
+        "Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Scopes (Permissions on the older form), tick "
+        "Repositories: Read, "
         "save, then sign in again (bbwizard login)."
     )
 

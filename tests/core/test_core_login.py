@@ -153,7 +153,7 @@ def test_login_with_client_credentials(emu, run_cli, login_argv, config_path) ->
 def test_client_credentials_on_a_public_consumer_says_what_to_tick(emu, run_cli, login_argv, config_path) -> None:
     result = run_cli(login_argv(emu, DEMO_CONSUMER_KEY, "--client-credentials"), input=DEMO_CONSUMER_SECRET + "\n")
     assert result.returncode == 1
-    assert "X This consumer is public, so it can't get a token without the browser. In Bitbucket: Workspace settings → OAuth consumers → (your consumer) → Edit, tick 'This is a private consumer'" in result.stderr
+    assert "X This consumer is public, so it can't get a token without the browser. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Authorization, tick Client credentials (on the older form: 'This is a private consumer')" in result.stderr
     assert "Leave out --client-credentials to sign in with the browser." in result.stderr
     assert not config_path.exists()
 
@@ -163,7 +163,7 @@ def test_a_wrong_secret_is_named_and_the_saved_profile_kept(emu, run_cli, login_
     before = config_path.read_bytes()
     result = run_cli(login_argv(emu, PRIVATE_CONSUMER_KEY, "--client-credentials"), input="not-the-secret\n")
     assert result.returncode == 1
-    assert "X Bitbucket doesn't accept this key and secret. Copy both again from Bitbucket: Workspace settings → OAuth consumers → (your consumer) → Edit (the Key, and the Secret shown beside it)." in result.stderr
+    assert "X Bitbucket doesn't accept this key and secret. Copy both again from Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client (the Key, and the Secret shown beside it)." in result.stderr
     assert "not-the-secret" not in result.stderr
     assert config_path.read_bytes() == before
 
@@ -171,7 +171,7 @@ def test_a_wrong_secret_is_named_and_the_saved_profile_kept(emu, run_cli, login_
 def test_a_consumer_without_callback_url_is_told_which_to_set(emu, run_cli, login_argv, callback_url) -> None:
     result = run_cli(login_argv(emu, NO_CALLBACK_CONSUMER_KEY, "--callback-url", callback_url), input=NO_CALLBACK_CONSUMER_SECRET + "\n")
     assert result.returncode == 1
-    assert "X The consumer has no callback URL. In Bitbucket: Workspace settings → OAuth consumers → (your consumer) → Edit → Callback URL: http://localhost:8976/ , save, then try again." in result.stderr
+    assert "X The consumer has no callback URL. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Authorization: tick Authorization code, Callback URL: http://localhost:8976/ , save, then try again." in result.stderr
 
 
 def test_missing_scopes_are_named_and_the_profile_still_saved(emu, run_cli, login_argv, callback_url, approver, config_path) -> None:
@@ -182,7 +182,7 @@ def test_missing_scopes_are_named_and_the_profile_still_saved(emu, run_cli, logi
     )
     assert result.returncode == 1
     assert "✓ Scopes: account" in result.stderr
-    assert "X The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → OAuth consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, save, then sign in again (bbwizard login)." in result.stderr
+    assert "X The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Scopes (Permissions on the older form), tick Repositories: Read, save, then sign in again (bbwizard login)." in result.stderr
     saved = _saved(config_path)
     assert saved.scopes == ["account"] and saved.access_token is not None
     status = run_cli(["status"])

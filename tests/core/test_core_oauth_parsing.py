@@ -205,9 +205,9 @@ def test_odd_answers_become_protocol_errors(body: object, content_type: str, mes
     ("status", "body", "kind", "message"),
     [
         (400, {"error": "unauthorized_client", "error_description": "Invalid OAuth client credentials"}, ConsumerError,
-         "Bitbucket doesn't accept this key and secret. Copy both again from Bitbucket: Workspace settings → OAuth consumers"),
+         "Bitbucket doesn't accept this key and secret. Copy both again from Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client"),
         (400, {"error": "invalid_request", "error_description": "No callback uri defined for the OAuth client."}, ConsumerError,
-         "The consumer has no callback URL. In Bitbucket: Workspace settings → OAuth consumers → (your consumer) → Edit → Callback URL: http://localhost:8976/"),
+         "The consumer has no callback URL. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Authorization: tick Authorization code, Callback URL: http://localhost:8976/"),
         (429, {"type": "error"}, RateLimited, "Bitbucket is rate-limiting this consumer (HTTP 429"),
         (503, b"Service Unavailable", NetworkError, "Bitbucket's token endpoint failed (HTTP 503)"),
         (401, b"<html>Unauthorized</html>", ProtocolError, "Bitbucket's token endpoint answered with a web page instead of JSON (HTTP 401)"),
@@ -295,8 +295,8 @@ def test_missing_scopes_name_the_permission_to_tick() -> None:
         oauth.check_scopes(["account"])
     assert caught.value.missing == ["repository"]
     assert str(caught.value) == (
-        "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → OAuth consumers → "
-        "(your consumer) → Edit → Permissions, tick Repositories: Read, save, then sign in again (bbwizard login)."
+        "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → "
+        "Scopes (Permissions on the older form), tick Repositories: Read, save, then sign in again (bbwizard login)."
     )
     with pytest.raises(ScopeError, match="lacks the account and repository scopes .* tick Account: Read and Repositories: Read"):
         oauth.check_scopes(["email"])

@@ -159,7 +159,10 @@ def test_bbwizard_emulator_command(tmp_path):
         assert api_url and DEMO_CONSUMER_KEY in text and DEMO_CONSUMER_SECRET in text, text
         response = httpx.post(api_url.replace("/2.0", "/site/oauth2/access_token"), data={"grant_type": "client_credentials"},
                               auth=(DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET), trust_env=False)
-        assert response.json()["error"] == "invalid_grant"
+        assert response.json() == {  # the 2026 default: a refusal that is not a credential error
+            "error": "unauthorized_client",
+            "error_description": "This OAuth client is not allowed to use the client_credentials grant.",
+        }
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -118,8 +118,8 @@ def test_authorization_code_grant(emulator, authorize, token_request):
     answer = token_request(emulator, {"grant_type": "authorization_code", "code": code})
     assert answer.status_code == 200
     body = answer.json()
-    assert set(body) == {"access_token", "scopes", "expires_in", "token_type", "state", "refresh_token"}
-    assert body["scopes"] == "account repository repository:write"
+    assert set(body) == {"access_token", "scope", "expires_in", "token_type", "state", "refresh_token"}
+    assert body["scope"] == "account repository repository:write"
     assert body["expires_in"] == 7200 and body["token_type"] == "bearer" and body["state"] == "authorization_code"
     assert emulator.stats.grants["authorization_code"] == 1
     assert emulator.token_info(body["access_token"])["username"] == "alice"
@@ -254,7 +254,9 @@ def test_revoked_refresh_tokens_die(emulator, token_request):
     assert error_of(answer) == ("invalid_request", "Invalid refresh_token")
 
 
-def test_client_credentials_on_a_private_consumer(emulator, token_request):
+def test_client_credentials_on_a_private_consumer_before_2026(emulator_factory, token_request):
+    # The legacy knobs: a refresh token, `scopes`, and the consumer's owner as the identity.
+    emulator = emulator_factory(scope_field="scopes", client_credentials_refresh=True, client_credentials_user="owner")
     answer = token_request(emulator, {"grant_type": "client_credentials"}, auth=(PRIVATE_CONSUMER_KEY, PRIVATE_CONSUMER_SECRET))
     assert answer.status_code == 200
     body = answer.json()
@@ -262,7 +264,8 @@ def test_client_credentials_on_a_private_consumer(emulator, token_request):
     assert emulator.token_info(body["access_token"])["username"] == "alice"  # the consumer's owner
 
 
-def test_client_credentials_on_a_public_consumer(emulator, token_request):
+def test_client_credentials_on_a_public_consumer_with_the_legacy_text(emulator_factory, token_request):
+    emulator = emulator_factory(client_credentials_refusal="legacy")
     answer = token_request(emulator, {"grant_type": "client_credentials"})
     assert error_of(answer) == ("invalid_grant", PUBLIC_CC)
 

@@ -201,3 +201,16 @@ def test_403_answer_differs_from_the_excerpt_only_in_detail(emulator, api, valid
     stripped = copy.deepcopy(body)
     stripped["error"]["detail"] = json.dumps(body["error"]["detail"])
     validate(stripped, "error")
+
+
+def test_an_app_users_document_is_an_account(emulator, validate):
+    """GET /user for a client_credentials token (2026: an app user, no username or nickname)."""
+    import httpx
+
+    from bbwizard.emulator import PRIVATE_CONSUMER_KEY
+
+    token = emulator.mint_token(PRIVATE_CONSUMER_KEY, username=emulator.client_credentials_identity(
+        emulator.world.consumers[PRIVATE_CONSUMER_KEY]), grant_type="client_credentials")["access_token"]
+    document = httpx.get(f"{emulator.api_url}/user", headers={"Authorization": f"Bearer {token}"}, trust_env=False).json()
+    assert document["type"] == "app_user" and "username" not in document
+    validate(document, "account")

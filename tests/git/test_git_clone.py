@@ -111,8 +111,9 @@ async def test_token_without_repository_scope_ends_with_the_scope_sentence(emula
         await git.clone_repository(profile, "acme", "webapp", store=store)
     assert caught.value.missing == ["repository"]
     assert str(caught.value) == (
-        "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → OAuth "
-        "consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, save, then sign in "
+        "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → Apps and "
+        "features → OAuth clients (formerly OAuth consumers) → your client → Scopes (Permissions on the "
+        "older form), tick Repositories: Read, save, then sign in "
         "again (bbwizard login)."
     )
     assert profile.access_token.reveal() not in str(caught.value)

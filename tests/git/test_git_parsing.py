@@ -252,8 +252,9 @@ def test_auth_failure_without_repository_scope_is_the_scope_sentence() -> None:
     assert isinstance(error, ScopeError)
     assert error.missing == ["repository"]
     assert str(error) == (
-        "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → OAuth "
-        "consumers → (your consumer) → Edit → Permissions, tick Repositories: Read, save, then sign in "
+        "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → Apps and "
+        "features → OAuth clients (formerly OAuth consumers) → your client → Scopes (Permissions on the "
+        "older form), tick Repositories: Read, save, then sign in "
         "again (bbwizard login)."
     )
 
