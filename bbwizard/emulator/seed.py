@@ -5,7 +5,11 @@ A seed is TOML or JSON (same shape) or a plain dict. Top-level keys:
 - ``browser_user``: username "logged in" in the emulator's browser (the consent page grants as
   this user). Default: the first user.
 - ``consumers``: list of ``{key, secret, callback_url (absent/"" = none), private (bool),
-  scopes (list), owner (username), name}``.
+  scopes (list), owner (username), name, grants, workspace}``. ``grants`` are the 2026 form's
+  per-grant switches (``["authorization_code"]``, ``["authorization_code",
+  "client_credentials"]``); absent, ``private`` decides whether client_credentials is allowed.
+  ``workspace`` is the workspace that owns the consumer: a client_credentials token is its *app
+  user*, who reaches that workspace only (absent: every workspace of the owner).
 - ``users``: list of ``{username, display_name, uuid, account_id, nickname, email}``; only
   ``username`` is required, the rest is derived.
 - ``workspaces``: list of ``{slug, name, uuid, members (usernames), administrators (usernames,
@@ -126,6 +130,14 @@ class Consumer:
     scopes: list[str]
     owner: str
     name: str
+    grants: list[str] | None = None  # None: the legacy form, where `private` allows client_credentials
+    workspace: str | None = None  # the owning workspace (what its app user reaches)
+    app_user: str | None = None  # the username (internal id) of its app user, set by build_world
+
+    def allows(self, grant: str) -> bool:
+        if self.grants is not None:
+            return grant in self.grants or (grant == "refresh_token" and "authorization_code" in self.grants)
+        return self.private if grant == "client_credentials" else True
 
 
 @dataclass
@@ -137,6 +149,7 @@ class User:
     nickname: str
     email: str
     created_on: datetime
+    is_app_user: bool = False  # a client_credentials token's identity: no username, no nickname
 
 
 @dataclass(slots=True)
@@ -403,6 +416,30 @@ def generated_repos(ws_slug: str, count: int, prefix: str = "repo", commits: int
     return repos
 
 
+def _add_app_user(consumer: Consumer, users: dict[str, User], workspaces: dict[str, Workspace]) -> None:
+    """The app user a client_credentials token of ``consumer`` authenticates as (2026): a member
+    of the consumer's own workspace only, or, when the seed names none, of its owner's."""
+    ident = f"app-user:{consumer.key}"
+    uid = braced_uuid("app_user", consumer.key)
+    users[ident] = User(
+        username=ident,
+        display_name=f"{consumer.name} (app user)",
+        uuid=uid,
+        account_id="712020:" + uid.strip("{}"),
+        nickname="",
+        email="",
+        created_on=_EPOCH,
+        is_app_user=True,
+    )
+    consumer.app_user = ident
+    if consumer.workspace is not None:
+        reach = [workspaces[consumer.workspace]]
+    else:
+        reach = [ws for ws in workspaces.values() if consumer.owner in ws.members]
+    for ws in reach:
+        ws.members.append(ident)
+
+
 def _expiry(entry: dict, what: str) -> datetime | None:
     """``expires_on`` (a date: through that day, UTC; or a date-time) or ``expires_in_days``."""
     value, days = entry.get("expires_on"), entry.get("expires_in_days")
@@ -498,6 +535,8 @@ def build_world(raw: dict) -> World:
             scopes=list(entry.get("scopes", ["account", "repository"])),
             owner=owner,
             name=entry.get("name") or entry["key"],
+            grants=None if entry.get("grants") is None else [str(g) for g in entry["grants"]],
+            workspace=entry.get("workspace") or None,
         )
     workspaces: dict[str, Workspace] = {}
     for entry in raw.get("workspaces", []):
@@ -550,4 +589,12 @@ def build_world(raw: dict) -> World:
     for consumer in consumers.values():
         if consumer.owner and consumer.owner not in users:
             raise SeedError(f"consumer {consumer.name!r}: owner {consumer.owner!r} is not in users")
+        if consumer.grants is not None:
+            unknown = set(consumer.grants) - {"authorization_code", "client_credentials", "refresh_token"}
+            if unknown:
+                raise SeedError(f"consumer {consumer.name!r}: unknown grants {sorted(unknown)}")
+        if consumer.workspace is not None and consumer.workspace not in workspaces:
+            raise SeedError(f"consumer {consumer.name!r}: workspace {consumer.workspace!r} is not in workspaces")
+        if consumer.allows("client_credentials"):
+            _add_app_user(consumer, users, workspaces)
     return World(consumers, users, workspaces, api_tokens, browser_user, access_tokens=access_tokens)

@@ -7,7 +7,9 @@ and the counters the tests read.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
 import logging
 import secrets
 import tempfile
@@ -54,6 +56,35 @@ IMPLIES = {
     "pipeline:variable": {"pipeline", "pipeline:write"},
     "webhook": set(),
 }
+
+
+# The granular names API tokens carry (bitbucket-cloud.md "Scopes"), for ``scope_names="granular"``.
+GRANULAR_NAMES = {
+    "account": "read:user:bitbucket read:workspace:bitbucket",
+    "repository": "read:repository:bitbucket",
+    "repository:write": "write:repository:bitbucket",
+    "repository:admin": "admin:repository:bitbucket",
+    "pullrequest": "read:pullrequest:bitbucket",
+    "pullrequest:write": "write:pullrequest:bitbucket",
+    "project": "read:project:bitbucket",
+    "email": "read:user:bitbucket",
+}
+
+#: The 2026 default answer to a client_credentials grant a consumer doesn't have (the real text is
+#: UNCONFIRMED; ``unauthorized_client`` is also the wrong-key code, which a client must not read
+#: as a wrong key when the description says otherwise).
+CC_REFUSAL = ("unauthorized_client", "This OAuth client is not allowed to use the client_credentials grant.")
+#: What ``GET /user`` answers an app user when ``app_user_profile="forbidden"`` (UNCONFIRMED).
+APP_USER_FORBIDDEN = "This API is not available to app users."
+
+
+def granular(scopes: list[str]) -> list[str]:
+    names: list[str] = []
+    for scope in scopes:
+        for name in GRANULAR_NAMES.get(scope, scope).split():
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def expand_scopes(scopes: list[str] | set[str]) -> set[str]:
@@ -198,8 +229,16 @@ class State:
     use another port than the callback's), ``request_budget`` (REST requests left before 429;
     None = unlimited; assigning resets the count), ``rate_limit_retry_after`` (Retry-After of
     those 429s; None = no header), ``latency`` (s added to every request), ``scope_field``
-    ("scopes", "scope" or "both": the token answer's scope field), ``access_token_length``,
-    ``role_member_gone`` (``role=member`` answers 410), ``auto_approve`` (a consumer the browser
+    ("scope" by default as since 2026-05-04, "scopes" or "both": the token answer's scope field),
+    ``scope_names`` ("classic", or "granular": ``read:repository:bitbucket``… in the token answer
+    and a 403's ``detail``), ``access_token_length``/``refresh_token_length`` (JWT-shaped
+    ``header.payload.signature`` from 300 characters up, 2,900/2,700 by default as Bitbucket's JWTs;
+    shorter ones are plain random text), ``client_credentials_refresh`` (a client_credentials
+    answer carries a refresh token, as before 2026), ``client_credentials_user`` ("app_user", or
+    "owner" as before 2026), ``app_user_profile`` (``GET /user`` for an app user: "document" or
+    "forbidden", a 403 that names no scope), ``client_credentials_refusal`` (``(error,
+    description)`` for a consumer without that grant, or "legacy": the old "marked as public"
+    text), ``role_member_gone`` (``role=member`` answers 410), ``auto_approve`` (a consumer the browser
     user already granted skips the consent page, as Bitbucket does), ``list_size`` ("exact";
     "missing": list envelopes carry no ``size``; "off": ``size`` is 7 too small — bitbucket-cloud.md
     says ``size`` can be missing or off, so clients must fall back to ``next``), ``clock`` (a
@@ -215,12 +254,18 @@ class State:
         token_lifetime: int = 7200,
         refresh_grace: float = 600,
         code_lifetime: float = 600,
-        allow_any_loopback_port: bool = True,
+        allow_any_loopback_port: bool = False,
         request_budget: int | None = None,
         latency: float = 0.0,
         refresh_lifetime: float = 90 * 86400,
-        scope_field: str = "scopes",
-        access_token_length: int = 180,
+        scope_field: str = "scope",
+        scope_names: str = "classic",
+        access_token_length: int = 2900,
+        refresh_token_length: int = 2700,
+        client_credentials_refresh: bool = False,
+        client_credentials_user: str = "app_user",
+        app_user_profile: str = "document",
+        client_credentials_refusal: tuple[str, str] | str = CC_REFUSAL,
         role_member_gone: bool = False,
         auto_approve: bool = False,
         rate_limit_retry_after: str | int | None = None,
@@ -242,8 +287,22 @@ class State:
         self._budget: int | None = request_budget
         self.rate_limit_retry_after = rate_limit_retry_after
         self.latency = latency
+        if scope_field not in ("scope", "scopes", "both"):
+            raise ValueError('scope_field is "scope", "scopes" or "both"')
+        if scope_names not in ("classic", "granular"):
+            raise ValueError('scope_names is "classic" or "granular"')
+        if client_credentials_user not in ("app_user", "owner"):
+            raise ValueError('client_credentials_user is "app_user" or "owner"')
+        if app_user_profile not in ("document", "forbidden"):
+            raise ValueError('app_user_profile is "document" or "forbidden"')
         self.scope_field = scope_field
+        self.scope_names = scope_names
         self.access_token_length = access_token_length
+        self.refresh_token_length = refresh_token_length
+        self.client_credentials_refresh = client_credentials_refresh
+        self.client_credentials_user = client_credentials_user
+        self.app_user_profile = app_user_profile
+        self.client_credentials_refusal = client_credentials_refusal
         self.role_member_gone = role_member_gone
         self.auto_approve = auto_approve
         if list_size not in ("exact", "missing", "off"):
@@ -446,27 +505,55 @@ class State:
             log.info("materialised %s in %.0f ms", repo.full_name, (time.monotonic() - started) * 1000)
         return result
 
-    def _new_access_value(self) -> str:
-        length = max(int(self.access_token_length), 20)
-        value = secrets.token_urlsafe(length)
-        return value[:length]
+    def _new_token_value(self, length: int, kind: str, consumer: str, now: float) -> str:
+        """A new unguessable token of ``length`` characters: from 300 up shaped as a JWT
+        (``header.payload.signature``, base64url), as Bitbucket's have been since 2026."""
+        length = max(int(length), 20)
+        if length < 300:
+            return secrets.token_urlsafe(length)[:length]
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        header = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "bbwizard-emulator"}).encode())
+        claims = {"iss": "bitbucket-emulator", "sub": consumer, "typ": kind, "iat": int(now),
+                  "jti": secrets.token_urlsafe(16)}
+        payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+        room = length - len(header) - len(payload) - 2
+        signature = secrets.token_urlsafe(room)[:room]
+        return f"{header}.{payload}.{signature}"
 
     def issue(self, consumer: Consumer, username: str, scopes: list[str], grant_type: str) -> dict:
-        """A new access and refresh token pair, stored, as the token endpoint's answer."""
+        """A new access token (and a refresh token, except for client_credentials since 2026),
+        stored, as the token endpoint's answer."""
         now = self.clock()
-        access = self._new_access_value()
-        refresh = secrets.token_urlsafe(24)
+        access = self._new_token_value(self.access_token_length, "access", consumer.key, now)
+        with_refresh = grant_type != "client_credentials" or self.client_credentials_refresh
+        refresh = self._new_token_value(self.refresh_token_length, "refresh", consumer.key, now) if with_refresh else None
         with self._lock:
             self._access[access] = AccessToken(access, consumer.key, username, scopes, now + self.token_lifetime, grant_type)
-            self._refresh[refresh] = RefreshToken(refresh, consumer.key, username, scopes, now + self.refresh_lifetime)
+            if refresh is not None:
+                self._refresh[refresh] = RefreshToken(refresh, consumer.key, username, scopes, now + self.refresh_lifetime)
         body: dict[str, Any] = {"access_token": access}
-        scope_text = " ".join(scopes)
+        scope_text = " ".join(self.scope_names_of(scopes))
         if self.scope_field in ("scopes", "both"):
             body["scopes"] = scope_text
         if self.scope_field in ("scope", "both"):
             body["scope"] = scope_text
-        body.update(expires_in=int(self.token_lifetime), token_type="bearer", state=grant_type, refresh_token=refresh)
+        body.update(expires_in=int(self.token_lifetime), token_type="bearer", state=grant_type)
+        if refresh is not None:
+            body["refresh_token"] = refresh
         return body
+
+    def scope_names_of(self, scopes: list[str]) -> list[str]:
+        """Scopes as this emulator names them in answers (``scope_names``)."""
+        return granular(scopes) if self.scope_names == "granular" else list(scopes)
+
+    def client_credentials_identity(self, consumer: Consumer) -> str:
+        """Whom a client_credentials token of ``consumer`` authenticates as."""
+        if self.client_credentials_user == "owner" or consumer.app_user is None:
+            return consumer.owner
+        return consumer.app_user
 
     def access_token(self, value: str) -> AccessToken | None:
         with self._lock:
