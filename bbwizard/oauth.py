@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from bbwizard.config import DEFAULT_MIN_VALID, ConfigStore, Profile, utc_now
+from bbwizard.config import ConfigStore, Profile, utc_now
 from bbwizard.errors import (
     AuthorizationDenied,
     BBWizardError,
@@ -83,6 +83,8 @@ class TokenSet:
     expires_at: datetime
     scopes: list[str] | None = None
     token_type: str = "bearer"
+    #: When the token request started (``expires_at`` minus the lifetime Bitbucket gave).
+    issued_at: datetime | None = None
 
     @property
     def missing_scopes(self) -> list[str]:
@@ -220,11 +222,17 @@ def parse_pasted(text: str, expected_state: str | None) -> PastedCode:
             f"Bitbucket refused the sign-in: {_clean_description(error, 60)}{detail}. "
             f"Check the consumer in Bitbucket ({CONSUMER_SETTINGS}), then start again."
         )
+    # Bitbucket's redirect carries the state bbwizard sent: none, or the start of it, means the
+    # address was cut (a terminal's wrap, a short copy), and the code may be cut as well.
+    cut_off = bool(expected_state) and (state is None or (len(state) < len(expected_state) and expected_state.startswith(state)))
     if not code:
-        raise CodeError(
+        problem = (
             "That address has no code in it. Paste the whole address the browser landed on "
             "after you clicked Grant access."
         )
+        raise IncompletePaste(problem) if cut_off or state_ok else CodeError(problem)
+    if cut_off:
+        raise IncompletePaste(_CUT_OFF)
     if not state_ok:
         raise CodeError(_WRONG_STATE)
     if not _CODE_CHARS.match(code):

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 _LOGIN_HELP = """\
-Sign in to Bitbucket Cloud with an OAuth consumer (Workspace settings → OAuth consumers).
-
-Give the consumer a callback URL such as http://localhost:8976/ and the permissions
-Account: Read and Repositories: Read. bbwizard checks the key and secret, opens the
+Sign in to Bitbucket Cloud with an OAuth client (formerly OAuth consumer): Workspace settings →
+Apps and features → OAuth clients → Create (Atlassian's older pages: OAuth consumers → Add
+consumer). On the Authorization tab tick Authorization code and set a Callback URL such as
+http://localhost:8976/; on the Scopes tab (Permissions on the older form) tick Account: Read and
+Repositories: Read. Keys of 32 characters and secrets of about 76 are normal. bbwizard checks the key and secret, opens the
 authorize page, catches the redirect on that loopback port (or takes the code or the
 address you paste), and saves the profile.
 
@@ -57,7 +58,7 @@ def _seconds(text: str) -> float:
 def register(subparsers: argparse._SubParsersAction) -> None:
     login = subparsers.add_parser(
         "login",
-        help="sign in with an OAuth consumer and save a profile",
+        help="sign in with an OAuth client (formerly OAuth consumer) and save a profile",
         description=_LOGIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # "--secret X" must not pass for --secret-stdin and leave X lying around
@@ -179,7 +180,7 @@ def _read_secret(args: argparse.Namespace) -> Any:
 
     value = getpass.getpass("Consumer secret (hidden): ", stream=sys.stderr).strip()
     if not value:
-        raise UsageError("The consumer's secret is empty. Copy it from Bitbucket: Workspace settings → OAuth consumers.")
+        raise UsageError("The consumer's secret is empty. Copy it from Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers).")
     return Secret(value)
 
 
@@ -387,7 +388,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     else:
         client_id = _ask("Consumer key", "--key KEY", "The consumer's key")
     if not client_id:
-        raise UsageError("The consumer's key is empty. Copy it from Bitbucket: Workspace settings → OAuth consumers.")
+        raise UsageError("The consumer's key is empty. Copy it from Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers).")
 
     # The saved secret goes only to the site it was saved for: `--site-url` naming another one
     # (a command copied from somewhere) must not send it there.
@@ -671,6 +672,16 @@ def _iso(when: Any) -> str | None:
 # --- logout -------------------------------------------------------------------------------------
 
 
+#: Where each kind of credential is revoked on Bitbucket's side: forgetting a token here revokes nothing.
+REVOKE_WHERE = {
+    "oauth": "Forgetting tokens here revokes nothing on Bitbucket: the grant itself is revoked under Personal "
+             "settings → App authorizations (https://bitbucket.org/account/settings/app-authorizations/).",
+    "api_token": "The API token itself is revoked at id.atlassian.com → Security → API tokens.",
+    "access_token": "The access token itself is revoked in Bitbucket where it was made "
+                    "(Repository, Project or Workspace settings → Access tokens).",
+}
+
+
 def cmd_logout(args: argparse.Namespace) -> int:
     from bbwizard.cli import output
     from bbwizard.config import ConfigStore
@@ -680,6 +691,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
     if args.forget_consumer:
         store.delete(profile.name)
         output.ok(f"Forgot profile '{profile.name}': its tokens, consumer key and secret are gone from {store.path}")
+        output.info(f"  {REVOKE_WHERE.get(getattr(profile, 'kind', 'oauth'), REVOKE_WHERE['oauth'])}")
         return EXIT_OK
     if not profile.access_token and not profile.refresh_token:
         output.ok(f"Profile '{profile.name}' was already signed out.")
@@ -688,6 +700,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
     output.ok(f"Signed out of profile '{profile.name}': its tokens are forgotten.")
     output.info(
         f"  The consumer key and secret are kept for the next `bbwizard login --profile {profile.name}`; "
-        "--forget-consumer forgets them too. Bitbucket can't revoke a token early: it ends on its own."
+        "--forget-consumer forgets them too."
     )
+    output.info(f"  {REVOKE_WHERE.get(getattr(profile, 'kind', 'oauth'), REVOKE_WHERE['oauth'])}")
     return EXIT_OK

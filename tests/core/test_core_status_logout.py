@@ -84,6 +84,10 @@ def test_logout_forgets_tokens_and_keeps_the_consumer(run_cli, config_path) -> N
     result = run_cli(["logout"])
     assert result.returncode == 0
     assert result.stderr.startswith("✓ Signed out of profile 'work': its tokens are forgotten.")
+    assert result.stderr.endswith(
+        "  Forgetting tokens here revokes nothing on Bitbucket: the grant itself is revoked under Personal "
+        "settings → App authorizations (https://bitbucket.org/account/settings/app-authorizations/).\n"
+    )
     profile = ConfigStore(config_path).get("work")
     assert profile.access_token is None and profile.refresh_token is None and profile.token_state() == "signed_out"
     assert profile.client_id == "key-123" and profile.client_secret == Secret(SECRET)
@@ -98,7 +102,11 @@ def test_logout_forget_consumer_removes_the_profile(run_cli, config_path) -> Non
     _save(config_path, name="other")
     result = run_cli(["logout", "--profile", "work", "--forget-consumer"])
     assert result.returncode == 0
-    assert result.stderr == f"✓ Forgot profile 'work': its tokens, consumer key and secret are gone from {config_path}\n"
+    assert result.stderr == (
+        f"✓ Forgot profile 'work': its tokens, consumer key and secret are gone from {config_path}\n"
+        "  Forgetting tokens here revokes nothing on Bitbucket: the grant itself is revoked under Personal "
+        "settings → App authorizations (https://bitbucket.org/account/settings/app-authorizations/).\n"
+    )
     assert list(ConfigStore(config_path).load()) == ["other"]
     assert SECRET in config_path.read_text()  # 'other' keeps its own
 
