@@ -176,9 +176,26 @@ _NO_STATE_WARNING = (
 )
 
 
+class IncompletePaste(CodeError):
+    """What was pasted is the start of a redirect address, cut off (by a line break, or a copy
+    that stopped short): its code is never exchanged. A reader may join the next line and try
+    again; the message is the sentence for a person when nothing more comes."""
+
+
+_CUT_OFF = (
+    "That address looks cut off: it ends before its state, so bbwizard won't use the code in it. "
+    "Paste the whole address the browser landed on (if it spans two lines, copy both), or only the code."
+)
+#: Pasted text this long is no address bbwizard is waiting for: readers stop joining lines here.
+MAX_PASTE = 16_384
+
+
 def parse_pasted(text: str, expected_state: str | None) -> PastedCode:
     """The code in what a person pasted: a bare code (spaces, newlines and quotes around it are
-    fine), a whole redirect URL, or just its query. A URL's state must match ``expected_state``."""
+    fine), a whole redirect URL, or just its query. A URL's state must match ``expected_state``.
+
+    A URL that stops before its state (or inside it) raises :class:`IncompletePaste`: a line
+    break cut it, and its code may be cut too."""
     if text is None:
         text = ""
     cleaned = "".join(str(text).split())  # a code or URL never holds whitespace; wrapping adds it
@@ -768,6 +785,7 @@ def describe_expiry(expires_at: datetime | None, now: datetime | None = None) ->
 __all__ = [
     "Authorization",
     "ConsumerCheck",
+    "IncompletePaste",
     "PERMISSION_FOR_SCOPE",
     "PUBLIC_CONSUMER_MESSAGE",
     "PastedCode",

@@ -184,6 +184,22 @@ def _read_secret(args: argparse.Namespace) -> Any:
     return Secret(value)
 
 
+def _parse_joined(text: str, expected_state: str, next_line: Any) -> Any:
+    """``parse_pasted``, joining the lines that follow while the address is cut off (a terminal
+    wraps a long address, and the copy holds a line break): its start is never exchanged alone.
+    Nothing more (the end of stdin, or an empty line) leaves the paste incomplete."""
+    from bbwizard.oauth import MAX_PASTE, IncompletePaste, parse_pasted
+
+    while True:
+        try:
+            return parse_pasted(text, expected_state)
+        except IncompletePaste:
+            more = next_line() if len(text) < MAX_PASTE else ""
+            if not more.strip():
+                raise
+            text += more
+
+
 def _read_pasted(args: argparse.Namespace, expected_state: str) -> Any:
     from bbwizard.cli import output
     from bbwizard.oauth import parse_pasted
@@ -197,7 +213,7 @@ def _read_pasted(args: argparse.Namespace, expected_state: str) -> Any:
             raise UsageError("The code is needed: pass --paste and write the code or the address on stdin (stdin is not a terminal, so bbwizard can't ask).")
         line = sys.stdin.readline()
         try:
-            pasted = parse_pasted(line, expected_state)
+            pasted = _parse_joined(line, expected_state, sys.stdin.readline)
         except CodeError as error:
             if attempt == attempts - 1:
                 raise
@@ -220,6 +236,7 @@ class _TerminalPaste:
 
     PROMPT = "Paste the code, or the whole address the browser landed on: "
     WAITING_PROMPT = "Or paste the code, or the whole address the browser landed on: "
+    REST_PROMPT = "That address looks cut off: paste the rest of it (or press Enter): "
     ATTEMPTS = 3
 
     def __init__(self, expected_state: str, on_done: Any) -> None:
@@ -275,22 +292,42 @@ class _TerminalPaste:
             pending += chunk
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
-                yield line.decode("utf-8", "replace")
+                # A terminal hands over a pasted block one line per read: the rest of the
+                # block is already waiting when this line comes.
+                more = b"\n" in pending or bool(select.select([fd], [], [], 0)[0])
+                yield line.decode("utf-8", "replace"), more
 
     def _run(self) -> None:
         from bbwizard.cli import output
         from bbwizard.errors import BBWizardError
-        from bbwizard.oauth import parse_pasted
+        from bbwizard.oauth import MAX_PASTE, IncompletePaste, parse_pasted
 
         attempts = self.ATTEMPTS
+        joined = ""  # the lines of one pasted block, or of an address cut off so far
         try:
-            for line in self._lines():
+            for line, more in self._lines():
                 self._prompt_open = False  # the person's Enter ended the line
-                if not line.strip():
+                if more and line.strip() and len(joined) < MAX_PASTE:
+                    joined += line  # one address over several lines: wait for the block's end
+                    continue
+                if not line.strip() and not joined:
                     self.prompt()
                     continue
+                text, joined = joined + line, ""
                 try:
-                    self.pasted = parse_pasted(line, self.expected_state)
+                    self.pasted = parse_pasted(text, self.expected_state)
+                except IncompletePaste as error:
+                    if line.strip() and len(text) < MAX_PASTE:
+                        joined = text  # the rest of the address may come on the next line
+                        self.prompt(self.REST_PROMPT)
+                        continue
+                    attempts -= 1
+                    if attempts == 0:
+                        self.error = error
+                        break
+                    output.fail(str(error))
+                    self.prompt()
+                    continue
                 except CodeError as error:
                     attempts -= 1
                     if attempts == 0:

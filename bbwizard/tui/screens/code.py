@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.validation import ValidationResult, Validator
@@ -37,6 +37,22 @@ class PastedCodeValidator(Validator):
         return self.success()
 
 
+class PastedAddressInput(Input):
+    """The code's input: a paste that spans lines (a long address wrapped by a terminal) is put in
+    whole, its lines joined, where Textual's Input would keep only the first line."""
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.prevent_default()  # Input's own handler would keep the first line alone
+        event.stop()
+        text = "".join(line.strip() for line in event.text.splitlines())
+        if not text:
+            return
+        if self.selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *self.selection)
+
+
 class CodeScreen(WizardStep["str | Back"]):
     STEP = "code"
     HELP = """\
@@ -60,7 +76,7 @@ code out. Enter uses the code; escape goes back to the browser step.
                 classes="note",
                 markup=False,
             )
-            yield Input(
+            yield PastedAddressInput(
                 placeholder="http://localhost:8976/?code=…&state=…",
                 id="code",
                 validators=[self.validator],
