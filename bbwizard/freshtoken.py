@@ -8,6 +8,10 @@ costs more than the rest of those commands (``benchmarks/bench_credential.py`` a
 that has ended, a file others can read or someone else owns, a value of the wrong type, a newer
 format) gives None, and the caller takes the full road through ``ConfigStore``, which handles it
 and says what is wrong. Nothing here decides more than "this token may be handed out as it is".
+
+A token the person made (``kind = "api_token"`` or ``"access_token"``) is never refreshed: it is
+handed out as long as the file gives no expiry date in the past (an API token's
+``token_expires_on``, good to the end of that day, UTC), with git's username for its kind.
 """
 
 from __future__ import annotations
@@ -21,22 +25,49 @@ MIN_VALID_SECONDS = 300
 _GRANTS = ("authorization_code", "client_credentials")
 
 
+def refresh_window_seconds(expires_at: object, issued_at: object = None) -> float:
+    """How long before ``expires_at`` a token stops counting as fresh: :data:`MIN_VALID_SECONDS`,
+    or half the token's lifetime (``expires_at - issued_at``) when that is shorter. A server that
+    issues 60-second tokens would otherwise have every call refresh. The one rule for
+    ``ensure_fresh``, this fast path and ``Profile.token_state``; an unknown lifetime (no
+    ``issued_at``, or nonsense) keeps the full window."""
+    try:
+        lifetime = (expires_at - issued_at).total_seconds()  # type: ignore[operator]
+    except (TypeError, AttributeError):
+        return float(MIN_VALID_SECONDS)
+    if not lifetime > 0:
+        return float(MIN_VALID_SECONDS)
+    return min(float(MIN_VALID_SECONDS), lifetime / 2)
+#: git's username per kind (``bbwizard.config.GIT_USERNAMES``, which this module can't import).
+_GIT_USERNAMES = {"oauth": "x-token-auth", "api_token": "x-bitbucket-api-token-auth", "access_token": "x-token-auth"}
+
+
 class FreshToken:
     """A fresh access token and what the credential answer needs about its profile.
 
     ``usernames`` holds the account's username when the file names one (empty otherwise);
-    ``site_url`` is None when the file gives none. The repr leaves the token out: a traceback that
-    prints locals must not show it.
+    ``site_url`` is None when the file gives none; ``git_username`` is git's username for the
+    profile's kind; ``expires_at`` is None for a token whose expiry isn't known. The repr leaves the
+    token out: a traceback that prints locals must not show it.
     """
 
-    __slots__ = ("profile", "token", "expires_at", "site_url", "usernames")
+    __slots__ = ("profile", "token", "expires_at", "site_url", "usernames", "git_username")
 
-    def __init__(self, profile: str, token: str, expires_at: object, site_url: str | None, usernames: frozenset[str]) -> None:
+    def __init__(
+        self,
+        profile: str,
+        token: str,
+        expires_at: object,
+        site_url: str | None,
+        usernames: frozenset[str],
+        git_username: str = "x-token-auth",
+    ) -> None:
         self.profile = profile
         self.token = token
         self.expires_at = expires_at
         self.site_url = site_url
         self.usernames = usernames
+        self.git_username = git_username
 
     def __repr__(self) -> str:
         return f"FreshToken(profile={self.profile!r}, expires_at={self.expires_at!r}, site_url={self.site_url!r})"
@@ -44,10 +75,11 @@ class FreshToken:
 
 def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshToken | None:
     """The profile's access token (``name``, else the default profile) from the config file at
-    ``path`` (else the usual place) when it is valid for more than :data:`MIN_VALID_SECONDS`;
+    ``path`` (else the usual place) when it is valid for longer than its refresh window
+    (:func:`refresh_window_seconds`);
     None when anything calls for the full road."""
     import tomllib
-    from datetime import datetime, timezone
+    from datetime import date, datetime, timedelta, timezone
 
     if path is None:
         from bbwizard.paths import config_file
@@ -79,14 +111,34 @@ def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshT
     table = profiles.get(name)
     if not isinstance(table, dict) or "refresh_refused_at" in table:  # the sign-in has ended
         return None
-    client_id, grant = table.get("client_id"), table.get("grant", "authorization_code")
-    if not isinstance(client_id, str) or not client_id or grant not in _GRANTS:
+    kind = table.get("kind", "oauth")
+    if kind not in _GIT_USERNAMES:
         return None
     token, expires_at = table.get("access_token"), table.get("expires_at")
-    if not isinstance(token, str) or not token or not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+    if not isinstance(token, str) or not token:
         return None
-    if (expires_at - datetime.now(timezone.utc)).total_seconds() <= MIN_VALID_SECONDS:
-        return None
+    if kind == "oauth":
+        client_id, grant = table.get("client_id"), table.get("grant", "authorization_code")
+        if not isinstance(client_id, str) or not client_id or grant not in _GRANTS:
+            return None
+        if not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+            return None
+        issued_at = table.get("issued_at")
+        if not isinstance(issued_at, datetime) or issued_at.tzinfo is None:
+            issued_at = None
+        if (expires_at - datetime.now(timezone.utc)).total_seconds() <= refresh_window_seconds(expires_at, issued_at):
+            return None
+    else:
+        # Never refreshed: usable until the end of the day the person gave (API tokens).
+        expires_on = table.get("token_expires_on")
+        if kind == "access_token" or expires_on is None:
+            expires_at = None
+        elif isinstance(expires_on, date) and not isinstance(expires_on, datetime):
+            expires_at = datetime(expires_on.year, expires_on.month, expires_on.day, tzinfo=timezone.utc) + timedelta(days=1)
+            if expires_at <= datetime.now(timezone.utc):
+                return None  # expired: the full road says to make a new one
+        else:
+            return None
     site_url = table.get("site_url") or None  # empty: the full road gives the default site
     if site_url is not None and not isinstance(site_url, str):
         return None
@@ -96,4 +148,11 @@ def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshT
     username = user.get("username")
     if username is not None and not isinstance(username, str):
         return None
-    return FreshToken(name, token, expires_at.astimezone(timezone.utc), site_url, frozenset([username] if username else ()))
+    return FreshToken(
+        name,
+        token,
+        expires_at.astimezone(timezone.utc) if expires_at is not None else None,
+        site_url,
+        frozenset([username] if username else ()),
+        _GIT_USERNAMES[kind],
+    )

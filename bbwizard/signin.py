@@ -14,17 +14,23 @@ scopes, and the "refresh refused" marker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from bbwizard import net
-from bbwizard.errors import BBWizardError
+from bbwizard.errors import BBWizardError, NetworkError, ProtocolError, RateLimited, ScopeError, SignInRequired, UsageError
+from bbwizard.secret import printable, redact
 
 if TYPE_CHECKING:
     import httpx
 
     from bbwizard.config import ConfigStore, Profile
     from bbwizard.oauth import TokenSet
+    from bbwizard.secret import Secret
 
 
 @dataclass
@@ -50,7 +56,8 @@ class SignIn:
 def signed_in_profile(saved: Profile | None, consumer: Profile) -> Profile:
     """What a sign-in with ``consumer`` starts from: the saved profile of that name with its own
     settings, the consumer's fields and grant in place of its own, and none of the old sign-in.
-    A clone folder the consumer names (``login --clone-dir``) replaces the saved one."""
+    A clone folder or CA bundle the consumer names (``login --clone-dir``, ``--ca-bundle``)
+    replaces the saved one."""
     if saved is None:
         return consumer.signed_out()
     return saved.signed_out().replace(
@@ -61,6 +68,7 @@ def signed_in_profile(saved: Profile | None, consumer: Profile) -> Profile:
         api_url=consumer.api_url,
         grant=consumer.grant,
         clone_dir=consumer.clone_dir or saved.clone_dir,
+        ca_bundle=consumer.ca_bundle or (saved.ca_bundle if saved.site_url == consumer.site_url else None),
     )
 
 
@@ -75,11 +83,11 @@ def finish_sign_in(
     who they belong to, and save the user too. Raises only when the profile can't be saved."""
     saved = store.load().get(consumer.name)
     profile = signed_in_profile(saved, consumer).with_tokens(
-        tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes or []
+        tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes or [], issued_at=tokens.issued_at
     )
     store.save(profile)
     try:
-        user = net.fetch_user(profile.api_url, tokens.access_token, transport=transport)
+        user = net.fetch_user(profile.api_url, tokens.access_token, transport=transport, ca_bundle=profile.ca_bundle)
     except BBWizardError as error:
         return SignIn(profile, tokens.scopes, error)
     profile = profile.replace(user=user)
@@ -88,3 +96,308 @@ def finish_sign_in(
 
 
 __all__ = ["SignIn", "finish_sign_in", "signed_in_profile"]
+
+
+# --- tokens a person made: API tokens and access tokens -----------------------------------------
+
+#: The granular scopes to tick on an API token (id.atlassian.com → Security → Create API token
+#: with scopes → Bitbucket): who it is, the workspaces to list, the repositories to clone.
+API_TOKEN_SCOPES = ("read:user:bitbucket", "read:workspace:bitbucket", "read:repository:bitbucket")
+_MAKE_API_TOKEN = "id.atlassian.com → Security → Create API token with scopes → app Bitbucket"
+_MAKE_ACCESS_TOKEN = "the repository's (or project's, or workspace's) settings → Access tokens"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+@dataclass
+class TokenSignIn:
+    """A token the person made, checked with Bitbucket and saved. ``can`` and ``cannot``: what
+    it reaches and what it doesn't, in sentences for the person."""
+
+    profile: Profile
+    can: list[str] = field(default_factory=list)
+    cannot: list[str] = field(default_factory=list)
+
+
+def check_email(email: str) -> str:
+    """The email an API token goes with, or :class:`UsageError` for a username in its place and
+    for text that only looks like an email."""
+    email = email.strip()
+    if "@" not in email:
+        raise UsageError(
+            f"--email {email!r} is not an email. An API token goes to Bitbucket's REST API with the email of "
+            "your Atlassian account (like ada@example.com), not a username; for git bbwizard uses the username "
+            "x-bitbucket-api-token-auth by itself."
+        )
+    if not _EMAIL.match(email):
+        raise UsageError(
+            f"--email {email!r} isn't an email address (name@domain.tld). Give the email of the Atlassian "
+            "account that made the API token, as id.atlassian.com shows it."
+        )
+    return email
+
+
+def _probe(client: httpx.Client, url: str, authorization: str) -> tuple[int, str, Any]:
+    """One GET: the status, Bitbucket's error message and the JSON body (None when not JSON)."""
+    import httpx
+
+    try:
+        response = client.get(url, headers={"Authorization": authorization})
+    except httpx.HTTPError as error:
+        raise net.network_error(error, url, address="the API URL") from None
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = None
+    if response.status_code >= 500:
+        raise NetworkError(f"Bitbucket's API failed (HTTP {response.status_code}). Try again in a minute.")
+    if response.status_code == 429:
+        raise RateLimited("Bitbucket is rate-limiting these requests (HTTP 429). Wait a few minutes, then try again.")
+    message, _ = net.error_detail(payload)
+    return response.status_code, printable(redact(message))[:200], payload
+
+
+def _granular_missing(payload: Any) -> list[str]:
+    _, detail = net.error_detail(payload)
+    return net.refused_scopes(detail)
+
+
+def _api_token_scope_error(missing: list[str]) -> ScopeError:
+    names = ", ".join(missing)
+    ticks = ", ".join(dict.fromkeys([*missing, *API_TOKEN_SCOPES]))
+    return ScopeError(
+        f"The API token lacks {names}. An API token's scopes can't be changed: make a new one "
+        f"({_MAKE_API_TOKEN}), tick {ticks} (and write:repository:bitbucket to push), then sign in again.",
+        missing=missing,
+    )
+
+
+def _saved_start(store: ConfigStore, name: str) -> Profile | None:
+    return store.load().get(name)
+
+
+def sign_in_with_api_token(
+    store: ConfigStore,
+    name: str,
+    email: str,
+    token: Secret,
+    *,
+    site_url: str,
+    api_url: str,
+    expires_on: date | None = None,
+    clone_dir: str | None = None,
+    ca_bundle: str | None = None,
+    today: date | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> TokenSignIn:
+    """Check an Atlassian API token with ``GET /user`` (Basic ``EMAIL:TOKEN``), then save it as
+    profile ``name`` with the user it belongs to. Every refusal is one sentence: a username for
+    the email, an expiry date already past, a token without Bitbucket scopes or without
+    ``read:user:bitbucket``, a token Bitbucket refuses with that email, and a Bearer-only token
+    (an OAuth or access token) given as an API token. Nothing is saved when it fails."""
+    from bbwizard.config import Profile
+
+    email = check_email(email)
+    today = today or datetime.now(timezone.utc).date()
+    if expires_on is not None and expires_on < today:
+        raise SignInRequired(
+            f"This API token expired on {expires_on:%Y-%m-%d} (the date given with --expires-on). "
+            f"Make a new one ({_MAKE_API_TOKEN}) and sign in with it."
+        )
+    net.require_https(api_url, "The API URL")
+    url = f"{api_url.rstrip('/')}/user"
+    with net.http_client(transport, ca_bundle=ca_bundle) as client:
+        status, message, payload = _probe(client, url, net.authorization(token, email))
+        if status == 401:
+            bearer, _, bearer_payload = _probe(client, url, net.authorization(token))
+            if bearer == 200:
+                raise SignInRequired(
+                    "This token is an OAuth access token, which Bitbucket takes as Bearer, not with an email. "
+                    "Sign in with its OAuth client instead: bbwizard login --key KEY"
+                )
+            if bearer == 403 and not net.refused_scopes(net.error_detail(bearer_payload)[1]):
+                raise SignInRequired(
+                    "This token is a repository, project or workspace access token, not an API token: it goes "
+                    "without an email. Sign in with: bbwizard login --with-access-token --repository WORKSPACE/REPO"
+                )
+            said = f" ({message})" if message else ""
+            raise SignInRequired(
+                f"Bitbucket refused this API token with the email {email} (HTTP 401){said}. Check that {email} is the "
+                "email of the Atlassian account that made the token (id.atlassian.com → Account), that the token "
+                "was made with scopes for the app Bitbucket, and that it hasn't expired or been revoked."
+            )
+        if status == 403:
+            missing = _granular_missing(payload)
+            if not any(s.endswith(":bitbucket") for s in missing):
+                # No Bitbucket scope named: a token made without scopes (or for another app).
+                raise ScopeError(
+                    "This API token has no Bitbucket scopes, and Bitbucket refuses unscoped API tokens. Make one "
+                    f"with scopes ({_MAKE_API_TOKEN}), tick {', '.join(API_TOKEN_SCOPES)}, then sign in again.",
+                    missing=list(API_TOKEN_SCOPES),
+                )
+            raise _api_token_scope_error(missing)
+        if status != 200 or not isinstance(payload, dict):
+            raise ProtocolError(f"Bitbucket's API answered HTTP {status} to 'who am I'. Check the API URL, then try again.")
+        user = net.parse_user(payload)
+    saved = _saved_start(store, name)
+    start = saved.signed_out() if saved is not None else Profile(name=name, client_id="")
+    profile = start.replace(
+        kind="api_token",
+        client_id="",
+        client_secret=None,
+        callback_url=None,
+        grant="authorization_code",
+        email=email,
+        access_token=token,
+        token_expires_on=expires_on,
+        reach=None,
+        user=user,
+        site_url=site_url,
+        api_url=api_url,
+        clone_dir=clone_dir or (saved.clone_dir if saved else None),
+        ca_bundle=ca_bundle or (saved.ca_bundle if saved else None),
+    )
+    store.save(profile)
+    return TokenSignIn(profile)
+
+
+def _reach_url(api_url: str, workspace: str, repository: str | None) -> str:
+    base = api_url.rstrip("/")
+    if repository:
+        return f"{base}/repositories/{quote(workspace, safe='')}/{quote(repository, safe='')}"
+    return f"{base}/repositories/{quote(workspace, safe='')}?pagelen=100"
+
+
+def sign_in_with_access_token(
+    store: ConfigStore,
+    name: str,
+    token: Secret,
+    *,
+    workspace: str,
+    repository: str | None = None,
+    site_url: str,
+    api_url: str,
+    clone_dir: str | None = None,
+    ca_bundle: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> TokenSignIn:
+    """Check a repository, project or workspace access token (Bearer) and save it as profile
+    ``name``. ``GET /user`` refuses such a token, so what it reaches is found by trying what the
+    person said it is for (``workspace``, and ``repository`` in it); the answer says what it can
+    and cannot do. A token ``GET /user`` accepts is an OAuth token (it would die in two hours); a
+    401 is an expired or revoked token, or an API token given without its email."""
+    from bbwizard.config import Profile
+
+    net.require_https(api_url, "The API URL")
+    bearer = net.authorization(token)
+    where = f"{workspace}/{repository}" if repository else f"the workspace {workspace}"
+    can: list[str] = []
+    cannot = ["It can't say whose it is or list workspaces (Bitbucket answers GET /user only for accounts)."]
+    with net.http_client(transport, ca_bundle=ca_bundle) as client:
+        status, _, payload = _probe(client, f"{api_url.rstrip('/')}/user", bearer)
+        if status == 200:
+            who = net.parse_user(payload).label if isinstance(payload, dict) else "an account"
+            raise SignInRequired(
+                f"This token belongs to {who}: it is an OAuth access token (it dies within two hours), not an "
+                "access token. Sign in with its OAuth client instead: bbwizard login --key KEY"
+            )
+        status, message, payload = _probe(client, _reach_url(api_url, workspace, repository), bearer)
+        said = f" ({message})" if message else ""
+        if status == 401:
+            if token.reveal().startswith("ATATT"):
+                raise SignInRequired(
+                    "This is an Atlassian API token, not an access token: it goes with your account's email. "
+                    "Sign in with: bbwizard login --with-api-token --email EMAIL"
+                )
+            raise SignInRequired(
+                f"Bitbucket refused this access token (HTTP 401){said}: it has expired or was revoked, or it is an "
+                "Atlassian API token, which goes with its email (bbwizard login --with-api-token --email EMAIL). "
+                f"Make a new access token in {_MAKE_ACCESS_TOKEN}."
+            )
+        if status == 403:
+            missing = _granular_missing(payload)
+            if missing:
+                raise ScopeError(
+                    f"The access token lacks the {' and '.join(missing)} scope{'s' if len(missing) > 1 else ''} "
+                    f"needed to read {where}. Make a new one in {_MAKE_ACCESS_TOKEN} with Repositories: Read "
+                    "(and Repositories: Write to push), then sign in again.",
+                    missing=missing,
+                )
+            raise SignInRequired(f"Bitbucket refused this access token for {where} (HTTP 403){said}.")
+        if status == 404:
+            other = "its own repository" if repository else "the repositories it was made for"
+            raise SignInRequired(
+                f"This access token doesn't reach {where}, or there is no such "
+                f"{'repository' if repository else 'workspace'}: an access token reaches only {other}. "
+                "Name what it was made for with --repository WORKSPACE/REPO or --workspace WORKSPACE."
+            )
+        if status != 200 or not isinstance(payload, dict):
+            raise ProtocolError(f"Bitbucket's API answered HTTP {status} for {where}. Check the API URL, then try again.")
+        if repository:
+            can.append(f"It reads {workspace}/{repository}: clone, fetch and pull.")
+            listing, _, page = _probe(client, _reach_url(api_url, workspace, None), bearer)
+            others = _full_names(page) - {f"{workspace}/{repository}"} if listing == 200 else set()
+            if others:
+                shown = ", ".join(sorted(others)[:5]) + (" …" if len(others) > 5 else "")
+                can.append(f"It also reaches {len(others)} other repositor{'ies' if len(others) > 1 else 'y'} in {workspace}: {shown}.")
+            else:
+                cannot.append(f"It reaches no other repository in {workspace}.")
+        else:
+            names = _full_names(payload)
+            size = payload.get("size") if isinstance(payload.get("size"), int) else len(names)
+            shown = ", ".join(sorted(names)[:5]) + (" …" if size > 5 else "")
+            can.append(f"It reaches {size} repositor{'ies' if size != 1 else 'y'} in {workspace}" + (f": {shown}." if names else "."))
+        cannot.append(f"It can't reach repositories outside {workspace}.")
+    saved = _saved_start(store, name)
+    start = saved.signed_out() if saved is not None else Profile(name=name, client_id="")
+    reach = {"workspace": workspace, **({"repository": repository} if repository else {})}
+    profile = start.replace(
+        kind="access_token",
+        client_id="",
+        client_secret=None,
+        callback_url=None,
+        grant="authorization_code",
+        email=None,
+        access_token=token,
+        token_expires_on=None,
+        reach=reach,
+        user=None,
+        site_url=site_url,
+        api_url=api_url,
+        workspaces=[workspace],
+        clone_dir=clone_dir or (saved.clone_dir if saved else None),
+        ca_bundle=ca_bundle or (saved.ca_bundle if saved else None),
+    )
+    store.save(profile)
+    return TokenSignIn(profile, can, cannot)
+
+
+def _full_names(page: Any) -> set[str]:
+    values = page.get("values") if isinstance(page, dict) else None
+    if not isinstance(values, list):
+        return set()
+    return {v["full_name"] for v in values if isinstance(v, dict) and isinstance(v.get("full_name"), str)}
+
+
+__all__ += ["API_TOKEN_SCOPES", "TokenSignIn", "check_email", "sign_in_with_access_token", "sign_in_with_api_token"]
+
+
+def check_access_token(profile: Profile, *, timeout: float | None = None, transport: httpx.BaseTransport | None = None) -> None:
+    """Does Bitbucket still take this access token for what it was made for? ``bbwizard status``
+    asks this instead of ``GET /user``, which refuses access tokens: one try, a short ``timeout``.
+    Raises :class:`SignInRequired` on 401, :class:`NetworkError` when Bitbucket can't be reached."""
+    import httpx
+
+    reach = profile.reach or {}
+    if profile.access_token is None or not reach.get("workspace"):
+        raise SignInRequired(f"Profile '{profile.name}' holds no access token for a workspace.")
+    url = _reach_url(profile.api_url, reach["workspace"], reach.get("repository"))
+    net.require_https(profile.api_url, "The API URL")
+    with net.http_client(transport, ca_bundle=profile.ca_bundle, timeout=None if timeout is None else httpx.Timeout(timeout)) as client:
+        status, _, _ = _probe(client, url, net.authorization(profile.access_token))
+    if status == 401:
+        from bbwizard.oauth import token_refused
+
+        raise token_refused(profile)
+
+
+__all__ += ["check_access_token"]

@@ -29,6 +29,13 @@ authorize page, catches the redirect on that loopback port (or takes the code or
 address you paste), and saves the profile.
 
 Unattended:  printf '%s\\n' "$SECRET" | bbwizard login --key KEY --secret-stdin --client-credentials
+
+Or with a token you made (read from the first line of stdin, or asked hidden; never an argument):
+  bbwizard login --with-api-token --email EMAIL [--expires-on YYYY-MM-DD]
+      an Atlassian API token: id.atlassian.com → Security → Create API token with scopes →
+      app Bitbucket; tick read:user:bitbucket, read:workspace:bitbucket, read:repository:bitbucket
+  bbwizard login --with-access-token --repository WORKSPACE/REPO   (or --workspace WORKSPACE)
+      a repository, project or workspace access token: its settings → Access tokens
 """
 
 
@@ -55,6 +62,20 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _ca_bundle(args: argparse.Namespace) -> str | None:
+    """``--ca-bundle`` as an absolute path to a file that exists: git and the credential helper
+    read it later, from other folders."""
+    import os
+
+    text = (getattr(args, "ca_bundle", None) or "").strip()
+    if not text:
+        return None
+    path = os.path.abspath(os.path.expanduser(text))
+    if not os.path.isfile(path):
+        raise UsageError(f"--ca-bundle {path}: there is no such file. Give the CA bundle (a PEM file) the site's certificate comes from.")
+    return path
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     login = subparsers.add_parser(
         "login",
@@ -71,9 +92,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     login.add_argument("--callback-url", metavar="URL", help="the callback URL set on the consumer (suggested: http://localhost:8976/)")
     login.add_argument("--no-browser", action="store_true", help="don't open a browser; print the address to open")
     login.add_argument("--paste", action="store_true", help="read the code, or the address the browser landed on, from stdin (after the secret) instead of catching the redirect")
-    login.add_argument("--client-credentials", action="store_true", help="private consumers: get a token without the browser, acting as the consumer's owner")
+    login.add_argument("--client-credentials", action="store_true", help="consumers allowed client credentials: get a token without the browser, as the consumer's app user (no refresh token: bbwizard asks again)")
     login.add_argument("--site-url", metavar="URL", help="the Bitbucket site (default https://bitbucket.org)")
     login.add_argument("--api-url", metavar="URL", help="the REST API base (default https://api.bitbucket.org/2.0, or SITE/2.0 with --site-url)")
+    login.add_argument("--ca-bundle", metavar="FILE",
+                       help="a CA bundle (PEM) to check the site's and the API's certificates against, saved in the profile "
+                       "and given to git (default: SSL_CERT_FILE, else the system's trust)")
+    login.add_argument("--token", dest="token_argument", metavar="TOKEN", help=argparse.SUPPRESS)
+    login.add_argument("--with-api-token", action="store_true",
+                       help="sign in with an Atlassian API token (with scopes, app Bitbucket), read from stdin or asked hidden")
+    login.add_argument("--email", metavar="EMAIL", help="with --with-api-token: the email of the Atlassian account that made the token")
+    login.add_argument("--expires-on", metavar="YYYY-MM-DD", help="with --with-api-token: the expiry date chosen when making it (status warns 14 days ahead)")
+    login.add_argument("--with-access-token", action="store_true",
+                       help="sign in with a repository, project or workspace access token, read from stdin or asked hidden")
+    login.add_argument("--workspace", metavar="WORKSPACE", help="with --with-access-token: the workspace the token is for")
+    login.add_argument("--repository", metavar="WORKSPACE/REPO", help="with --with-access-token: the repository the token is for")
     login.add_argument("--clone-dir", metavar="DIR", help="the folder `bbwizard clone` and the wizard clone into for this profile (default: the current folder)")
     login.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=300.0, help="how long to wait for the browser to come back (default 300)")
     login.set_defaults(func=cmd_login)
@@ -81,7 +114,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     token = subparsers.add_parser(
         "token",
         help="print a valid access token (refreshed first when stale)",
-        description="Print a valid access token on stdout and nothing else, refreshing it first when it is stale. For scripts and SDKs.",
+        description=(
+            "Print a valid access token on stdout and nothing else, refreshing it first when it is stale. For scripts "
+            "and SDKs. An OAuth or access token goes to Bitbucket's REST API as 'Authorization: Bearer TOKEN'. For a "
+            "profile signed in with --with-api-token this prints the API token, which REST wants as HTTP Basic with "
+            "the account's email (curl -u EMAIL:TOKEN), and git with the username x-bitbucket-api-token-auth."
+        ),
     )
     token.add_argument("--profile", metavar="NAME", help="the profile (default: the default profile)")
     token.set_defaults(func=cmd_token)
@@ -404,6 +442,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     name = args.profile or store.default_name or DEFAULT_PROFILE_NAME
     validate_profile_name(name)
     existing = existing_profiles.get(name)
+    _check_kind_flags(args)
+    if args.with_api_token or args.with_access_token:
+        return _login_with_token(args, store, name, existing, output)
 
     site_url = (args.site_url or (existing.site_url if existing else None) or "https://bitbucket.org").rstrip("/")
     if args.api_url:
@@ -430,14 +471,15 @@ def cmd_login(args: argparse.Namespace) -> int:
     # The saved secret goes only to the site it was saved for: `--site-url` naming another one
     # (a command copied from somewhere) must not send it there.
     same_site = bool(existing) and existing.site_url.rstrip("/").lower() == site_url.lower()
+    ca_bundle = _ca_bundle(args) or (existing.ca_bundle if existing and same_site else None)
     if args.secret_stdin or not (existing and existing.client_secret and existing.client_id == client_id and same_site):
         client_secret = _read_secret(args)
     else:
         client_secret = existing.client_secret
 
     output.info(f"Checking the consumer with {oauth.token_endpoint(site_url)} …")
-    check = oauth.check_consumer(site_url, client_id, client_secret)
-    output.ok(check.message)
+    check = oauth.check_consumer(site_url, client_id, client_secret, ca_bundle=ca_bundle)
+    (output.warn if check.kind == "unconfirmed" else output.ok)(check.message)
 
     base = Profile(
         name=name,
@@ -447,20 +489,22 @@ def cmd_login(args: argparse.Namespace) -> int:
         site_url=site_url,
         api_url=api_url,
         clone_dir=_clone_dir(args),  # None keeps the profile's own (bbwizard.signin)
+        ca_bundle=ca_bundle,
     )
 
     if args.client_credentials:
         if check.kind != "private" or check.token is None:
             from bbwizard.errors import ConsumerError
 
-            raise ConsumerError(oauth.PUBLIC_CONSUMER_MESSAGE, hint="Leave out --client-credentials to sign in with the browser.")
+            refused = oauth.PUBLIC_CONSUMER_MESSAGE if check.kind == "public" else check.message.split(". The browser")[0] + "."
+            raise ConsumerError(refused, hint="Leave out --client-credentials to sign in with the browser.")
         if args.callback_url:
             base.callback_url = args.callback_url.strip()
         base.grant = "client_credentials"
         return _finish(store, base, check.token, output)
 
     if check.kind == "private":
-        output.info("  (This consumer is private: --client-credentials would get a token without the browser, as its owner.)")
+        output.info("  (--client-credentials would get a token without the browser, as the consumer's app user.)")
 
     callback_url = (args.callback_url or "").strip() or base.callback_url
     if not callback_url and not args.paste:
@@ -526,6 +570,138 @@ def cmd_login(args: argparse.Namespace) -> int:
     return _finish(store, base, tokens, output)
 
 
+_OAUTH_ONLY = ("key", "secret_stdin", "callback_url", "no_browser", "paste", "client_credentials")
+
+
+def _check_kind_flags(args: argparse.Namespace) -> None:
+    """The flags of one way to sign in don't mix with another's."""
+    if getattr(args, "token_argument", None) is not None:
+        raise UsageError(
+            "bbwizard never takes a token as an argument (it would stay in your shell history and the process "
+            "list). Write it on the first line of stdin, or leave it out to be asked."
+        )
+    if args.with_api_token and args.with_access_token:
+        raise UsageError("Choose one: --with-api-token (an Atlassian API token) or --with-access-token (a repository, project or workspace access token).")
+    flags = {"--email": args.email, "--expires-on": args.expires_on}
+    if not args.with_api_token:
+        for flag, value in flags.items():
+            if value is not None:
+                raise UsageError(f"{flag} goes with --with-api-token.")
+    if not args.with_access_token:
+        for flag, value in {"--workspace": args.workspace, "--repository": args.repository}.items():
+            if value is not None:
+                raise UsageError(f"{flag} goes with --with-access-token.")
+    if args.with_api_token or args.with_access_token:
+        used = [f"--{n.replace('_', '-')}" for n in _OAUTH_ONLY if getattr(args, n, None)]
+        if used:
+            way = "--with-api-token" if args.with_api_token else "--with-access-token"
+            raise UsageError(f"{', '.join(used)} belong to signing in with an OAuth consumer, not with {way}.")
+
+
+def _read_token(what: str) -> Any:
+    """The token from the first line of stdin, or asked hidden on a terminal; never an argument."""
+    from bbwizard.secret import Secret
+
+    if not _stdin_is_tty():
+        value = (sys.stdin.readline() if sys.stdin is not None else "").strip()
+        if not value:
+            raise UsageError(f"The {what} is needed on the first line of stdin (stdin is not a terminal, so bbwizard can't ask).")
+        return Secret(value)
+    import getpass
+
+    value = getpass.getpass(f"{what[0].upper()}{what[1:]} (hidden): ", stream=sys.stderr).strip()
+    if not value:
+        raise UsageError(f"The {what} is empty. Paste it where bbwizard asks for it.")
+    return Secret(value)
+
+
+def _expires_on(text: str | None) -> Any:
+    if text is None:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--expires-on {text!r} is not a date: write it as YYYY-MM-DD, as id.atlassian.com showed it.") from None
+
+
+def _reach(args: argparse.Namespace, existing: Any) -> tuple[str, str | None]:
+    """``--workspace`` or ``--repository WS/REPO`` (else the saved profile's reach, else asked)."""
+    if args.workspace and args.repository:
+        raise UsageError("Give --workspace WORKSPACE or --repository WORKSPACE/REPO, not both.")
+    text = args.repository
+    if text is None and args.workspace is None and existing is not None and existing.kind == "access_token" and existing.reach:
+        reach = existing.reach
+        return reach.get("workspace", ""), reach.get("repository")
+    if text is None and args.workspace is None:
+        text = _ask(
+            "What is the token for (WORKSPACE/REPO, or WORKSPACE)",
+            "--repository WORKSPACE/REPO or --workspace WORKSPACE",
+            "What the access token is for",
+        )
+        if "/" not in text:
+            return text.strip(), None
+    if text is None:
+        workspace = args.workspace.strip()
+        if not workspace or "/" in workspace:
+            raise UsageError(f"--workspace {args.workspace!r} is not a workspace; for a repository use --repository WORKSPACE/REPO.")
+        return workspace, None
+    workspace, _, slug = text.strip().strip("/").partition("/")
+    if not workspace or not slug or "/" in slug:
+        raise UsageError(f"--repository {text!r} is not WORKSPACE/REPO (like acme/webapp).")
+    return workspace, slug.removesuffix(".git")
+
+
+def _login_with_token(args: argparse.Namespace, store: Any, name: str, existing: Any, output: Any) -> int:
+    """``login --with-api-token`` and ``--with-access-token``: the token is checked at once."""
+    from bbwizard import oauth
+    from bbwizard.config import default_api_url
+    from bbwizard.signin import check_email, sign_in_with_access_token, sign_in_with_api_token
+
+    site_url = (args.site_url or (existing.site_url if existing else None) or "https://bitbucket.org").rstrip("/")
+    api_url = args.api_url.rstrip("/") if args.api_url else existing.api_url if existing and not args.site_url else default_api_url(site_url)
+    for flag, url in (("--site-url", site_url), ("--api-url", api_url)):
+        if not url.startswith(("https://", "http://")):
+            raise UsageError(f"{flag} must be an http(s) address, like https://bitbucket.org.")
+        oauth.require_https(url, flag)  # before the token is read, not after it was sent
+    same_site = bool(existing) and existing.site_url.rstrip("/").lower() == site_url.lower()
+    ca_bundle = _ca_bundle(args) or (existing.ca_bundle if existing and same_site else None)
+    if args.with_api_token:
+        email = args.email
+        if email is None and existing is not None and existing.kind == "api_token" and existing.email:
+            email = existing.email
+        if email is None:
+            email = _ask("Email of your Atlassian account", "--email EMAIL", "The Atlassian account's email")
+        email = check_email(email)  # before the token is read
+        expires_on = _expires_on(args.expires_on)
+        token = _read_token("API token")
+        output.info(f"Checking the API token with {api_url}/user …")
+        done = sign_in_with_api_token(store, name, email, token, site_url=site_url, api_url=api_url, expires_on=expires_on,
+                                      clone_dir=_clone_dir(args), ca_bundle=ca_bundle)
+        profile = done.profile
+        output.ok(f"Signed in to {profile.site_host} as {profile.user.label if profile.user else email} with an API token of {email}")
+        if expires_on is not None:
+            output.ok(f"The token expires on {expires_on:%Y-%m-%d}; `bbwizard status` warns 14 days before.")
+        else:
+            output.info("  The API has no way to say when the token expires: give --expires-on YYYY-MM-DD to be warned 14 days before.")
+        output.info("  git signs in as x-bitbucket-api-token-auth with it (never with the email).")
+    else:
+        workspace, repository = _reach(args, existing)
+        token = _read_token("access token")
+        target = f"{workspace}/{repository}" if repository else f"workspace {workspace}"
+        output.info(f"Checking the access token with {target} …")
+        done = sign_in_with_access_token(store, name, token, workspace=workspace, repository=repository, site_url=site_url,
+                                         api_url=api_url, clone_dir=_clone_dir(args), ca_bundle=ca_bundle)
+        output.ok(f"Signed in to {done.profile.site_host} with an access token for {target}")
+        for sentence in done.can:
+            output.ok(sentence)
+        for sentence in done.cannot:
+            output.info(f"  {sentence}")
+    output.ok(f"Saved profile '{name}' in {store.path}")
+    return EXIT_OK
+
+
 def _finish(store: Any, base: Any, tokens: Any, output: Any) -> int:
     """Save the new tokens at once (they rotate), then say who is signed in; scopes last."""
     from bbwizard import oauth
@@ -576,7 +752,13 @@ def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
 
     def check(profile: Any) -> str:
         try:
-            fetch_user(profile.api_url, profile.access_token, timeout=STATUS_CHECK_TIMEOUT, attempts=1)
+            if profile.kind == "access_token":  # GET /user refuses it: ask what it was made for
+                from bbwizard.signin import check_access_token
+
+                check_access_token(profile, timeout=STATUS_CHECK_TIMEOUT)
+                return "ok"
+            fetch_user(profile.api_url, profile.access_token, timeout=STATUS_CHECK_TIMEOUT, attempts=1, ca_bundle=profile.ca_bundle,
+                       email=profile.email if profile.kind == "api_token" else None)
         except SignInRequired:
             return "refused"
         except ScopeError:
@@ -592,6 +774,7 @@ def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from bbwizard import oauth
     from bbwizard.config import ConfigStore, utc_now
     from bbwizard.errors import EXIT_FAILED
     from bbwizard.oauth import describe_expiry, missing_scopes
@@ -616,7 +799,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         usable = state in ("fresh", "expiring") or (state == "expired" and profile.can_refresh)
         usable = usable and verdict != "refused"
         needs_sign_in = needs_sign_in or not usable
-        missing = missing_scopes(profile.scopes) if profile.access_token and state != "signed_out" else []
+        # A token the person made reports no scopes; a missing one shows as a refusal instead.
+        missing = missing_scopes(profile.scopes) if profile.access_token and state != "signed_out" and not profile.is_token_kind else []
         lacks_scope = lacks_scope or bool(missing)
         left = profile.expires_in(now)
         rows.append(
@@ -626,8 +810,12 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "site_url": profile.site_url,
                 "api_url": profile.api_url,
                 "git_host": profile.git_host,
+                "kind": profile.kind,
                 "grant": profile.grant,
-                "client_id": profile.client_id,
+                "client_id": profile.client_id or None,
+                "email": profile.email,
+                "token_expires_on": profile.token_expires_on.isoformat() if profile.token_expires_on else None,
+                "reach": dict(profile.reach) if profile.reach else None,
                 "callback_url": profile.callback_url,
                 "user": None if profile.user is None else profile.user._asdict(),
                 "scopes": list(profile.scopes),
@@ -647,7 +835,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         import json
 
         document = {"config_path": str(store.path), "default": default, "warnings": warnings, "profiles": rows}
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")  # every control escaped
         return exit_code
 
     from bbwizard.cli import output
@@ -660,7 +848,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     lines: list[str] = []
     for row in rows:
         profile = profiles[row["name"]]
-        login = f"bbwizard login --profile {row['name']}"
+        login = oauth.login_command(profile)
         mark = " (default)" if row["default"] else ""
         lines.append(f"{profile.site_host} — profile '{row['name']}'{mark}")
         who = profile.user.label if profile.user else "an unknown user"
@@ -670,13 +858,15 @@ def cmd_status(args: argparse.Namespace) -> int:
             lines.append(f"  X The sign-in has ended: Bitbucket refused the refresh token {when}. Sign in again: {login}")
         elif state == "signed_out":
             lines.append(f"  X Signed out. Sign in: {login}")
+        elif profile.is_token_kind:
+            lines.extend(_token_kind_lines(profile, row, now))
         elif row["checked"] == "refused":
             lines.append(
                 f"  X Bitbucket refused the token of {who} (the grant may be revoked under Personal settings → "
                 f"App authorizations): run {login}"
             )
         else:
-            lines.append(f"  ✓ Signed in as {who}" + (" (client credentials: the consumer's owner)" if profile.grant == "client_credentials" else ""))
+            lines.append(f"  ✓ Signed in as {who}" + (" (client credentials: the consumer's app user)" if profile.grant == "client_credentials" else ""))
             expiry = describe_expiry(profile.expires_at, now)
             if state == "fresh":
                 lines.append(f"  - Token: expires {expiry}")
@@ -696,10 +886,54 @@ def cmd_status(args: argparse.Namespace) -> int:
 
                 ticks = " and ".join(PERMISSION_FOR_SCOPE[s] for s in row["missing_scopes"])
                 lines.append(f"  X Missing {' and '.join(row['missing_scopes'])}: tick {ticks} on the consumer, then sign in again")
-        lines.append(f"  - Consumer key: {profile.client_id}; site {profile.site_url}, API {profile.api_url}")
+        if profile.is_token_kind:
+            lines.append(f"  - Kind: {profile.describe_kind()}; site {profile.site_url}, API {profile.api_url}")
+        else:
+            lines.append(f"  - Consumer key: {profile.client_id}; site {profile.site_url}, API {profile.api_url}")
         lines.append(f"  - Secrets kept in: the config file {store.path}" if profile.secret_storage == "file" else f"  - Secrets kept in: {profile.secret_storage}")
     sys.stdout.write("\n".join(map(output.plain, lines)) + "\n")  # a display name comes from the server
     return exit_code
+
+
+#: How long before an API token's expiry date `status` starts warning.
+API_TOKEN_WARNING_DAYS = 14
+
+
+def _token_kind_lines(profile: Any, row: dict[str, Any], now: Any) -> list[str]:
+    """What `status` says of an API token or an access token (never refreshed)."""
+    from bbwizard import oauth
+
+    login = oauth.login_command(profile)
+    where = oauth.WHERE_TOKENS_ARE_MADE[profile.kind]
+    lines: list[str] = []
+    if row["checked"] == "refused":
+        what = "API token" if profile.kind == "api_token" else "access token"
+        lines.append(f"  X Bitbucket refuses the {what} (expired or revoked): make a new one ({where}), then run {login}")
+        return lines
+    if profile.kind == "api_token":
+        who = profile.user.label if profile.user else profile.email
+        lines.append(f"  ✓ Signed in as {who} with an API token of {profile.email}")
+        ends = profile.token_expires_on
+        if ends is None:
+            lines.append("  - Token: expiry date not known (sign in again with --expires-on YYYY-MM-DD to be warned before it ends)")
+        else:
+            days = (ends - now.date()).days
+            if row["token_state"] == "expired":
+                lines.append(f"  X Token: expired on {ends:%Y-%m-%d}; make a new one ({where}), then run {login}")
+            elif days <= API_TOKEN_WARNING_DAYS:
+                left = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+                lines.append(f"  ! Token: expires on {ends:%Y-%m-%d} ({left}); make a new one ({where}), then run {login}")
+            else:
+                lines.append(f"  - Token: expires on {ends:%Y-%m-%d} (in {days} days)")
+        lines.append("  - git signs in as x-bitbucket-api-token-auth; REST takes Basic with the email")
+    else:
+        lines.append(f"  ✓ Access token for {profile.reach_label or 'what it was made for'}")
+        lines.append("  - Token: works until it expires or is revoked (Bitbucket doesn't say when); git signs in as x-token-auth")
+    if row["checked"] == "ok":
+        lines.append("  ✓ Bitbucket accepts the token (checked just now)")
+    elif row["checked"] == "unreachable":
+        lines.append(f"  ! Could not reach Bitbucket at {profile.api_url}; judged from the file")
+    return lines
 
 
 def _iso(when: Any) -> str | None:
@@ -725,6 +959,16 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
     store = ConfigStore()
     profile = _named_profile(store, args.profile)
+    if profile.is_token_kind:
+        # The token is the whole sign-in: nothing is left worth keeping, and Bitbucket can't be
+        # told from here (only where the token was made).
+        from bbwizard.oauth import WHERE_TOKENS_ARE_MADE
+
+        store.delete(profile.name)
+        what = "API token" if profile.kind == "api_token" else "access token"
+        output.ok(f"Forgot profile '{profile.name}' and its {what} ({store.path}).")
+        output.info(f"  The token itself still works until it expires: revoke it where it was made ({WHERE_TOKENS_ARE_MADE[profile.kind]}).")
+        return EXIT_OK
     if args.forget_consumer:
         store.delete(profile.name)
         output.ok(f"Forgot profile '{profile.name}': its tokens, consumer key and secret are gone from {store.path}")

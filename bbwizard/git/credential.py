@@ -17,6 +17,8 @@ from bbwizard.git.refs import _netloc, site_base
 if TYPE_CHECKING:  # pragma: no cover
     from bbwizard.config import ConfigStore, Profile
 
+#: git's username for an OAuth or access token; an API token's is ``x-bitbucket-api-token-auth``
+#: (``Profile.git_username``). Never the email: Bitbucket refuses it for git.
 GIT_USERNAME = "x-token-auth"
 
 
@@ -72,21 +74,27 @@ def _account_names(profile: Profile) -> set[str]:
 
 
 def answer_for(
-    request: Mapping[str, str], site_url: str, token: str, expires_at: datetime | None, account_names: Iterable[str]
+    request: Mapping[str, str],
+    site_url: str,
+    token: str,
+    expires_at: datetime | None,
+    account_names: Iterable[str],
+    username: str = GIT_USERNAME,
 ) -> dict[str, str] | None:
     """The answer for a ``get`` when the request is for ``site_url`` and, when it names a user, for
-    x-token-auth or the account (``account_names``; any user when that is empty); else None.
+    ``username`` (git's username for the profile's kind) or the account (``account_names``; any
+    user when that is empty); else None.
     Pure: the fast road (a token read by :mod:`bbwizard.freshtoken`) and the full one (a Profile)
     both answer here."""
     if not request_matches(request, site_url):
         return None
     asked_user = request.get("username")
-    known = {GIT_USERNAME, *account_names}
+    known = {username, *account_names}
     if asked_user and len(known) > 1 and asked_user not in known:
         return None  # the URL names another account: not ours to answer
     if not token:
         return None
-    answer = {"username": GIT_USERNAME, "password": token}
+    answer = {"username": username, "password": token}
     if isinstance(expires_at, datetime):
         if expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=timezone.utc)
@@ -97,8 +105,12 @@ def answer_for(
 def credential_answer(profile: Profile, request: Mapping[str, str]) -> dict[str, str] | None:
     """The answer for a ``get`` when the request is for this profile's site, else None. Pure."""
     token = getattr(profile, "access_token", None)
-    return answer_for(request, profile.site_url, token.reveal() if token else "", getattr(profile, "expires_at", None),
-                      _account_names(profile))
+    if getattr(profile, "is_token_kind", False):
+        expires_at = profile.token_expiry()  # an API token's expiry date; None for an access token
+    else:
+        expires_at = getattr(profile, "expires_at", None)
+    return answer_for(request, profile.site_url, token.reveal() if token else "", expires_at,
+                      _account_names(profile), getattr(profile, "git_username", GIT_USERNAME))
 
 
 def fresh_credential_get(request: Mapping[str, str], name: str | None = None, config_path: str | None = None) -> dict[str, str] | None:
@@ -111,7 +123,7 @@ def fresh_credential_get(request: Mapping[str, str], name: str | None = None, co
     fresh = read_fresh_token(name, config_path)
     if fresh is None or fresh.site_url is None:
         return None
-    return answer_for(request, fresh.site_url, fresh.token, fresh.expires_at, fresh.usernames)
+    return answer_for(request, fresh.site_url, fresh.token, fresh.expires_at, fresh.usernames, fresh.git_username)
 
 
 def credential_get(store: ConfigStore, request: Mapping[str, str], name: str | None = None) -> dict[str, str] | None:

@@ -122,7 +122,7 @@ def signed_in(emu: Emulator, config_path: Path) -> Callable[..., Profile]:
         profile = Profile(
             name=name, client_id=key, client_secret=Secret(secret), site_url=emu.site_url, api_url=emu.api_url,
             grant=grant, access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
-            expires_at=expires_at, scopes=answer["scopes"].split(), user=user,
+            expires_at=expires_at, scopes=answer["scope"].split(), user=user,
         )
         ConfigStore(config_path).save(profile)
         emu.stats.reset()

@@ -28,7 +28,7 @@ def _signed_in(emu, config_path: Path, name: str = "work", scopes: list[str] | N
         api_url=api_url or emu.api_url, access_token=Secret(answer["access_token"]),
         refresh_token=Secret(answer["refresh_token"]),
         expires_at=utc_now() + (expires_in if expires_in is not None else timedelta(seconds=answer["expires_in"])),
-        scopes=answer["scopes"].split(), user=UserInfo("Alice Liddell", "alice", "{a}", "557058:a"),
+        scopes=answer["scope"].split(), user=UserInfo("Alice Liddell", "alice", "{a}", "557058:a"),
     )
     ConfigStore(config_path).save(profile)
     return profile

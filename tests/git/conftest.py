@@ -49,7 +49,7 @@ def sign_in(git_home):
             access_token=Secret(answer["access_token"]),
             refresh_token=Secret(answer["refresh_token"]),
             expires_at=datetime.now(timezone.utc) + timedelta(seconds=answer["expires_in"]),
-            scopes=answer["scopes"].split(),
+            scopes=answer["scope"].split(),
         )
         store.save(profile, make_default=True)
         return store, store.get(name)
