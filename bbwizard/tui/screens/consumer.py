@@ -18,8 +18,9 @@ from bbwizard.secret import Secret
 from bbwizard.tui.screens.base import WizardStep
 
 WHERE_TO_PASTE = (
-    "In Bitbucket: Workspace settings → OAuth consumers → Edit → Callback URL: paste this address, "
-    "and tick the permissions Account: Read and Repositories: Read."
+    "In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) "
+    "→ your client → Authorization: tick Authorization code, paste this address as Callback URL; "
+    "Scopes: tick Account: Read and Repositories: Read."
 )
 
 
@@ -49,7 +50,7 @@ class ConsumerForm(Record):
         self.callback_url = callback_url
         self.site_url = site_url
         self.api_url = api_url
-        self.kind = kind  # "private" or "public", once checked
+        self.kind = kind  # "private", "public" or "unconfirmed", once checked
         self.check = check  # oauth.ConsumerCheck
         self.use_client_credentials = use_client_credentials
 
@@ -84,18 +85,24 @@ def field_problems(name: str, key: str, has_secret: bool, callback: str) -> dict
 class ConsumerScreen(WizardStep[Any]):
     STEP = "consumer"
     HELP = """\
-# The OAuth consumer
+# The OAuth client (formerly OAuth consumer)
 
-bbwizard signs in with an **OAuth consumer** you create in Bitbucket:
-Workspace settings → OAuth consumers → Add consumer.
+bbwizard signs in with an **OAuth client** you create in Bitbucket:
+Workspace settings → Apps and features → OAuth clients → Create.
+Atlassian's older pages call it an *OAuth consumer*: Workspace settings → OAuth consumers →
+Add consumer. The form has three tabs:
 
-- **Key** and **Secret** are on the consumer's page. They are not git credentials.
-- **Callback URL** must be set in the consumer; use the address shown here
-  (a loopback address, so this machine can catch the browser's redirect).
-- Tick the permissions **Account: Read** and **Repositories: Read**.
+- **Details**: a name. The **Key** and **Secret** are shown once it is saved; they are not
+  git credentials. Keys of 32 characters and secrets of about 76 are normal (older
+  consumers: 18 and 32).
+- **Authorization**: tick **Authorization code**, and set the **Callback URL** to the
+  address shown here (a loopback address, so this machine can catch the browser's redirect).
+- **Scopes** (*Permissions* on the older form): tick **Account: Read** and
+  **Repositories: Read**.
 
 **Check** asks Bitbucket whether it knows the key and secret, before any browser opens.
-A *private* consumer can also act as its owner without a browser. Enter moves to the next field;
+A client with **Client credentials** ticked (a *private* consumer on the older form) can also
+get a token without a browser. Enter moves to the next field;
 on the last one it checks.
 """
 
@@ -307,9 +314,10 @@ on the last one it checks.
             )
         else:
             sentence = f"{result.message} Next, the browser asks you to grant access."
-        if then_continue and result.kind != "private":
+        if then_continue and result.kind == "public":
             self.dismiss(form)
             return
-        # Focus first, then the sentence: whoever reads "right" and presses Enter goes on.
+        # Focus first, then the sentence: whoever reads it and presses Enter goes on. A check that
+        # proved nothing stops here once, so what Bitbucket said is read before the browser opens.
         self.set_focus(self.query_one("#continue", Button))
-        self.say("check-result", sentence, "ok")
+        self.say("check-result", sentence, "warning" if result.kind == "unconfirmed" else "ok")
