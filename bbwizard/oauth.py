@@ -737,16 +737,19 @@ def ensure_fresh(
                 except ConfigError:
                     pass  # the sentence below is what matters; the next try asks Bitbucket again
                 raise _sign_in_again(current, error.message) from None
-            except NetworkError as error:
+            except (NetworkError, ProtocolError) as error:
+                # A garbled answer (a web page, cut-off JSON, a missing field) is as passing as a
+                # 503, but a garbled 200 may have spent the refresh token and lost the new pair.
                 if not isinstance(error, ServerNotReached):
                     # The request may have reached Bitbucket and spent the refresh token. The old
                     # one stays valid for a while after rotation, so a later try can still work.
                     reread = store.get(current.name)
                     if reread.token_state(None, min_valid) == "fresh":
                         return reread
-                    error = NetworkError(
+                    error = type(error)(
                         f"{error.message} The refresh may have reached Bitbucket; if the next try says "
-                        f"the sign-in has ended, run: bbwizard login --profile {current.name}"
+                        f"the sign-in has ended, run: bbwizard login --profile {current.name}",
+                        hint=error.hint,
                     )
                 if current_state == "expiring" and not force:
                     return current  # the old token still works for a few minutes
