@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bbwizard.errors import ConfigError, SignInRequired, UsageError
-from bbwizard.freshtoken import MIN_VALID_SECONDS
+from bbwizard.freshtoken import MIN_VALID_SECONDS, refresh_window_seconds
 from bbwizard.secret import Secret, redact
 
 CONFIG_VERSION = 1
@@ -181,6 +181,9 @@ class Profile:
     #: access_token: what the person said it is for: ``{"workspace": "acme"}``, plus
     #: ``"repository": "webapp"`` or ``"project": "KEY"``.
     reach: dict[str, str] | None = None
+    #: When the access token was issued (the token request's start), so its lifetime is known and
+    #: the refresh window can scale with it; None for tokens saved before it was recorded.
+    issued_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.scopes is None:
@@ -278,8 +281,15 @@ class Profile:
             return None
         return self.expires_at - (now or utc_now())
 
-    def token_state(self, now: datetime | None = None, min_valid: timedelta = DEFAULT_MIN_VALID) -> TokenState:
-        """``fresh`` (usable for longer than ``min_valid``), ``expiring`` (usable, but refresh soon),
+    @property
+    def refresh_window(self) -> timedelta:
+        """How long before the expiry the token should be refreshed: 5 minutes, or half its
+        lifetime when that is shorter (:func:`bbwizard.freshtoken.refresh_window_seconds`)."""
+        return timedelta(seconds=refresh_window_seconds(self.expires_at, self.issued_at))
+
+    def token_state(self, now: datetime | None = None, min_valid: timedelta | None = None) -> TokenState:
+        """``fresh`` (usable for longer than ``min_valid``, by default :attr:`refresh_window`),
+        ``expiring`` (usable, but refresh soon),
         ``expired`` (not usable; see :attr:`can_refresh` for whether a refresh can fix it) or
         ``signed_out`` (no access token and no way to get one without signing in, or Bitbucket
         refused the refresh token: :attr:`refresh_refused_at`).
@@ -301,7 +311,7 @@ class Profile:
         left = self.expires_at - (now or utc_now())
         if left <= timedelta(0):
             return "expired"
-        if left <= min_valid:
+        if left <= (self.refresh_window if min_valid is None else min_valid):
             return "expiring"
         return "fresh"
 
@@ -311,10 +321,13 @@ class Profile:
         refresh_token: Secret | None,
         expires_at: datetime,
         scopes: list[str] | None = None,
+        issued_at: datetime | None = None,
     ) -> Profile:
         """A copy holding a new token pair (a sign-in that had ended works again). A missing new
-        refresh token keeps the old one."""
+        refresh token keeps the old one. ``issued_at``: when the token request started (default
+        now), which gives the token's lifetime."""
         return self.replace(
+            issued_at=(issued_at or utc_now()).astimezone(timezone.utc),
             refresh_refused_at=None,
             access_token=access_token,
             refresh_token=refresh_token if refresh_token else self.refresh_token,
@@ -326,7 +339,8 @@ class Profile:
         """A copy without tokens (the consumer, an API token's email and an access token's reach
         are kept)."""
         return self.replace(
-            access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None, refresh_refused_at=None, token_expires_on=None
+            access_token=None, refresh_token=None, expires_at=None, scopes=[], user=None, refresh_refused_at=None, token_expires_on=None,
+            issued_at=None,
         )
 
     def with_refresh_refused(self, when: datetime | None = None) -> Profile:
@@ -363,6 +377,8 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
         table["refresh_token"] = profile.refresh_token.reveal()
     if expires_at is not None:
         table["expires_at"] = expires_at
+    if profile.issued_at is not None and profile.expires_at is not None:
+        table["issued_at"] = profile.issued_at.astimezone(timezone.utc).replace(microsecond=0)
     if profile.token_expires_on is not None:
         table["token_expires_on"] = profile.token_expires_on
     if profile.reach:
@@ -514,6 +530,7 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
         secret_storage=_opt_str(table, "secret_storage", path, name) or "file",
         workspaces=list(workspaces),
         refresh_refused_at=_opt_time(table, "refresh_refused_at", path, name),
+        issued_at=_opt_time(table, "issued_at", path, name),
         kind=kind,
         email=email,
         token_expires_on=token_expires_on,

@@ -148,11 +148,15 @@ def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshT
     username = user.get("username")
     if username is not None and not isinstance(username, str):
         return None
+    email = table.get("email") if kind == "api_token" else None
+    usernames = {username} if username else set()
+    if isinstance(email, str) and email:
+        usernames.add(email)  # the email in a clone URL gets git's username for API tokens instead
     return FreshToken(
         name,
         token,
         expires_at.astimezone(timezone.utc) if expires_at is not None else None,
         site_url,
-        frozenset([username] if username else ()),
+        frozenset(usernames),
         _GIT_USERNAMES[kind],
     )

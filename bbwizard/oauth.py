@@ -95,7 +95,7 @@ class TokenSet:
 class ConsumerCheck:
     """The verdict on a key and secret. ``kind`` "private" carries a token right away."""
 
-    kind: Literal["private", "public"]
+    kind: Literal["private", "public", "unconfirmed"]
     message: str
     token: TokenSet | None = None
 
@@ -358,6 +358,19 @@ PUBLIC_CONSUMER_MESSAGE = (
 )
 
 
+# The only texts that prove what is wrong with a consumer (bitbucket-cloud.md's error table). Any
+# other refusal of a client_credentials probe proves nothing: the 2026 "OAuth clients" may refuse
+# that grant with `unauthorized_client` and words of their own.
+_CREDENTIAL_TEXTS = ("invalid oauth client credentials", "requests must be authenticated using oauth client credentials")
+_NO_CALLBACK_TEXT = "no callback uri defined"
+_PUBLIC_TEXT = "cannot use client_credentials with a consumer marked as"
+
+
+def _documented(description: str, texts: tuple[str, ...]) -> bool:
+    low = " ".join(description.lower().split())
+    return any(low.startswith(text) for text in texts)
+
+
 def _token_error(answer: _Answer, context: Context) -> BBWizardError:
     """Map a non-200 answer of the token endpoint to the sentence a person needs."""
     what = "Bitbucket's token endpoint"
@@ -377,11 +390,11 @@ def _token_error(answer: _Answer, context: Context) -> BBWizardError:
     error = payload["error"]
     description = payload.get("error_description") if isinstance(payload.get("error_description"), str) else ""
     low = description.lower()
-    if error == "unauthorized_client":
+    if error == "unauthorized_client" and _documented(description, _CREDENTIAL_TEXTS):
         return ConsumerError(_WRONG_CREDENTIALS)
-    if "callback" in low and ("no " in low or "not" in low):
+    if _documented(description, (_NO_CALLBACK_TEXT,)):
         return ConsumerError(_no_callback_message())
-    if "client_credentials" in low and "public" in low:
+    if _documented(description, (_PUBLIC_TEXT,)):
         return ConsumerError(PUBLIC_CONSUMER_MESSAGE)
     if context == "refresh" and (error == "invalid_grant" or "refresh_token" in low or "refresh token" in low):
         return SignInRequired("Bitbucket no longer accepts this profile's refresh token, so the sign-in has ended.")
@@ -457,6 +470,7 @@ def parse_token_answer(answer: _Answer | httpx.Response, started_at: datetime | 
         expires_at=answer.started_at + timedelta(seconds=float(expires_in)),
         scopes=scopes,
         token_type="bearer",
+        issued_at=answer.started_at,
     )
 
 
@@ -501,33 +515,66 @@ def check_consumer(
 ) -> ConsumerCheck:
     """One ``client_credentials`` request that tells what this key and secret are.
 
-    Returns a "private" check (valid; holding a token acting as the consumer's owner) or a
-    "public" one (valid; the browser sign-in is next). Raises :class:`ConsumerError` (wrong key or
-    secret, no callback URL), :class:`NetworkError` or :class:`ProtocolError` with the sentence to show.
+    Returns a "private" check (valid; holding a token of the consumer's app user), a "public"
+    one (valid; the browser sign-in is next), or an "unconfirmed" one: Bitbucket refused the probe
+    in a way that proves nothing (another refusal, a 429, a 5xx, no answer in time), so the message
+    says what was seen and the browser sign-in goes on; the code exchange is the final judge.
+    Raises :class:`ConsumerError` only for what the documented texts prove (a wrong key or secret,
+    no callback URL), :class:`NetworkError` when the site can't be reached at all, and
+    :class:`ProtocolError` for a site that isn't Bitbucket's token endpoint.
     """
     client_id = (client_id or "").strip()
     if not client_id:
         raise ConsumerError(f"The consumer key is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
     if not client_secret or not (client_secret.reveal() if isinstance(client_secret, Secret) else client_secret).strip():
         raise ConsumerError(f"The consumer secret is empty. Copy it from Bitbucket: {CONSUMER_SETTINGS}.")
-    answer = _post_token(site_url, client_id, _secret(client_secret), {"grant_type": "client_credentials"}, transport, ca_bundle)
+    try:
+        answer = _post_token(site_url, client_id, _secret(client_secret), {"grant_type": "client_credentials"}, transport, ca_bundle)
+    except ServerNotReached:
+        raise  # the site can't be reached at all: neither can the browser's redirect
+    except NetworkError as error:  # sent, but no answer came (a read timeout, a dropped connection)
+        return _unconfirmed(f"Bitbucket didn't answer the check ({error.message.rstrip('.')})")
     if answer.status == 200:
         tokens = parse_token_answer(answer)
         return ConsumerCheck(
             kind="private",
             token=tokens,
             message=(
-                "The key and secret are right. This is a private consumer: it can get a token right "
-                "away, acting as the consumer's owner."
+                "The key and secret are right. This consumer may use client credentials: it can get a "
+                "token right away, as the consumer's own app user (not as you)."
             ),
         )
+    if answer.status == 429 or answer.status >= 500:
+        return _unconfirmed(f"Bitbucket couldn't check the consumer just now (HTTP {answer.status})")
     error = _token_error(answer, "check")
     if isinstance(error, ConsumerError) and error.message == PUBLIC_CONSUMER_MESSAGE:
         return ConsumerCheck(
             kind="public",
             message="The key and secret are right. This consumer is public, so the browser sign-in comes next.",
         )
-    raise error
+    if isinstance(error, ProtocolError) or error.message in (_WRONG_CREDENTIALS, _no_callback_message()):
+        raise error  # proven: a wrong key or secret, no callback URL, or not a token endpoint at all
+    return _unconfirmed(f"Bitbucket refused the check without saying the key or secret is wrong ({_refusal(answer)})")
+
+
+def _refusal(answer: _Answer) -> str:
+    """``error: description`` of a refusal, cleaned for a terminal, or its HTTP status."""
+    try:
+        payload = json.loads(answer.body.decode("utf-8", "replace"))
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+        description = payload.get("error_description") if isinstance(payload.get("error_description"), str) else ""
+        detail = _clean_description(description, 160)
+        return f"{_clean_description(payload['error'], 60)}{': ' + detail if detail else ''}"
+    return f"HTTP {answer.status}"
+
+
+def _unconfirmed(seen: str) -> ConsumerCheck:
+    return ConsumerCheck(
+        kind="unconfirmed",
+        message=f"{seen}. The browser sign-in comes next; the code exchange tells for sure whether the key and secret are right.",
+    )
 
 
 def exchange_code(
@@ -562,7 +609,7 @@ def exchange_code(
 
 
 def client_credentials(consumer: Profile, *, transport: httpx.BaseTransport | None = None) -> TokenSet:
-    """A token for a private consumer, acting as its owner."""
+    """A client_credentials token: since 2026 the consumer's own app user's, without a refresh token."""
     answer = _post_token(
         consumer.site_url, consumer.client_id, consumer.client_secret, {"grant_type": "client_credentials"}, transport,
         consumer.ca_bundle,
@@ -680,11 +727,12 @@ def ensure_fresh(
     store: ConfigStore,
     name: str | None = None,
     *,
-    min_valid: timedelta = DEFAULT_MIN_VALID,
+    min_valid: timedelta | None = None,
     force: bool = False,
     transport: httpx.BaseTransport | None = None,
 ) -> Profile:
-    """The profile with an access token valid for at least ``min_valid``, refreshing when needed.
+    """The profile with an access token valid for at least ``min_valid`` (by default the token's
+    own refresh window: 5 minutes, or half its lifetime when shorter), refreshing when needed.
 
     Single flight: one thread per profile in this process (a lock per profile) and one process
     (``store.lock()``); under both the file is read again, and a token another process just got is
@@ -754,7 +802,9 @@ def ensure_fresh(
                 if current_state == "expiring" and not force:
                     return current  # the old token still works for a few minutes
                 raise error from None
-            updated = current.with_tokens(tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes)
+            updated = current.with_tokens(
+                tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes, issued_at=tokens.issued_at
+            )
             store.save(updated, make_default=False)
             return updated
 

@@ -79,7 +79,7 @@ def signed_in(sec_env) -> Callable[..., tuple[ConfigStore, Profile]]:
             access_token=Secret(answer["access_token"]),
             refresh_token=Secret(answer["refresh_token"]),
             expires_at=datetime.now(timezone.utc) + timedelta(seconds=lifetime),
-            scopes=answer["scopes"].split(),
+            scopes=(answer.get("scopes") or answer.get("scope") or "").split(),
         )
         store.save(profile, make_default=True)
         return store, store.get(name)
