@@ -29,6 +29,7 @@ _WHERE = {
         "git_env",
         "bypass_proxy_for_loopback",
         "clone_config",
+        "ca_bundle_config",
     ),
     "progress": ("CloneProgress", "CloneOutput", "CloneEvent", "parse_progress_line", "ProgressSplitter"),
     "failures": ("has_read_scope", "scope_error", "sign_in_error", "explain_git_failure"),

@@ -32,6 +32,7 @@ from bbwizard.git.env import (
     LOW_SPEED_TIME,
     _config_path_for,
     bypass_proxy_for_loopback,
+    ca_bundle_config,
     clone_config,
     git_env,
     helper_config,
@@ -444,7 +445,8 @@ async def clone_repository(
         progress = on_progress is not None
         argv = [git, "clone", "--progress" if progress else "--no-progress"]
         # Persisted in the new repository's .git/config: a command, no secret.
-        for key, value in helper_config(site, profile.name, config_path=config_path):
+        for key, value in [*helper_config(site, profile.name, config_path=config_path),
+                           *ca_bundle_config(site, profile.ca_bundle)]:
             argv += ["-c", f"{key}={value}"]
         if depth:
             argv += ["--depth", str(depth)]
@@ -454,7 +456,7 @@ async def clone_repository(
             argv += ["--branch", branch]
         argv += tail
         env = git_env(
-            clone_config(site, profile.name, config_path=config_path),
+            clone_config(site, profile.name, config_path=config_path, ca_bundle=profile.ca_bundle),
             low_speed_limit=low_speed_limit,
             low_speed_time=low_speed_time,
         )

@@ -117,8 +117,10 @@ def git_env(
         env[f"GIT_CONFIG_VALUE_{index}"] = value
     env["GIT_CONFIG_COUNT"] = str(count + len(config))
     # One CA bundle setting for httpx and git alike (security.md 19): httpx reads SSL_CERT_FILE and
-    # SSL_CERT_DIR; git's libcurl, built with a bundle of its own, ignores them.
-    if env.get("SSL_CERT_FILE") and not env.get("GIT_SSL_CAINFO"):
+    # SSL_CERT_DIR; git's libcurl, built with a bundle of its own, ignores them. A profile's own
+    # bundle (http.sslCAInfo in ``config``) wins, as it does for httpx: GIT_SSL_CAINFO would override it.
+    own_bundle = any(key.lower() == "http.sslcainfo" for key, _ in config)
+    if env.get("SSL_CERT_FILE") and not env.get("GIT_SSL_CAINFO") and not own_bundle:
         env["GIT_SSL_CAINFO"] = env["SSL_CERT_FILE"]
     if env.get("SSL_CERT_DIR") and not env.get("GIT_SSL_CAPATH"):
         env["GIT_SSL_CAPATH"] = env["SSL_CERT_DIR"]
@@ -156,14 +158,23 @@ def bypass_proxy_for_loopback(env: dict[str, str], site_url: str) -> dict[str, s
     return env
 
 
-def clone_config(site_url: str, profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
+def clone_config(
+    site_url: str,
+    profile_name: str,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    ca_bundle: str | None = None,
+) -> list[tuple[str, str]]:
     """What a clone injects: the helper reset and bbwizard's helper for the host, an empty
     ``core.askPass`` so a configured askpass program can't be asked either, and TLS verification
     on whatever a config file says (the token must not go to a host nobody verified).
 
     The helper is the one of ``.git/config`` behind a shell guard that lets only ``get`` start it:
     git also tells its helpers ``store`` after a clone, which bbwizard ignores, and starting
-    Python to ignore it would cost every clone a few tens of milliseconds."""
+    Python to ignore it would cost every clone a few tens of milliseconds.
+
+    ``ca_bundle`` (a profile's own, ``login --ca-bundle``) becomes ``http.sslCAInfo``: git checks
+    the site against the same CA as bbwizard's own requests."""
     key = helper_key(site_url)
     command = helper_command(profile_name, config_path=config_path)[1:]
     return [
@@ -171,7 +182,16 @@ def clone_config(site_url: str, profile_name: str, *, config_path: str | os.Path
         (key, f'!f() {{ test "$1" = get || exit 0; {command} "$@"; }}; f'),
         ("core.askPass", ""),
         ("http.sslVerify", "true"),
+        *([("http.sslCAInfo", ca_bundle)] if ca_bundle else []),
     ]
+
+
+def ca_bundle_config(site_url: str, ca_bundle: str | None) -> list[tuple[str, str]]:
+    """What a new repository keeps so that a later ``git pull`` trusts the profile's CA bundle:
+    ``http.<site>/.sslCAInfo``, for that site only (a path, never a secret)."""
+    if not ca_bundle:
+        return []
+    return [(f"http.{site_base(site_url)}/.sslCAInfo", ca_bundle)]
 
 
 def _config_path_for(store: ConfigStore | None) -> str | None:
