@@ -84,6 +84,9 @@ async def _list(args: argparse.Namespace, store, profile, writer: _Writer) -> in
     async with BitbucketClient.for_profile(store, profile.name) as client:
         if args.workspace:
             workspaces = [args.workspace]
+        elif profile.kind == "access_token" and (profile.reach or {}).get("workspace"):
+            # Bitbucket doesn't list workspaces for an access token: it reaches its own only.
+            workspaces = [profile.reach["workspace"]]
         else:
             workspaces = [ws.slug for ws in await client.list_workspaces()]
             if not workspaces:

@@ -70,7 +70,12 @@ def request_matches(request: Mapping[str, str], site_url: str) -> bool:
 def _account_names(profile: Profile) -> set[str]:
     """The names of the profile's account that a clone URL may carry (empty when unknown)."""
     user = getattr(profile, "user", None)
-    return {str(name) for name in (getattr(user, attr, None) for attr in ("username", "nickname")) if name}
+    names = {str(name) for name in (getattr(user, attr, None) for attr in ("username", "nickname")) if name}
+    if getattr(profile, "kind", "oauth") == "api_token" and profile.email:
+        # A clone URL with the email as user: answered with x-bitbucket-api-token-auth, which
+        # replaces it in git (Bitbucket refuses the email as git's username).
+        names.add(profile.email)
+    return names
 
 
 def answer_for(
