@@ -89,14 +89,22 @@ def prepare_destination(dest: str | os.PathLike[str]) -> tuple[Path, bool]:
             raise DestinationExists(
                 f"{path} already exists and is not empty. Choose another destination, or remove it first."
             )
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise GitError(f"You can't write into {path}. Choose another destination.")
         return path, False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # A file above it, or a folder without write access: said as --into says it, not a traceback.
+    problem = _destination_problem(path)
+    if problem is not None:
+        raise GitError(f"Can't clone into {path}: {problem}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.mkdir()
     except FileExistsError:
         raise DestinationExists(
             f"{path} appeared while the clone was starting. Choose another destination."
         ) from None
+    except OSError as error:
+        raise GitError(f"Can't make the folder {path} ({error.strerror or error}). Choose another destination.") from None
     return path, True
 
 
