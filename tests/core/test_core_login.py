@@ -51,7 +51,12 @@ def test_login_through_the_loopback_catcher(emu, run_cli, login_argv, callback_u
         env={"BROWSER": approver},
     )
     _assert_signed_in(result, emu, config_path)
-    assert "✓ The key and secret are right. This consumer is public, so the browser sign-in comes next." in result.stderr
+    # 2026: a consumer without client credentials is refused in words that prove nothing; the
+    # browser sign-in goes on and the code exchange judges the key and secret.
+    assert (
+        "! Bitbucket refused the check without saying the key or secret is wrong (unauthorized_client: This OAuth "
+        "client is not allowed to use the client_credentials grant.). The browser sign-in comes next"
+    ) in result.stderr
     assert "✓ Opened the browser." in result.stderr
     assert f"Waiting for the browser to come back to {callback_url}" in result.stderr
     assert emu.stats.grants["authorization_code"] == 1
@@ -141,16 +146,24 @@ def test_a_used_code_is_refused_with_a_sentence(emu, consent, callback_url) -> N
     assert emu.stats.grants["authorization_code"] == 1
 
 
-def test_login_with_client_credentials(emu, run_cli, login_argv, config_path) -> None:
+def _before_2026(emu) -> None:
+    """Bitbucket's client_credentials before 2026-05-04: the owner's identity, with a refresh token."""
+    emu.client_credentials_user = "owner"
+    emu.client_credentials_refresh = True
+
+
+def test_login_with_client_credentials_before_2026(emu, run_cli, login_argv, config_path) -> None:
+    _before_2026(emu)
     result = run_cli(login_argv(emu, PRIVATE_CONSUMER_KEY, "--client-credentials"), input=PRIVATE_CONSUMER_SECRET + "\n")
     _assert_signed_in(result, emu, config_path)
-    assert "This is a private consumer: it can get a token right away, acting as the consumer's owner." in result.stderr
+    assert "This consumer may use client credentials: it can get a token right away, as the consumer's own app user" in result.stderr
     assert "Open this address" not in result.stderr
     assert _saved(config_path).grant == "client_credentials"
     assert emu.stats.grants["client_credentials"] == 1  # the check's token is the one kept
 
 
 def test_client_credentials_on_a_public_consumer_says_what_to_tick(emu, run_cli, login_argv, config_path) -> None:
+    emu.client_credentials_refusal = "legacy"  # the "marked as public" text of the older consumers
     result = run_cli(login_argv(emu, DEMO_CONSUMER_KEY, "--client-credentials"), input=DEMO_CONSUMER_SECRET + "\n")
     assert result.returncode == 1
     assert "X This consumer is public, so it can't get a token without the browser. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Authorization, tick Client credentials (on the older form: 'This is a private consumer')" in result.stderr
@@ -230,7 +243,7 @@ def test_a_busy_callback_port_is_named_with_the_paste_path(emu, run_cli, login_a
     [
         ({"kind": "html200"}, "X Bitbucket's token endpoint answered with a web page instead of JSON (HTTP 200)."),
         ({"kind": "truncated"}, "X Bitbucket's token endpoint sent an answer that was cut off or malformed (HTTP 200;"),
-        ({"kind": "status", "status": 503}, "X Bitbucket's token endpoint failed (HTTP 503); the trouble is on Bitbucket's side or a proxy's. Try again in a minute."),
+        ({"kind": "status", "status": 503}, "X Bitbucket couldn't check the consumer just now (HTTP 503)."),
     ],
 )
 def test_odd_token_answers_are_sentences(fault, message, emu, run_cli, login_argv, config_path) -> None:
@@ -299,6 +312,7 @@ def test_signing_in_again_reuses_the_saved_consumer(emu, run_cli, login_argv, ca
     ids=["503-then-ok", "429-then-ok", "dropped-then-ok"],
 )
 def test_who_am_i_is_retried_after_a_transient_failure(fault, emu, run_cli, login_argv, config_path) -> None:
+    _before_2026(emu)  # client_credentials as the owner: a quick way to a token of a person
     emu.inject(path_prefix="/2.0/user", count=1, **fault)
     result = run_cli(login_argv(emu, PRIVATE_CONSUMER_KEY, "--client-credentials"), input=PRIVATE_CONSUMER_SECRET + "\n")
     _assert_signed_in(result, emu, config_path)
@@ -334,3 +348,60 @@ def test_plain_localhost_callback_falls_back_to_pasting(emu, cli_env, login_argv
     assert process.returncode == 1
     assert "X The callback URL http://localhost/ has no port of its own, so it means port 80" in err
     assert "Or pass --paste and write the address the browser lands on to stdin." in err
+
+
+def test_login_with_the_legacy_public_text_goes_to_the_browser(emu, run_cli, login_argv, callback_url, approver, config_path) -> None:
+    emu.client_credentials_refusal = "legacy"
+    result = run_cli(
+        login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", callback_url),
+        input=DEMO_CONSUMER_SECRET + "\n",
+        env={"BROWSER": approver},
+    )
+    _assert_signed_in(result, emu, config_path)
+    assert "✓ The key and secret are right. This consumer is public, so the browser sign-in comes next." in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "seen"),
+    [
+        ({"kind": "status", "status": 429}, "! Bitbucket couldn't check the consumer just now (HTTP 429)."),
+        ({"kind": "status", "status": 502}, "! Bitbucket couldn't check the consumer just now (HTTP 502)."),
+        ({"kind": "drop"}, "! Bitbucket didn't answer the check ("),
+    ],
+)
+def test_a_probe_that_fails_still_lets_the_browser_sign_in(fault, seen, emu, run_cli, login_argv, callback_url, approver, config_path) -> None:
+    emu.inject(path_prefix="/site/oauth2/access_token", count=1, **fault)
+    result = run_cli(
+        login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", callback_url),
+        input=DEMO_CONSUMER_SECRET + "\n",
+        env={"BROWSER": approver},
+    )
+    assert seen in result.stderr
+    _assert_signed_in(result, emu, config_path)
+
+
+def test_a_custom_refusal_is_not_read_as_a_wrong_key_but_a_wrong_secret_still_is(
+    emu, run_cli, login_argv, callback_url, approver, config_path
+) -> None:
+    emu.client_credentials_refusal = ("invalid_client", "Client credentials are switched off for this app.")
+    result = run_cli(
+        login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", callback_url),
+        input=DEMO_CONSUMER_SECRET + "\n",
+        env={"BROWSER": approver},
+    )
+    assert "(invalid_client: Client credentials are switched off for this app.)" in result.stderr
+    _assert_signed_in(result, emu, config_path)
+    wrong = run_cli(login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", callback_url, "--profile", "other"),
+                    input="not-the-secret\n", env={"BROWSER": approver})
+    assert wrong.returncode == 1 and "X Bitbucket doesn't accept this key and secret." in wrong.stderr
+    assert emu.stats.grants["authorization_code"] == 1  # no browser for a proven wrong secret
+
+
+def test_login_with_client_credentials_as_an_app_user(emu, run_cli, login_argv, config_path) -> None:
+    result = run_cli(login_argv(emu, PRIVATE_CONSUMER_KEY, "--client-credentials"), input=PRIVATE_CONSUMER_SECRET + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "✓ Signed in to 127.0.0.1 as acme CI (private) (app user)" in result.stderr
+    profile = _saved(config_path)
+    assert profile.grant == "client_credentials" and profile.refresh_token is None
+    assert profile.user.username is None and profile.user.display_name == "acme CI (private) (app user)"
+    assert "owner" not in result.stderr

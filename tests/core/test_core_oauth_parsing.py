@@ -208,8 +208,6 @@ def test_odd_answers_become_protocol_errors(body: object, content_type: str, mes
          "Bitbucket doesn't accept this key and secret. Copy both again from Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client"),
         (400, {"error": "invalid_request", "error_description": "No callback uri defined for the OAuth client."}, ConsumerError,
          "The consumer has no callback URL. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → Authorization: tick Authorization code, Callback URL: http://localhost:8976/"),
-        (429, {"type": "error"}, RateLimited, "Bitbucket is rate-limiting this consumer (HTTP 429"),
-        (503, b"Service Unavailable", NetworkError, "Bitbucket's token endpoint failed (HTTP 503)"),
         (401, b"<html>Unauthorized</html>", ProtocolError, "Bitbucket's token endpoint answered with a web page instead of JSON (HTTP 401)"),
     ],
 )
@@ -229,11 +227,35 @@ def test_consumer_check_tells_public_from_private() -> None:
     seen: list[httpx.Request] = []
     private = oauth.check_consumer(SITE, "KEY", Secret("the-consumer-secret"), transport=_transport(seen=seen))
     assert private.kind == "private" and private.token is not None
-    assert private.message.startswith("The key and secret are right. This is a private consumer")
+    assert private.message.startswith("The key and secret are right. This consumer may use client credentials")
     request = seen[0]
     assert request.url == f"{SITE}/site/oauth2/access_token"
     assert request.headers["authorization"] == "Basic " + base64.b64encode(b"KEY:the-consumer-secret").decode()
     assert parse_qs(request.content.decode()) == {"grant_type": ["client_credentials"]}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "seen"),
+    [
+        (429, {"type": "error"}, "Bitbucket couldn't check the consumer just now (HTTP 429)"),
+        (503, b"Service Unavailable", "Bitbucket couldn't check the consumer just now (HTTP 503)"),
+        (400, {"error": "unauthorized_client", "error_description": "This OAuth client is not allowed to use the client_credentials grant."},
+         "Bitbucket refused the check without saying the key or secret is wrong (unauthorized_client: This OAuth client is not allowed to use the client_credentials grant.)"),
+        (400, {"error": "unauthorized_client"}, "Bitbucket refused the check without saying the key or secret is wrong (unauthorized_client)"),
+        (400, {"error": "invalid_grant", "error_description": "Client credentials are\x1b]0;pwned\x07 off"},
+         "Bitbucket refused the check without saying the key or secret is wrong (invalid_grant: Client credentials are"),
+        (403, {"error": "access_denied", "error_description": "Not for you."},
+         "Bitbucket refused the check without saying the key or secret is wrong (access_denied: Not for you.)"),
+    ],
+)
+def test_a_probe_that_proves_nothing_lets_the_browser_sign_in_go_on(status: int, body: object, seen: str) -> None:
+    check = oauth.check_consumer(SITE, "KEY", "the-consumer-secret", transport=_transport(status, body))
+    assert check.kind == "unconfirmed" and check.token is None
+    assert check.message.startswith(seen), check.message
+    assert check.message.endswith(
+        "The browser sign-in comes next; the code exchange tells for sure whether the key and secret are right."
+    )
+    assert "\x1b" not in check.message and "\x07" not in check.message
 
 
 def test_an_empty_key_or_secret_is_refused_before_any_request() -> None:
