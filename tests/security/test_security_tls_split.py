@@ -47,10 +47,7 @@ def callback_url() -> str:
 
 @pytest.fixture
 def tls_emulator(emulator_factory, callback_url):
-    return emulator_factory(demo_seed(callback_url=callback_url), tls=True, split_hosts=True,
-                            # The old probe answer, until the consumer check reads the 2026 refusal as "go on
-                            # to the browser" (issue 11: the client stops leaning on yesterday's Bitbucket).
-                            client_credentials_refusal="legacy")
+    return emulator_factory(demo_seed(callback_url=callback_url), tls=True, split_hosts=True)
 
 
 def approver(ca_file: Path) -> str:
