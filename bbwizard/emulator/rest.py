@@ -4,8 +4,10 @@
 ``/repositories/{ws}/{slug}``, ``/repositories/{ws}/{slug}/refs/branches`` (and ``/{name}``),
 ``/repositories/{ws}/{slug}/refs/tags`` (and ``/{name}``); a ref's name may hold ``/``, sent as
 it is or as ``%2F``; 410 CHANGE-2770 for
-the retired cross-workspace endpoints; 404 "Resource not found" for everything else. Bearer auth
-only. Lists take ``pagelen``, ``page``, ``sort``, ``q`` (BBQL subset) and ``fields``.
+the retired cross-workspace endpoints; 404 "Resource not found" for everything else. Who may
+call what is ``credentials``' (Bearer for OAuth and access tokens, Basic ``EMAIL:TOKEN`` for API
+tokens; scopes per endpoint; an access token's reach). Lists take ``pagelen``, ``page``,
+``sort``, ``q`` (BBQL subset) and ``fields``.
 
 The documents are built here from the seeded world (``links`` point at the emulator's own
 addresses); a repository's JSON is encoded once per viewer and cached on the :class:`State`.
@@ -20,9 +22,10 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from bbwizard.emulator import bbql, gitrepos
+from bbwizard.emulator.credentials import MSG_NOT_FOR_ACCESS_TOKENS, Principal, rest_principal
 from bbwizard.emulator.exchange import Exchange, error_doc
 from bbwizard.emulator.seed import Repo, User, Workspace, braced_uuid, iso
-from bbwizard.emulator.state import APP_USER_FORBIDDEN, AccessToken, State, expand_scopes
+from bbwizard.emulator.state import APP_USER_FORBIDDEN, State
 
 MSG_EXPIRED = "Access token expired."
 MSG_INVALID_TOKEN = "Token is invalid, expired, or not supported for this endpoint."
@@ -62,13 +65,9 @@ def serve(ex: Exchange, method: str) -> None:
     if path in RETIRED:
         _rest_error(ex, 410, MSG_GONE, GONE_DETAIL)
         return
-    auth = ex.headers.get("Authorization", "")
-    token = emu.access_token(auth[7:].strip()) if auth[:7].lower() == "bearer " else None
-    if token is None:
-        _rest_error(ex, 401, MSG_INVALID_TOKEN)
-        return
-    if token.expires_at <= emu.clock():
-        _rest_error(ex, 401, MSG_EXPIRED)
+    token = rest_principal(emu, ex.headers.get("Authorization", ""))
+    if isinstance(token, str):
+        _rest_error(ex, 401, token)
         return
     if method not in ("GET", "HEAD"):
         _rest_error(ex, 405, "Method not allowed")
@@ -79,10 +78,16 @@ def serve(ex: Exchange, method: str) -> None:
         _rest_error(ex, 404, MSG_NO_API, NO_API_DETAIL)
         return
     endpoint, args, scope = route
-    granted = expand_scopes(token.scopes)
-    if scope not in granted:
-        _rest_error(ex, 403, MSG_SCOPES, {"granted": emu.scope_names_of(list(token.scopes)),
-                                          "required": emu.scope_names_of([scope])})
+    if token.is_access_token and endpoint in (_user, _user_workspaces):
+        _rest_error(ex, 403, MSG_NOT_FOR_ACCESS_TOKENS)
+        return
+    missing = token.missing(scope, "user" if endpoint is _user else "workspaces")
+    if missing is not None:
+        if token.kind == "api_token":  # its scopes have granular names already
+            detail = {"granted": list(token.scopes), "required": [missing]}
+        else:
+            detail = {"granted": emu.scope_names_of(list(token.scopes)), "required": emu.scope_names_of([missing])}
+        _rest_error(ex, 403, MSG_SCOPES, detail)
         return
     endpoint(ex, token, *args)
 
@@ -113,18 +118,18 @@ def _route(segments: list[str]) -> tuple[Callable[..., None], tuple, str] | None
 # ---- endpoints ---------------------------------------------------------------------------------
 
 
-def _user_of(ex: Exchange, token: AccessToken) -> User:
+def _user_of(ex: Exchange, token: Principal) -> User:
     return ex.emu.world.users[token.username]
 
 
-def _visible_ws(ex: Exchange, ident: str, user: User) -> Workspace | None:
+def _visible_ws(ex: Exchange, ident: str, token: Principal) -> Workspace | None:
     ws = ex.emu.world.workspace(ident)
-    if ws is None or (ws.is_private and user.username not in ws.members):
+    if ws is None or (ws.is_private and not token.sees(ws)):
         return None
     return ws
 
 
-def _user(ex: Exchange, token: AccessToken) -> None:
+def _user(ex: Exchange, token: Principal) -> None:
     user = _user_of(ex, token)
     if user.is_app_user:
         if ex.emu.app_user_profile == "forbidden":
@@ -135,7 +140,7 @@ def _user(ex: Exchange, token: AccessToken) -> None:
     ex.send_json(200, user_json(ex.emu, user))
 
 
-def _user_workspaces(ex: Exchange, token: AccessToken) -> None:
+def _user_workspaces(ex: Exchange, token: Principal) -> None:
     emu, user = ex.emu, _user_of(ex, token)
     items = [ws for ws in emu.world.workspaces.values() if user.username in ws.members]
     admin_filter = ex.params.get("administrator")
@@ -156,15 +161,15 @@ def _user_workspaces(ex: Exchange, token: AccessToken) -> None:
               {"workspace.slug", "administrator", "workspace.uuid"}, default_sort=None)
 
 
-def _workspace(ex: Exchange, token: AccessToken, ident: str) -> None:
-    ws = _visible_ws(ex, ident, _user_of(ex, token))
+def _workspace(ex: Exchange, token: Principal, ident: str) -> None:
+    ws = _visible_ws(ex, ident, token)
     if ws is None:
         _rest_error(ex, 404, f"No workspace with identifier '{ident}'.")
         return
     ex.send_json(200, workspace_json(ex.emu, ws))
 
 
-def _repositories(ex: Exchange, token: AccessToken, ident: str) -> None:
+def _repositories(ex: Exchange, token: Principal, ident: str) -> None:
     emu, user = ex.emu, _user_of(ex, token)
     ws = emu.world.workspace(ident)
     if ws is None:
@@ -178,7 +183,12 @@ def _repositories(ex: Exchange, token: AccessToken, ident: str) -> None:
         _rest_error(ex, 410, MSG_GONE, GONE_DETAIL)
         return
     member = user.username in ws.members
-    if role is None:
+    if token.resource is not None:  # an access token: the repositories within its reach
+        if role is None:
+            repos = [r for r in ws.repos.values() if token.sees(ws, r) or not r.is_private]
+        else:  # it is no admin or owner of anything
+            repos = [r for r in ws.repos.values() if token.sees(ws, r)] if role in ("member", "contributor") else []
+    elif role is None:
         repos = list(ws.repos.values()) if member else [r for r in ws.repos.values() if not r.is_private]
     elif role in ("member", "contributor"):
         repos = list(ws.repos.values()) if member else []
@@ -192,11 +202,11 @@ def _repositories(ex: Exchange, token: AccessToken, ident: str) -> None:
               to_bytes=lambda repo: repo_bytes(emu, repo, user.username))
 
 
-def _repo_for(ex: Exchange, token: AccessToken, ident: str, slug: str) -> Repo | None:
+def _repo_for(ex: Exchange, token: Principal, ident: str, slug: str) -> Repo | None:
     user = _user_of(ex, token)
     ws = ex.emu.world.workspace(ident)
     repo = ex.emu.world.repo(ws, slug) if ws is not None else None
-    if repo is None or (repo.is_private and user.username not in ws.members):
+    if repo is None or (repo.is_private and not token.sees(ws, repo)):
         _rest_error(ex, 404, "You may not have access to this repository or it no longer exists in this "
                     "workspace. If you think this repository exists and you have access, make sure "
                     "you are authenticated.")
@@ -204,7 +214,7 @@ def _repo_for(ex: Exchange, token: AccessToken, ident: str, slug: str) -> Repo |
     return repo
 
 
-def _repository(ex: Exchange, token: AccessToken, ident: str, slug: str) -> None:
+def _repository(ex: Exchange, token: Principal, ident: str, slug: str) -> None:
     repo = _repo_for(ex, token, ident, slug)
     if repo is not None:
         ex.send_json(200, repo_json(ex.emu, repo, token.username))
@@ -213,7 +223,7 @@ def _repository(ex: Exchange, token: AccessToken, ident: str, slug: str) -> None
 _REFS = {"branches": "branch", "tags": "tag"}
 
 
-def _refs(ex: Exchange, token: AccessToken, ident: str, slug: str, kind: str, name: str | None) -> None:
+def _refs(ex: Exchange, token: Principal, ident: str, slug: str, kind: str, name: str | None) -> None:
     """``refs/branches`` or ``refs/tags``: the list, or one ref by its name (404 if none)."""
     emu = ex.emu
     repo = _repo_for(ex, token, ident, slug)
