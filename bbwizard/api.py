@@ -279,7 +279,7 @@ def _next_link(page: dict, what: str) -> str | None:
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     default = {"http": 80, "https": 443}.get(url.scheme)
-    return (url.scheme, url.host.lower(), url.port or default)
+    return (url.scheme, net.normalise_host(url.host), url.port or default)
 
 
 def _error_message(response: httpx.Response) -> tuple[str, Any]:
@@ -654,7 +654,7 @@ class BitbucketClient:
         if "://" not in path_or_url:
             return self._base.join(path_or_url.lstrip("/"))
         url = httpx.URL(path_or_url)
-        if _origin(url) != self._origin:
+        if _origin(url) != self._origin or url.userinfo:  # user:password@ would replace the Bearer header
             raise ProtocolError(
                 f"Bitbucket's answer for {what} points to another host ({redact(url.scheme)}://"
                 f"{redact(url.netloc.decode('ascii', 'replace'))}); bbwizard only follows links on "

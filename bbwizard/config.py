@@ -200,8 +200,10 @@ class Profile:
     @property
     def git_host(self) -> str:
         """``host[:port]`` of the site, the host git and the credential helper see."""
+        from bbwizard.net import normalise_host  # net imports this module
+
         parts = urlsplit(self.site_url)
-        host = (parts.hostname or "").lower()
+        host = normalise_host(parts.hostname)
         if ":" in host:  # IPv6 literal
             host = f"[{host}]"
         default_port = {"https": 443, "http": 80}.get(parts.scheme)

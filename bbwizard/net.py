@@ -61,9 +61,29 @@ class ServerNotReached(NetworkError):
 # --- loopback -----------------------------------------------------------------------------------
 
 
+#: Full stops other than "." that IDNA maps to one: ``bitbucket．org`` is ``bitbucket.org``.
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+def normalise_host(host: str | None) -> str:
+    """``host`` as every host rule compares it, and as httpx and git will reach it: brackets off,
+    the Unicode full stops (U+3002, U+FF0E, U+FF61) made dots, IDNA (``bücher.de`` ->
+    ``xn--bcher-kva.de``, fullwidth letters folded), lower case, no trailing dot. A rule that
+    compared the raw text let ``http://bitbucket．org`` past the https-only rule while httpx sent
+    the consumer secret to bitbucket.org in clear."""
+    host = (host or "").strip().strip("[]")
+    if not host.isascii():
+        host = host.translate(_DOTS)
+        try:
+            host = host.rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            pass  # not a name IDNA can map (an empty label): compared as it is, and fails to match
+    return host.lower().rstrip(".")
+
+
 def is_loopback_host(host: str | None) -> bool:
     """True for ``localhost`` (and ``*.localhost``), ``127.0.0.0/8`` and ``::1``, brackets or not."""
-    host = (host or "").strip("[]").lower().rstrip(".")
+    host = normalise_host(host)
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -209,17 +229,28 @@ def require_https(url: str, what: str = "The site URL") -> None:
     """
     try:
         parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower().rstrip(".")
+        host = normalise_host(parts.hostname)
         scheme = parts.scheme.lower()
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return  # httpx refuses it with a sentence of its own
+    from bbwizard.errors import UsageError
+
+    if "@" in parts.netloc:
+        # httpx would send the user and password as Basic instead of the Bearer token, and the
+        # address (password and all) would be saved and shown.
+        shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+        raise UsageError(
+            f"{what} has a user name or password in it (user:password@ before the host): "
+            f"bbwizard signs in with the OAuth consumer, never with credentials in an address. "
+            f"Write it without them: {redact(shown)}"
+        )
     if scheme != "http" or not (host == BITBUCKET_DOMAIN or host.endswith("." + BITBUCKET_DOMAIN)):
         return
-    from bbwizard.errors import UsageError
 
     raise UsageError(
         f"{what} {redact(url.strip())} is plain http: bbwizard sends the consumer secret and tokens to "
-        f"Bitbucket only over HTTPS. Use https://{parts.netloc.rpartition('@')[2]}{parts.path.rstrip('/')} instead."
+        f"Bitbucket only over HTTPS. Use https://{host}{port}{parts.path.rstrip('/')} instead."
     )
 
 
@@ -555,6 +586,7 @@ __all__ = [
     "is_loopback_url",
     "missing_scopes",
     "network_error",
+    "normalise_host",
     "not_json",
     "parse_scopes",
     "parse_user",

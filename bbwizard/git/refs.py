@@ -121,7 +121,12 @@ def parse_repository_ref(text: str, *, site_url: str | None = None) -> Repositor
 
 
 def _netloc(scheme: str, hostname: str, port: int | None) -> str:
-    hostname = hostname.lower()
+    if hostname.isascii() and not hostname.endswith("."):
+        hostname = hostname.lower()
+    else:  # the one normaliser (IDNA, Unicode full stops, trailing dot); rare, so imported here
+        from bbwizard.net import normalise_host
+
+        hostname = normalise_host(hostname)
     if ":" in hostname:  # IPv6 literal
         hostname = f"[{hostname}]"
     default = {"https": 443, "http": 80}.get(scheme.lower())
