@@ -144,6 +144,8 @@ def demo_app(emulator, consumer: dict, callback_url: str, config_dir: Path, **ap
 
 
 def _print_demo(emulator, consumer: dict, callback_url: str, config_dir: Path) -> None:
+    from bbwizard.emulator.foreground import demo_token_lines
+
     # Plain print, not output.info: the demo secret is meant to be read (it works only here).
     lines = [
         f"✓ Bitbucket Cloud emulator on {emulator.site_url} (API {emulator.api_url})",
@@ -151,6 +153,7 @@ def _print_demo(emulator, consumer: dict, callback_url: str, config_dir: Path) -
         f"  consumer secret: {consumer['secret']}  (a demo secret, valid only in this emulator)",
         f"  callback URL:    {callback_url}",
         f"  config folder:   {config_dir} (removed when this stops)",
+        *demo_token_lines(emulator),
         "Next: run `bbwizard demo` (without --no-tui) for the wizard against it. Ctrl+C stops the emulator.",
     ]
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -168,6 +168,28 @@ def run(args: argparse.Namespace, *, ok: Say = _print("✓"), info: Say = _print
     return 0
 
 
+def demo_token_lines(emu: Emulator) -> list[str]:
+    """The demo seed's API token and repository access token, as lines for a person (none when
+    the seed lacks them). Only these two: any other seeded token stays unprinted."""
+    from datetime import timedelta
+
+    from bbwizard.emulator.seed import DEMO_ACCESS_TOKEN, DEMO_API_TOKEN
+
+    lines = []
+    api_token = emu.world.api_tokens.get(DEMO_API_TOKEN)
+    if api_token is not None:
+        until = "no expiry" if api_token.expires_at is None else \
+            f"expires {(api_token.expires_at - timedelta(microseconds=1)).date().isoformat()}"
+        lines += [f"  API token of {api_token.email} ({until}; REST: Basic EMAIL:TOKEN, git user x-bitbucket-api-token-auth):",
+                  f"    {api_token.token}"]
+    access = emu.world.access_tokens.get(DEMO_ACCESS_TOKEN)
+    if access is not None:
+        reach = {"repository": access.repository, "project": f"project {access.project}", "workspace": "the workspace"}[access.kind]
+        lines += [f"  {access.kind} access token of {access.workspace}/{reach} (REST: Bearer, git user x-token-auth):",
+                  f"    {access.token}"]
+    return lines
+
+
 def _announce(emu: Emulator, seed: dict, ok: Say, info: Say) -> None:
     from bbwizard.emulator import APPROVER
     from bbwizard.emulator.seed import DEMO_CALLBACK_URL, demo_consumer
@@ -192,3 +214,9 @@ def _announce(emu: Emulator, seed: dict, ok: Say, info: Say) -> None:
          f"--callback-url {consumer.get('callback_url') or DEMO_CALLBACK_URL}")
     info("  or open the consent page yourself:")
     info(f"  {emu.site_url}/site/oauth2/authorize?client_id={consumer['key']}&response_type=code")
+    tokens = demo_token_lines(emu)
+    if tokens:
+        # The emulator's own demo tokens: they work only here.
+        print("Or sign in with a token (bbwizard login --with-api-token --email EMAIL, or --with-access-token):",
+              file=sys.stderr)
+        print("\n".join(tokens), file=sys.stderr, flush=True)

@@ -30,8 +30,8 @@ A seed is TOML or JSON (same shape) or a plain dict. Top-level keys:
   {uuid}; absent: the user with that email), scopes (granular names such as
   ``read:repository:bitbucket``; ``[]`` is an unscoped token, which Bitbucket refuses; default
   :data:`DEFAULT_API_TOKEN_SCOPES`), expires_on (a date: the token works through that day, UTC;
-  or a date-time; absent: never), expires_in_days (instead of expires_on: that many days from
-  when the seed is loaded)}``. ``username`` is an older spelling of ``account``.
+  or a date-time; absent: never), expires_in_days (instead of expires_on: through the day that
+  many days after the seed is loaded)}``. ``username`` is an older spelling of ``account``.
 - ``access_tokens``: repository, project and workspace access tokens, list of ``{token, kind
   (repository|project|workspace), workspace, repository (kind repository), project (a project
   key, kind project), scopes (classic names, default ``["repository"]``), name}``. Each acts as
@@ -446,7 +446,7 @@ def _expiry(entry: dict, what: str) -> datetime | None:
     if days is not None:
         if not isinstance(days, int | float) or isinstance(days, bool):
             raise SeedError(f"{what}: expires_in_days is a number of days, not {days!r}")
-        return datetime.now(UTC) + timedelta(days=days)
+        return _expiry({"expires_on": datetime.now(UTC).date() + timedelta(days=days)}, what)
     if value in (None, ""):
         return None
     if isinstance(value, datetime):

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, date, datetime
+import sys
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -299,3 +300,40 @@ def test_bad_token_entries_say_what_is_wrong(table, entry, words):
     seed[table] = [entry]
     with pytest.raises(SeedError, match=words):
         Emulator(seed)
+
+
+# ---- what a person is shown ------------------------------------------------------------------------
+
+
+def test_the_start_lines_show_the_demo_tokens_and_no_other(emulator_factory, capsys):
+    from bbwizard.emulator.foreground import _announce
+
+    seed = demo_seed()
+    seed["api_tokens"].append({"token": "ATATT-bobs-own-secret", "account": "bob"})
+    seed["access_tokens"].append({"token": "ATCTT-another-secret", "kind": "workspace", "workspace": "acme"})
+    emu = emulator_factory(seed)
+    _announce(emu, seed, ok=lambda text: print(text, file=sys.stderr), info=lambda text: print(text, file=sys.stderr))
+    shown = capsys.readouterr().err
+    assert DEMO_API_TOKEN in shown and DEMO_ACCESS_TOKEN in shown
+    expiry = (emu.world.api_tokens[DEMO_API_TOKEN].expires_at - timedelta(days=1)).date().isoformat()
+    assert f"API token of alice@example.com (expires {expiry};" in shown
+    assert "git user x-bitbucket-api-token-auth" in shown and "repository access token of acme/webapp" in shown
+    assert "bobs-own-secret" not in shown and "another-secret" not in shown
+
+
+def test_demo_no_tui_shows_the_demo_tokens(emulator, capsys, tmp_path):
+    from bbwizard.cli.app import _print_demo
+    from bbwizard.emulator import demo_consumer
+
+    _print_demo(emulator, demo_consumer(demo_seed()), "http://localhost:8976/", tmp_path)
+    shown = capsys.readouterr().err
+    assert f"API token of {DEMO_API_TOKEN_EMAIL}" in shown and f"    {DEMO_API_TOKEN}\n" in shown
+    assert f"    {DEMO_ACCESS_TOKEN}\n" in shown
+
+
+def test_a_seed_without_the_demo_tokens_shows_none(emulator_factory):
+    from bbwizard.emulator.foreground import demo_token_lines
+
+    seed = demo_seed()
+    seed["api_tokens"], seed["access_tokens"] = [], []
+    assert demo_token_lines(emulator_factory(seed)) == []
