@@ -214,3 +214,33 @@ def test_an_app_users_document_is_an_account(emulator, validate):
     document = httpx.get(f"{emulator.api_url}/user", headers={"Authorization": f"Bearer {token}"}, trust_env=False).json()
     assert document["type"] == "app_user" and "username" not in document
     validate(document, "account")
+
+
+@pytest.mark.parametrize(("spec_path", "path", "params"), CASES)
+def test_every_endpoint_answers_its_schema_to_an_api_token(emulator, http, spec, validate, spec_path, path, params):
+    from bbwizard.emulator import DEMO_API_TOKEN, DEMO_API_TOKEN_EMAIL
+
+    response = http.get(emulator.api_url + path, params=params, auth=(DEMO_API_TOKEN_EMAIL, DEMO_API_TOKEN))
+    assert response.status_code == 200, response.text
+    validate(response.json(), response_schema(spec, spec_path, 200))
+
+
+@pytest.mark.parametrize(("spec_path", "path", "params"), [case for case in CASES if "acme/webapp" in case[1]]
+                         + [("/repositories/{workspace}", "/repositories/acme", {"role": "member"})])
+def test_every_endpoint_answers_its_schema_to_an_access_token(emulator, api, spec, validate, spec_path, path, params):
+    from bbwizard.emulator import DEMO_ACCESS_TOKEN
+
+    response = api(emulator, path, DEMO_ACCESS_TOKEN, **params)
+    assert response.status_code == 200, response.text
+    validate(response.json(), response_schema(spec, spec_path, 200))
+
+
+def test_token_refusals_are_error_objects(emulator, http, api, validate):
+    from bbwizard.emulator import DEMO_ACCESS_TOKEN, DEMO_API_TOKEN
+
+    refusals = [api(emulator, "/user", DEMO_API_TOKEN), api(emulator, "/user", DEMO_ACCESS_TOKEN),
+                api(emulator, "/user/workspaces", DEMO_ACCESS_TOKEN), api(emulator, "/repositories/acme/firmware", DEMO_ACCESS_TOKEN),
+                http.get(emulator.api_url + "/user", auth=("alice", DEMO_API_TOKEN))]
+    assert [r.status_code for r in refusals] == [401, 403, 403, 404, 401]
+    for response in refusals:
+        validate(response.json(), "error")
