@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from bbwizard import __version__
 from bbwizard.config import UserInfo
-from bbwizard.errors import NetworkError, ProtocolError, RateLimited, ScopeError, SignInRequired
+from bbwizard.errors import BBWizardError, NetworkError, ProtocolError, RateLimited, ScopeError, SignInRequired
 from bbwizard.secret import Secret, redact
 
 if TYPE_CHECKING:
@@ -56,6 +56,11 @@ CONSUMER_SETTINGS = "Workspace settings → Apps and features → OAuth clients 
 
 class ServerNotReached(NetworkError):
     """The request never reached the server (connect error or connect timeout): safe to retry."""
+
+
+class UserNotShown(BBWizardError):
+    """``GET /user`` refused (403) without naming a missing scope: the token works, but Bitbucket
+    didn't say whom it belongs to (a client_credentials token's app user may get this)."""
 
 
 # --- loopback -----------------------------------------------------------------------------------
@@ -402,6 +407,48 @@ def parse_scopes(value: Any) -> list[str]:
     return []
 
 
+#: Granular scope names (what API tokens carry, and perhaps some OAuth answers) and the classic
+#: scope each stands for where bbwizard checks or names scopes (bitbucket-cloud.md "Scopes").
+#: ``read:workspace:bitbucket`` is what ``GET /user/workspaces`` asks of an API token; an OAuth
+#: consumer grants that with ``account``.
+GRANULAR_SCOPES = {
+    "read:user:bitbucket": "account",
+    "read:workspace:bitbucket": "account",
+    "read:repository:bitbucket": "repository",
+    "write:repository:bitbucket": "repository:write",
+    "admin:repository:bitbucket": "repository:admin",
+    "delete:repository:bitbucket": "repository:delete",
+    "read:pullrequest:bitbucket": "pullrequest",
+    "write:pullrequest:bitbucket": "pullrequest:write",
+    "read:project:bitbucket": "project",
+    "write:project:bitbucket": "project:write",
+    "admin:project:bitbucket": "project:admin",
+    "read:pipeline:bitbucket": "pipeline",
+    "write:pipeline:bitbucket": "pipeline:write",
+    "read:issue:bitbucket": "issue",
+    "write:issue:bitbucket": "issue:write",
+    "read:wiki:bitbucket": "wiki",
+    "read:snippet:bitbucket": "snippet",
+    "write:snippet:bitbucket": "snippet:write",
+    "read:webhook:bitbucket": "webhook",
+}
+#: The classic scopes (the consumer form's permission boxes).
+CLASSIC_SCOPES = frozenset({
+    "account", "account:write", "email", "team", "team:write", "repository", "repository:write",
+    "repository:admin", "repository:delete", "pullrequest", "pullrequest:write", "project", "project:write",
+    "project:admin", "pipeline", "pipeline:write", "pipeline:variable", "issue", "issue:write", "wiki",
+    "snippet", "snippet:write", "webhook", "runner", "runner:write",
+})
+
+
+def classic_scope(name: str) -> str | None:
+    """The classic name of a scope (``read:repository:bitbucket`` -> ``repository``); None when
+    bbwizard doesn't know the name (it is then unknown, never taken as missing)."""
+    if name in CLASSIC_SCOPES:
+        return name
+    return GRANULAR_SCOPES.get(name.lower())
+
+
 def _implied(scope: str) -> set[str]:
     found = {scope}
     base, _, level = scope.partition(":")
@@ -413,11 +460,19 @@ def _implied(scope: str) -> set[str]:
 
 
 def missing_scopes(scopes: Iterable[str]) -> list[str]:
-    """The required scopes (``account``, ``repository``) the granted ones don't cover."""
+    """The required scopes (``account``, ``repository``) the granted ones don't cover. Granular
+    names count as their classic ones; a name bbwizard doesn't know may grant anything, so with
+    one among them nothing is called missing (Bitbucket's own 403 says so, if it comes to that)."""
     granted: set[str] = set()
+    unknown = False
     for scope in scopes:
-        granted |= _implied(scope)
-    return [scope for scope in REQUIRED_SCOPES if scope not in granted]
+        classic = classic_scope(scope)
+        if classic is None:
+            unknown = True
+            continue
+        granted |= _implied(classic)
+    missing = [scope for scope in REQUIRED_SCOPES if scope not in granted]
+    return [] if unknown else missing
 
 
 def scope_error(missing: list[str], needed_for: str = "") -> ScopeError:
@@ -446,9 +501,9 @@ def refused_scopes(detail: Any) -> list[str]:
     """The scopes a 403's ``error.detail`` says are required and not granted."""
     if not isinstance(detail, dict):
         return []
-    required = parse_scopes(detail.get("required"))
-    granted = parse_scopes(detail.get("granted"))
-    return [s for s in required if s not in granted] or required
+    required = [classic_scope(s) or s for s in parse_scopes(detail.get("required"))]
+    granted = [classic_scope(s) or s for s in parse_scopes(detail.get("granted"))]
+    return list(dict.fromkeys([s for s in required if s not in granted] or required))
 
 
 def error_detail(payload: Any) -> tuple[str, Any]:
@@ -549,12 +604,19 @@ def fetch_user(
         raise SignInRequired("Bitbucket didn't accept the new token (HTTP 401). Sign in again: bbwizard login")
     if status == 403:
         try:
-            _, detail = error_detail(json.loads(response.content))
+            message, detail = error_detail(json.loads(response.content))
         except ValueError:
-            detail = None
+            message, detail = "", None
         refused = refused_scopes(detail)
-        missing = [s for s in REQUIRED_SCOPES if s in refused] or ["account"]
-        raise scope_error(missing)
+        if refused:  # Bitbucket named what is missing: required ones first, unknown names as they came
+            raise scope_error([s for s in REQUIRED_SCOPES if s in refused] or refused)
+        if "privilege scope" in message.lower():  # "…lack one or more required privilege scopes."
+            raise scope_error(["account"])
+        said = clean(message, 160)
+        raise UserNotShown(
+            f"Bitbucket didn't say who this token belongs to (HTTP 403{': ' + said if said else ''}). "
+            "The token is saved and works; the profile shows no user name."
+        )
     if status == 429:
         raise RateLimited("Bitbucket is rate-limiting this consumer (HTTP 429). Wait a few minutes, then try again.")
     if status >= 500:
@@ -577,7 +639,10 @@ __all__ = [
     "authorization",
     "REQUIRED_SCOPES",
     "ServerNotReached",
+    "GRANULAR_SCOPES",
+    "UserNotShown",
     "check_scopes",
+    "classic_scope",
     "direct_mounts",
     "error_detail",
     "fetch_user",

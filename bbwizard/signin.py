@@ -41,6 +41,9 @@ class SignIn:
     profile: Profile
     granted: list[str] | None
     user_error: BBWizardError | None = None
+    #: Bitbucket didn't say who the token belongs to (a 403 that names no scope, as an app user
+    #: may get): the sign-in stands, without a user; this says so.
+    user_note: str | None = None
 
     @property
     def missing_scopes(self) -> list[str]:
@@ -88,6 +91,8 @@ def finish_sign_in(
     store.save(profile)
     try:
         user = net.fetch_user(profile.api_url, tokens.access_token, transport=transport, ca_bundle=profile.ca_bundle)
+    except net.UserNotShown as unknown:
+        return SignIn(profile, tokens.scopes, user_note=unknown.message)
     except BBWizardError as error:
         return SignIn(profile, tokens.scopes, error)
     profile = profile.replace(user=user)

@@ -710,7 +710,9 @@ def _finish(store: Any, base: Any, tokens: Any, output: Any) -> int:
     done = finish_sign_in(store, base, tokens)
     profile = done.profile
     if profile.user is not None:
-        output.ok(f"Signed in to {profile.site_host} as {profile.user.label}")
+        output.ok(f"Signed in to {profile.site_host} as {output.plain(profile.user.label)}")
+    elif done.user_note:
+        output.warn(done.user_note)
     if done.granted is not None:
         output.ok(f"Scopes: {' '.join(done.granted) or '(none)'}")
     output.ok(f"The token expires {oauth.describe_expiry(profile.expires_at)}; bbwizard refreshes it on its own.")
@@ -748,6 +750,7 @@ def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
     from concurrent.futures import ThreadPoolExecutor
 
     from bbwizard.errors import BBWizardError, SignInRequired
+    from bbwizard.net import UserNotShown
     from bbwizard.oauth import fetch_user
 
     def check(profile: Any) -> str:
@@ -761,8 +764,8 @@ def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
                        email=profile.email if profile.kind == "api_token" else None)
         except SignInRequired:
             return "refused"
-        except ScopeError:
-            return "ok"  # the token works; the missing scope is shown from the file
+        except (ScopeError, UserNotShown):
+            return "ok"  # the token works; a missing scope is shown from the file
         except BBWizardError:  # NetworkError, ProtocolError, a bad API URL: no verdict from Bitbucket
             return "unreachable"
         return "ok"

@@ -23,7 +23,12 @@ _HELPER_SAYS = "bbwizard: "
 
 
 def has_read_scope(scopes: Iterable[str]) -> bool:
-    return bool(_READ_SCOPES.intersection(s.strip() for s in scopes))
+    """True when the scopes let git read (granular names count as their classic ones; a name
+    bbwizard doesn't know may well, so it is not taken as missing)."""
+    from bbwizard.net import classic_scope
+
+    names = [classic_scope(s.strip()) for s in scopes if s.strip()]
+    return None in names or bool(_READ_SCOPES.intersection(names))
 
 
 def scope_error(scopes: Iterable[str]) -> ScopeError:

@@ -405,3 +405,23 @@ def test_login_with_client_credentials_as_an_app_user(emu, run_cli, login_argv, 
     assert profile.grant == "client_credentials" and profile.refresh_token is None
     assert profile.user.username is None and profile.user.display_name == "acme CI (private) (app user)"
     assert "owner" not in result.stderr
+
+
+def test_an_app_user_that_get_user_refuses_signs_in_shows_in_status_and_clones(
+    emu, run_cli, login_argv, config_path, tmp_path
+) -> None:
+    emu.app_user_profile = "forbidden"
+    result = run_cli(login_argv(emu, PRIVATE_CONSUMER_KEY, "--client-credentials"), input=PRIVATE_CONSUMER_SECRET + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "! Bitbucket didn't say who this token belongs to (HTTP 403: This API is not available to app users.)" in result.stderr
+    assert "Account: Read" not in result.stderr
+    assert _saved(config_path).user is None
+    status = run_cli(["status"])
+    assert status.returncode == 0, status.stderr
+    assert "✓ Signed in as an unknown user (client credentials: the consumer's app user)" in status.stdout
+    assert "✓ Bitbucket accepts the token (checked just now)" in status.stdout
+    clone = run_cli(["clone", "acme/webapp", str(tmp_path / "webapp")], timeout=120)
+    assert clone.returncode == 0, clone.stderr
+    assert (tmp_path / "webapp" / "README.md").exists()
+    helper = run_cli(["credential", "get"], input=f"protocol=http\nhost={emu.git_host}\n\n")
+    assert "username=x-token-auth\n" in helper.stdout

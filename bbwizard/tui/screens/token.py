@@ -140,6 +140,7 @@ press escape and sign in again.
         self.granted = done.granted
         self.profile = done.profile
         self.wizard.profile = done.profile
+        self.user_note = done.user_note
         self.show_profile(done.profile, store, done.user_error)
 
     def say_error(self, error: BBWizardError) -> None:
@@ -165,7 +166,11 @@ press escape and sign in again.
 
     def show_profile(self, profile: Any, store: Any, user_error: BBWizardError | None = None) -> None:
         self.shown = True
-        self.say("token-user", f"Signed in as {printable(profile.user.label) if profile.user else 'an unknown user'}", "ok")
+        note = getattr(self, "user_note", None)
+        if profile.user is None and note:
+            self.say("token-user", f"Signed in. {printable(note)}", "warning")
+        else:
+            self.say("token-user", f"Signed in as {printable(profile.user.label) if profile.user else 'an unknown user'}", "ok")
         self.say("token-scopes", *scopes_line(self.granted))
         self.show_expiry()
         self.say("token-saved", f"Saved as profile “{profile.name}” in {display_path(store.path)}")
