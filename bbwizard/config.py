@@ -561,17 +561,35 @@ def default_config_path() -> Path:
 _POSITION = r"at line (\d+), column (\d+)"
 
 
+#: Room beyond the current file's size that :meth:`ConfigStore.ensure_writable` proves is there:
+#: new tokens, a user and scopes are far less than this.
+_SAVE_ROOM = 16 * 1024
+
+
 class ConfigStore:
     """The profiles file. Reads are lock-free; every write happens under :meth:`lock`."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_config_path()
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # Beside the file that is written, not beside a link to it: two links to one file (a
+        # dotfiles repository linked from two places, BBWIZARD_CONFIG and the usual path) must
+        # share one lock, or their writers would lose each other's updates.
+        target = self.target
+        self.lock_path = target.with_name(target.name + ".lock")
         self._lock: Any = None
         self._lock_guard = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ConfigStore({str(self.path)!r})"
+
+    @property
+    def target(self) -> Path:
+        """The file a save writes: :attr:`path`, or where it links to when it is a symlink (people
+        keep dotfiles in a repository and link them). Saves go through the link, atomically in the
+        target's folder, and the link stays a link."""
+        if self.path.is_symlink():
+            return Path(os.path.realpath(self.path))
+        return self.path
 
     # -- reading --
 
@@ -745,7 +763,7 @@ class ConfigStore:
             return self._lock
 
     def _ensure_folder(self) -> None:
-        folder = self.path.parent
+        folder = self.target.parent
         if folder.is_dir():
             return
         try:
@@ -754,8 +772,16 @@ class ConfigStore:
             raise self._write_error(error) from None
 
     def _write_error(self, error: OSError) -> ConfigError:
-        folder = self.path.parent
+        folder = self.target.parent
         reason = error.strerror or type(error).__name__
+        import errno
+
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            what = "the disk is full" if error.errno != errno.EFBIG else "the file is too large for this system's limit"
+            return ConfigError(
+                f"bbwizard can't save in {folder}: {what} ({reason.lower()}). Nothing was saved and the "
+                f"existing config was left as it was. Free some space (or raise the limit), then try again."
+            )
         return ConfigError(
             f"bbwizard can't write in {folder} ({reason.lower()}), so nothing was saved and the "
             f"existing config was left as it was. Make the folder writable (chmod u+w {folder}), "
@@ -764,29 +790,44 @@ class ConfigStore:
 
     def ensure_writable(self) -> None:
         """Prove that a save can happen now, before something that can't be undone: spending a
-        refresh token (it rotates) or a code. Makes and removes an empty temp file in the folder;
-        raises :class:`ConfigError` (the same sentence as a failed save) when it can't."""
+        refresh token (it rotates) or a code. Writes, fsyncs and removes a temp file as large as
+        the new file can be (the current one plus room for new tokens) in the folder of the file
+        a save writes: a full disk accepts an empty file, and would then lose the rotated pair.
+        Raises :class:`ConfigError` (the same sentence as a failed save) when it can't."""
         self._ensure_folder()
         import secrets
 
-        probe = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        target = self.target
+        try:
+            size = target.stat().st_size
+        except OSError:
+            size = 0
+        probe = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         except OSError as error:
             raise self._write_error(error) from None
-        os.close(fd)
         try:
-            probe.unlink()
-        except OSError:
-            pass
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(b"\0" * (size + _SAVE_ROOM))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise self._write_error(error) from None
+        finally:
+            try:
+                probe.unlink()
+            except OSError:
+                pass
 
     def _write(self, document: _Document) -> None:
         data = _serialize(document, self.path)  # sealed: its repr shows no secret
         self._ensure_folder()
-        folder = self.path.parent
+        target = self.target  # through a symlink: the link stays, its target is replaced
+        folder = target.parent
         import secrets
 
-        temp = folder / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        temp = folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         except OSError as error:
@@ -796,7 +837,7 @@ class ConfigStore:
                 handle.write(data.value)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temp, self.path)
+            os.replace(temp, target)
         except OSError as error:
             try:
                 temp.unlink()
@@ -810,7 +851,8 @@ class ConfigStore:
         """Temp files of writers that were killed mid-save (never the live file)."""
         if os.name != "posix":
             return
-        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        target = self.target
+        for orphan in target.parent.glob(f".{target.name}.*.tmp"):
             try:
                 pid = int(orphan.name.split(".")[-3])
                 if pid == os.getpid():

@@ -974,6 +974,10 @@ def cmd_logout(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.forget_consumer:
         store.delete(profile.name)
+        if profile.name in store.load():  # said only once the file, read again, shows it
+            from bbwizard.errors import ConfigError
+
+            raise ConfigError(f"Profile '{profile.name}' is still in {store.target}: it could not be removed.")
         output.ok(f"Forgot profile '{profile.name}': its tokens, consumer key and secret are gone from {store.path}")
         output.info(f"  {REVOKE_WHERE.get(getattr(profile, 'kind', 'oauth'), REVOKE_WHERE['oauth'])}")
         return EXIT_OK
