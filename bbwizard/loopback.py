@@ -1,7 +1,9 @@
 """The one-shot listener that catches Bitbucket's redirect on a loopback callback URL.
 
 security.md rules 2–3: it binds ``127.0.0.1`` (and ``::1`` where it can) on the callback URL's port
-before the browser opens; it answers only ``GET`` on the callback path with a matching ``Host``;
+before the browser opens; it answers only ``GET`` on the callback path (or on another path of its port when the request carries
+this attempt's ``state``: Bitbucket returns to the consumer's own callback URL, whose path may not
+be the one typed into bbwizard) with a matching ``Host``;
 ``/favicon.ico`` and strangers get 404 without ending the flow; the first matching request wins and
 later ones hear "already done"; it times out, and :meth:`LoopbackCatcher.close` frees the port. Its
 pages load nothing external, send ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``,
@@ -353,6 +355,12 @@ class LoopbackCatcher:
         except OSError:
             pass  # the browser went away; nothing to tell it
 
+    def _carries_our_state(self, query: dict[str, list[str]]) -> bool:
+        import hmac
+
+        state = (query.get("state") or [""])[0]
+        return bool(state) and hmac.compare_digest(state.encode(), self.expected_state.encode())
+
     def _handle(self, handler: Any) -> None:
         with self._lock:
             self.requests_seen += 1
@@ -361,10 +369,13 @@ class LoopbackCatcher:
             self._respond(handler, 404, "Not found", "Nothing here.")
             return
         parts = urlsplit(handler.path)
-        if parts.path != self.path:
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if parts.path != self.path and not self._carries_our_state(query):
+            # bbwizard sends no redirect_uri, so Bitbucket returns to the consumer's own callback
+            # URL, whose path may differ from the one typed here (`/` vs `/callback`): a request
+            # on another path is ours only when it carries this attempt's state (the proof).
             self._respond(handler, 404, "Not found", "Nothing here.")
             return
-        query = parse_qs(parts.query, keep_blank_values=True)
         with self._lock:
             if self._result is not None or self._error is not None:
                 self._respond(handler, 200, "Already done", "This sign-in is already done. You can close this tab.")

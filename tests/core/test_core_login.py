@@ -425,3 +425,22 @@ def test_an_app_user_that_get_user_refuses_signs_in_shows_in_status_and_clones(
     assert (tmp_path / "webapp" / "README.md").exists()
     helper = run_cli(["credential", "get"], input=f"protocol=http\nhost={emu.git_host}\n\n")
     assert "username=x-token-auth\n" in helper.stdout
+
+
+@pytest.mark.parametrize(("typed", "consumers"), [("/", "callback"), ("/callback", "")])
+def test_login_when_the_typed_callback_path_differs_from_the_consumers(
+    typed, consumers, callback_url, run_cli, login_argv, approver, config_path
+) -> None:
+    from bbwizard.emulator import Emulator, demo_seed
+
+    # The consumer's callback URL has one path, the one given to bbwizard another (same port):
+    # Bitbucket returns to the consumer's, and the catcher takes it because the state matches.
+    base = callback_url.rstrip("/")
+    with Emulator(demo_seed(callback_url=f"{base}/{consumers}")) as emu:
+        result = run_cli(
+            login_argv(emu, DEMO_CONSUMER_KEY, "--callback-url", f"{base}{typed}"),
+            input=DEMO_CONSUMER_SECRET + "\n",
+            env={"BROWSER": approver},
+        )
+        _assert_signed_in(result, emu, config_path)
+        assert emu.stats.grants["authorization_code"] == 1

@@ -42,7 +42,8 @@ def test_the_first_matching_request_wins_and_strangers_do_not_end_the_flow(port:
         base = f"http://127.0.0.1:{port}"
         favicon = client.get(f"{base}/favicon.ico")
         assert favicon.status_code == 404
-        assert client.get(f"{base}/other?code=x&state={STATE}").status_code == 404
+        assert client.get(f"{base}/other?code=x&state=another").status_code == 404  # another path, not our state
+        assert client.get(f"{base}/other?code=x").status_code == 404
         assert client.get(f"{base}/?code=x&state={STATE}", headers={"Host": "evil.example"}).status_code == 404
         assert client.post(f"{base}/?code=x&state={STATE}").status_code == 405
         wrong_state = client.get(f"{base}/?code=stolen&state=another")
@@ -169,3 +170,18 @@ def test_no_display_and_no_browser_only_prints(monkeypatch: pytest.MonkeyPatch) 
     for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     assert open_browser("http://127.0.0.1:1/") is False
+
+
+@pytest.mark.parametrize(("typed", "consumers"), [("/", "/callback"), ("/callback", "/"), ("/cb/", "/cb/done")])
+def test_the_redirect_is_caught_on_the_consumers_own_path_when_its_state_matches(
+    typed: str, consumers: str, port: int, client: httpx.Client
+) -> None:
+    with LoopbackCatcher(f"http://localhost:{port}{typed}", STATE, timeout=10) as catcher:
+        base = f"http://127.0.0.1:{port}"
+        assert client.get(f"{base}/favicon.ico").status_code == 404
+        assert client.get(f"{base}{consumers}?code=stolen&state=another").status_code == 404
+        answer = client.get(f"{base}{consumers}?code=theCode2&state={STATE}")
+        assert answer.status_code == 200 and "bbwizard has the code" in answer.text
+        result = catcher.wait(timeout=5)
+        assert (result.code, result.state) == ("theCode2", STATE)
+
