@@ -23,6 +23,18 @@ import pytest
 
 from bbwizard.emulator import Emulator, demo_seed
 
+try:  # property-based tests (tests/property/): the same cases on every run, a bounded number of them
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "ci", max_examples=200, derandomize=True, deadline=2000, print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile("dev", max_examples=50, deadline=2000)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is in the test extra; without it only tests/property/ can't run
+    pass
+
 
 @pytest.fixture
 def emulator_factory(tmp_path_factory):

@@ -26,7 +26,11 @@ def parse_credential_request(text: str) -> dict[str, str]:
     """git's ``key=value`` lines up to a blank line or the end. Repeated ``key[]`` keys keep the
     last value (bbwizard needs none of them)."""
     request: dict[str, str] = {}
-    for line in text.splitlines():
+    # Lines end at "\n" alone, as git writes them: str.splitlines() would also split a value at
+    # U+2028, U+0085 or a form feed, and a path holding "\u2028host=bitbucket.org" would then name
+    # the host bbwizard answers for.
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
         if not line.strip():
             break
         key, sep, value = line.partition("=")
