@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from bbwizard.errors import GitError, UsageError
-from bbwizard.git.env import _config_path_for, git_env, helper_config, helper_key
+from bbwizard.git.env import _config_path_for, git_env, helper_command, helper_key
 from bbwizard.git.failures import _error_lines
 from bbwizard.git.refs import _netloc, site_base
 from bbwizard.secret import redact
@@ -60,8 +60,53 @@ def _repository_root(cwd: str | os.PathLike[str] | None, git: str) -> str:
     return result.stdout.strip()
 
 
+def is_this_bbwizard(script: str | os.PathLike[str]) -> bool:
+    """Whether the ``bbwizard`` script at ``script`` starts this bbwizard: it is the script beside
+    this interpreter (links followed), or its ``#!`` line names an interpreter in this
+    interpreter's folder (a venv's python is a link to the system's, so folders are compared)."""
+    import sys
+
+    from bbwizard.git.env import bbwizard_argv
+
+    ours = bbwizard_argv()
+    if len(ours) == 1 and os.path.realpath(ours[0]) == os.path.realpath(script):
+        return True
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline(4096)
+    except OSError:
+        return False
+    if not first.startswith(b"#!"):
+        return False
+    words = first[2:].strip().decode("utf-8", "replace").split()
+    if not words:
+        return False
+    interpreter = words[-1] if os.path.basename(words[0]) == "env" and len(words) > 1 else words[0]
+    if not os.path.isabs(interpreter):
+        return False
+    here = os.path.dirname(sys.executable)
+    return os.path.realpath(os.path.dirname(interpreter)) == os.path.realpath(here)
+
+
+def lasting_helper_command(profile_name: str, *, config_path: str | os.PathLike[str] | None = None) -> str:
+    """The helper ``setup-git`` writes into a git config that outlives this install: ``!bbwizard
+    credential …``, found through PATH when the bbwizard on PATH is this one, so an upgrade that
+    moves the venv (pipx reinstall, a new Python) doesn't break ``git pull``; else the absolute
+    command of :func:`~bbwizard.git.env.helper_command` (``bbwizard doctor`` checks it still exists)."""
+    from shutil import which
+
+    on_path = which("bbwizard")
+    if on_path is None or not is_this_bbwizard(on_path):
+        return helper_command(profile_name, config_path=config_path)
+    words = ["bbwizard", "credential", "--profile", profile_name]
+    if config_path is not None:
+        words += ["--config", os.fspath(config_path)]
+    return "!" + " ".join(shlex.quote(word) for word in words)
+
+
 def _is_our_helper(value: str) -> bool:
-    """A value :func:`helper_command` wrote: ``!… -m bbwizard credential …`` or ``!…/bbwizard credential …``."""
+    """A value bbwizard wrote: ``!bbwizard credential …`` (through PATH), ``!…/bbwizard
+    credential …`` or ``!… -m bbwizard credential …``."""
     if not value.startswith("!"):
         return False
     try:
@@ -126,7 +171,8 @@ def setup_git(
     the host's helper list is reset, then bbwizard's helper added. Local (the repository at
     ``cwd``) unless ``scope="global"``. Writes a command, never a secret."""
     where = "your global git config" if scope == "global" else _repository_root(cwd, git)
-    key, wanted = helper_config(profile.site_url, profile.name, config_path=_config_path_for(store))[1]
+    key = helper_key(profile.site_url)
+    wanted = lasting_helper_command(profile.name, config_path=_config_path_for(store))
     before = configured_helpers(key, scope, cwd=cwd, git=git)
     if before == ["", wanted]:
         after = tuple(helpers_after_ours(profile.site_url, scope, cwd=cwd, git=git))
