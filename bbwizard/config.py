@@ -350,6 +350,66 @@ class Profile:
         return self.replace(refresh_refused_at=(when or utc_now()).astimezone(timezone.utc).replace(microsecond=0))
 
 
+class EnvironmentProfile(Profile):
+    """A profile made from ``BBWIZARD_TOKEN`` (:mod:`bbwizard.envtoken`): held in memory only,
+    never saved (:meth:`ConfigStore.save` refuses it)."""
+
+
+def environment_profile(store: ConfigStore, name: str | None = None) -> EnvironmentProfile:
+    """The profile ``token``, ``credential``, ``clone`` and ``repos`` use while ``BBWIZARD_TOKEN``
+    is set: the token of ``BBWIZARD_TOKEN_KIND`` (default ``access_token``; ``oauth`` is used as it
+    is, like an access token: nothing here can refresh it), ``BBWIZARD_EMAIL`` for an API token;
+    the site and API from ``BBWIZARD_SITE_URL``/``BBWIZARD_API_URL``, else from the profile named
+    (or the default one) when the file has it, else bitbucket.org. A config file that is missing or
+    can't be read is no obstacle: the token is the whole sign-in."""
+    from bbwizard import envtoken
+
+    token = envtoken.environment_token()
+    if token is None:
+        raise SignInRequired("BBWIZARD_TOKEN is not set.")
+    kind = envtoken.environment_kind()
+    if kind is None:
+        raise UsageError(
+            f"BBWIZARD_TOKEN_KIND={os.environ.get(envtoken.KIND_VARIABLE, '')!r} names no kind of token: "
+            "use access_token (the default), api_token or oauth."
+        )
+    email = envtoken.environment_email()
+    if kind == "api_token" and not email:
+        raise UsageError(
+            "BBWIZARD_TOKEN_KIND=api_token needs the Atlassian account's email in BBWIZARD_EMAIL "
+            "(Bitbucket's REST API takes an API token only with it)."
+        )
+    base: Profile | None = None
+    try:
+        document = store._read()
+        chosen = name if name is not None else store._default_of(document)
+        base = document.profiles.get(chosen) if chosen is not None else None
+    except ConfigError:
+        base = None
+    site_url, api_url = envtoken.environment_urls()
+    if site_url is None:
+        site_url = base.site_url if base is not None else DEFAULT_SITE_URL
+        api_url = api_url or (base.api_url if base is not None else None)
+    api_url = api_url or default_api_url(site_url)
+    from bbwizard.net import require_https
+
+    require_https(site_url, "BBWIZARD_SITE_URL")
+    require_https(api_url, "BBWIZARD_API_URL")
+    return EnvironmentProfile(
+        name=name or (base.name if base is not None else "environment"),
+        client_id="",
+        site_url=site_url,
+        api_url=api_url,
+        kind="api_token" if kind == "api_token" else "access_token",
+        access_token=Secret(token),
+        email=email if kind == "api_token" else None,
+        ca_bundle=base.ca_bundle if base is not None else None,
+        clone_dir=base.clone_dir if base is not None else None,
+        user=base.user if base is not None and base.kind == kind else None,
+        secret_storage="environment",
+    )
+
+
 # --- TOML <-> Profile ---------------------------------------------------------------------------
 
 
@@ -366,16 +426,16 @@ def _profile_to_table(profile: Profile) -> dict[str, Any]:
         table["client_id"] = profile.client_id
     if profile.email:
         table["email"] = profile.email
-    if profile.client_secret is not None:
+    if profile.client_secret is not None and profile.secret_storage != "keyring":
         table["client_secret"] = profile.client_secret.reveal()
     if profile.callback_url:
         table["callback_url"] = profile.callback_url
     table["site_url"] = profile.site_url
     table["api_url"] = profile.api_url
     table["grant"] = profile.grant
-    if profile.access_token is not None:
+    if profile.access_token is not None and profile.secret_storage != "keyring":
         table["access_token"] = profile.access_token.reveal()
-    if profile.refresh_token is not None:
+    if profile.refresh_token is not None and profile.secret_storage != "keyring":
         table["refresh_token"] = profile.refresh_token.reveal()
     if expires_at is not None:
         table["expires_at"] = expires_at
@@ -578,6 +638,9 @@ class ConfigStore:
         self.lock_path = target.with_name(target.name + ".lock")
         self._lock: Any = None
         self._lock_guard = threading.Lock()
+        #: Sentences about secrets that could not go where they were meant to (the keyring):
+        #: what happened instead. The CLI shows them after a command.
+        self.notes: list[str] = []
 
     def __repr__(self) -> str:
         return f"ConfigStore({str(self.path)!r})"
@@ -679,8 +742,20 @@ class ConfigStore:
         return _Document(profiles, default, extra)
 
     def load(self) -> dict[str, Profile]:
-        """All profiles by name (empty when there is no file yet)."""
-        return self._read().profiles
+        """All profiles by name (empty when there is no file yet), secrets and all: those kept in
+        the system keyring are read from it (:class:`~bbwizard.keyring_store.KeyringUnavailable`
+        when it can't be read)."""
+        return {name: self._with_secrets(p) for name, p in self._read().profiles.items()}
+
+    @staticmethod
+    def _with_secrets(profile: Profile) -> Profile:
+        """``profile`` with the secrets the keyring keeps for it (the file holds none of them)."""
+        if profile.secret_storage != "keyring":
+            return profile
+        from bbwizard import keyring_store
+
+        found = keyring_store.read_secrets(profile.name)
+        return profile.replace(**{k: Secret(v) if v else None for k, v in found.items()})
 
     @property
     def default_name(self) -> str | None:
@@ -697,7 +772,14 @@ class ConfigStore:
         return None
 
     def get(self, name: str | None = None) -> Profile:
-        """The named profile, or the default one. Raises :class:`SignInRequired` when there is none."""
+        """The named profile, or the default one. Raises :class:`SignInRequired` when there is none.
+
+        While ``BBWIZARD_TOKEN`` is set this is the :func:`environment_profile` instead, as
+        ``GH_TOKEN`` overrides gh's stored sign-in."""
+        from bbwizard.envtoken import environment_token
+
+        if environment_token() is not None:
+            return environment_profile(self, name)
         document = self._read()
         if name is None:
             if not document.profiles:
@@ -709,7 +791,7 @@ class ConfigStore:
         profile = document.profiles.get(name)
         if profile is None:
             raise SignInRequired(f"There is no profile named '{name}'. Run: bbwizard login --profile {name}")
-        return profile
+        return self._with_secrets(profile)
 
     def warnings(self) -> list[str]:
         """Sentences about a file others may read or that someone else owns (empty on Windows)."""
@@ -873,9 +955,15 @@ class ConfigStore:
         none yet.
         """
         validate_profile_name(profile.name)
+        if isinstance(profile, EnvironmentProfile):
+            raise ConfigError(
+                f"The token of profile '{profile.name}' comes from BBWIZARD_TOKEN and is never saved. "
+                "Unset BBWIZARD_TOKEN to change stored profiles."
+            )
         with self.lock():
             document = self._read()
             prior = self._default_of(document)
+            profile = self._place_secrets(profile, document.profiles.get(profile.name))
             document.profiles[profile.name] = profile
             if make_default:
                 document.default = profile.name
@@ -883,17 +971,87 @@ class ConfigStore:
                 document.default = prior or profile.name
             self._write(document)
 
+    def _place_secrets(self, profile: Profile, saved: Profile | None) -> Profile:
+        """Where ``profile``'s secrets go: the place recorded for the saved profile of that name
+        (only :meth:`move_secrets` changes it); for a new profile the system keyring when one is
+        usable, else this file. Keyring secrets are written and read back here, before the file
+        says "keyring". When the keyring fails, the secrets go to the file instead (a rotated
+        refresh token must never be lost), and :attr:`notes` says so."""
+        storage = saved.secret_storage if saved is not None else profile.secret_storage
+        if saved is None and storage == "file":
+            from bbwizard import keyring_store
+
+            storage = "file" if keyring_store.problem() else "keyring"
+        if storage not in ("file", "keyring"):
+            storage = "file"
+        profile = profile.replace(secret_storage=storage) if storage != profile.secret_storage else profile
+        if storage != "keyring":
+            return profile
+        from bbwizard import keyring_store
+
+        try:
+            keyring_store.write_secrets(profile.name, _secret_values(profile))
+        except keyring_store.KeyringUnavailable as error:
+            self.notes.append(f"{error.message} The secrets of profile '{profile.name}' were saved in {self.path} instead.")
+            return profile.replace(secret_storage="file")
+        return profile
+
+    def move_secrets(self, name: str, storage: str) -> Profile:
+        """Move profile ``name``'s secrets to ``storage`` (``"keyring"`` or ``"file"``), never
+        losing one midway: the new place is written and read back before the old one is cleared.
+        Raises :class:`~bbwizard.keyring_store.KeyringUnavailable` (nothing changed) when the
+        keyring can't be used. Returns the profile as now stored."""
+        from bbwizard import keyring_store
+
+        if storage not in ("file", "keyring"):
+            raise UsageError(f"Secrets can be kept in the keyring or the file, not {storage!r}.")
+        with self.lock():
+            document = self._read()
+            saved = document.profiles.get(name)
+            if saved is None:
+                raise SignInRequired(f"There is no profile named '{name}'. Run: bbwizard login --profile {name}")
+            if saved.secret_storage == storage:
+                return saved
+            if storage == "keyring":
+                problem = keyring_store.problem()
+                if problem:
+                    raise keyring_store.KeyringUnavailable(problem)
+                keyring_store.write_secrets(name, _secret_values(saved))  # read back inside
+                moved = saved.replace(secret_storage="keyring")
+                document.profiles[name] = moved
+                self._write(document)  # the file no longer holds them
+                return moved
+            full = self._with_secrets(saved).replace(secret_storage="file")
+            document.profiles[name] = full
+            self._write(document)
+            if _secret_values(self._read().profiles.get(name) or saved) != _secret_values(full):
+                raise ConfigError(f"The secrets of profile '{name}' did not read back from {self.path}; they stay in the keyring too.")
+            try:
+                keyring_store.delete_secrets(name)
+            except keyring_store.KeyringUnavailable as error:
+                self.notes.append(f"{error.message} Copies of the secrets of profile '{name}' are left in the keyring.")
+            return full
+
     def delete(self, name: str) -> bool:
-        """Forget a profile. Returns False when there was none of that name."""
+        """Forget a profile (and its secrets in the keyring). Returns False when there was none of
+        that name."""
         with self.lock():
             document = self._read()
             if name not in document.profiles:
                 return False
+            storage = document.profiles[name].secret_storage
             del document.profiles[name]
             if document.default == name:
                 document.default = None
             self._write(document)
-            return True
+        if storage == "keyring":
+            from bbwizard import keyring_store
+
+            try:
+                keyring_store.delete_secrets(name)
+            except keyring_store.KeyringUnavailable as error:
+                self.notes.append(f"{error.message} The secrets of profile '{name}' are still in the keyring.")
+        return True
 
     def set_default(self, name: str) -> None:
         with self.lock():
@@ -902,6 +1060,12 @@ class ConfigStore:
                 raise SignInRequired(f"There is no profile named '{name}'. Run: bbwizard login --profile {name}")
             document.default = name
             self._write(document)
+
+
+def _secret_values(profile: Profile) -> dict[str, str | None]:
+    """The profile's secrets as plain text, for the keyring (never logged, never shown)."""
+    return {k: (v.reveal() if v is not None else None) for k, v in
+            (("client_secret", profile.client_secret), ("access_token", profile.access_token), ("refresh_token", profile.refresh_token))}
 
 
 class _GuardedLock:
@@ -962,6 +1126,7 @@ __all__ = [
     "DEFAULT_MIN_VALID",
     "DEFAULT_PROFILE_NAME",
     "DEFAULT_SITE_URL",
+    "EnvironmentProfile",
     "GIT_USERNAMES",
     "KINDS",
     "Profile",
@@ -969,6 +1134,7 @@ __all__ = [
     "UserInfo",
     "default_api_url",
     "default_config_path",
+    "environment_profile",
     "utc_now",
     "is_profile_name",
     "validate_profile_name",

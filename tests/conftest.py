@@ -23,6 +23,11 @@ import pytest
 
 from bbwizard.emulator import Emulator, demo_seed
 
+# No test reaches the real keyring of the machine it runs on (a developer's GNOME Keyring or macOS
+# Keychain): without a usable one new profiles keep their secrets in the file. The keyring tests
+# choose their own backends (tests/core/test_core_keyring.py).
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
 try:  # property-based tests (tests/property/): the same cases on every run, a bounded number of them
     from hypothesis import HealthCheck, settings
 
