@@ -22,6 +22,7 @@ def test_the_saved_secret_is_not_sent_to_another_site(emulator, emulator_factory
 
 
 def test_signing_in_again_on_the_same_site_still_reuses_the_saved_secret(emulator, signed_in, bbw, config_file):
+    emulator.client_credentials_refusal = "legacy"  # the "marked as public" text proves the secret right
     signed_in(emulator)
     saved = config_file.read_bytes()
     done = bbw("login", "--client-credentials")  # no secret given: the saved one is used

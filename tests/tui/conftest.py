@@ -129,7 +129,9 @@ class Waiter:
 
         await self.screen(ConsumerScreen)
         await self.pilot.press("enter")  # the Check button has the focus when the consumer is prefilled
-        await self.text("check-result", "The key and secret are right")
+        # Public ("…the browser sign-in comes next.") or, as the 2026 emulator answers, a refusal
+        # that proves nothing ("… The browser sign-in comes next; …"): either way, on to the browser.
+        await self.text("check-result", "he browser sign-in comes next")
         await self.pilot.press("enter")  # Continue in the browser
         return await self.screen(AuthorizeScreen)
 

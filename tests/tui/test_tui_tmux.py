@@ -80,7 +80,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     assert "bbwDemoSecret" not in screen  # its secret is not drawn
 
     terminal.keys("Enter")  # Check (focused)
-    screen = terminal.wait_for("The key and secret are right")
+    screen = terminal.wait_for("Next, the browser asks you to grant access.")
     assert "Next, the browser asks you to grant access." in screen
 
     terminal.keys("Enter")  # Continue in the browser
