@@ -12,6 +12,10 @@ and says what is wrong. Nothing here decides more than "this token may be handed
 A token the person made (``kind = "api_token"`` or ``"access_token"``) is never refreshed: it is
 handed out as long as the file gives no expiry date in the past (an API token's
 ``token_expires_on``, good to the end of that day, UTC), with git's username for its kind.
+
+``BBWIZARD_TOKEN`` (:mod:`bbwizard.envtoken`) comes first, as it does on the full road. A profile
+whose secrets are in the system keyring (``secret_storage = "keyring"``) has no token in the file:
+it takes the full road, which reads the keyring with a timeout.
 """
 
 from __future__ import annotations
@@ -81,6 +85,11 @@ def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshT
     import tomllib
     from datetime import date, datetime, timedelta, timezone
 
+    from bbwizard.envtoken import environment_token
+
+    env_token = environment_token()
+    if env_token is not None:
+        return _from_environment(env_token, name, path)
     if path is None:
         from bbwizard.paths import config_file
 
@@ -110,6 +119,8 @@ def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshT
             return None
     table = profiles.get(name)
     if not isinstance(table, dict) or "refresh_refused_at" in table:  # the sign-in has ended
+        return None
+    if table.get("secret_storage", "file") != "file":  # the token is in the keyring
         return None
     kind = table.get("kind", "oauth")
     if kind not in _GIT_USERNAMES:
@@ -160,3 +171,41 @@ def read_fresh_token(name: str | None = None, path: str | None = None) -> FreshT
         frozenset(usernames),
         _GIT_USERNAMES[kind],
     )
+
+
+def _from_environment(token: str, name: str | None, path: str | None) -> FreshToken | None:
+    """``BBWIZARD_TOKEN`` for the site of ``BBWIZARD_SITE_URL``, else of the profile named (or the
+    default one) when the file has one, else bitbucket.org. None (the full road, which says what is
+    wrong) for an unknown kind, an API token without ``BBWIZARD_EMAIL`` or an odd site address."""
+    import tomllib
+
+    from bbwizard.envtoken import environment_email, environment_kind, environment_urls
+
+    kind, email = environment_kind(), environment_email()
+    if kind is None or (kind == "api_token" and not email):
+        return None
+    site_url, _ = environment_urls()
+    if site_url is None:
+        if path is None:
+            from bbwizard.paths import config_file
+
+            path = config_file()
+        try:
+            with open(os.path.expanduser(path), "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, ValueError):
+            data = {}
+        profiles = data.get("profiles")
+        chosen = name if name is not None else data.get("default")
+        if chosen is None and isinstance(profiles, dict) and len(profiles) == 1:
+            chosen = next(iter(profiles))
+        table = profiles.get(chosen) if isinstance(profiles, dict) and isinstance(chosen, str) else None
+        site_url = table.get("site_url") if isinstance(table, dict) else None
+        if not isinstance(site_url, str) or not site_url:
+            site_url = "https://bitbucket.org"
+    scheme, _, rest = site_url.partition("://")
+    host = rest.split("/", 1)[0].lower()
+    if scheme not in ("https", "http") or "@" in host or (scheme == "http" and "bitbucket.org" in host):
+        return None  # the full road refuses it with a sentence
+    git_kind = "api_token" if kind == "api_token" else "access_token"
+    return FreshToken(name or "environment", token, None, site_url, frozenset({email} if email else ()), _GIT_USERNAMES[git_kind])

@@ -28,6 +28,7 @@ _COMMANDS = {
     "repos": "bbwizard.cli.repos",
     "credential": "bbwizard.cli.gitcmds",
     "setup-git": "bbwizard.cli.gitcmds",
+    "config": "bbwizard.cli.configcmd",
     "doctor": "bbwizard.cli.doctor",
     "demo": "bbwizard.cli.app",
     "emulator": "bbwizard.cli.emulator",

@@ -423,18 +423,46 @@ def _catch_or_paste(catcher: Any, expected_state: str, output: Any) -> str:
 # --- login --------------------------------------------------------------------------------------
 
 
+def _refuse_while_environment_token(action: str) -> None:
+    """``login`` and ``logout`` leave profiles alone while BBWIZARD_TOKEN overrides them."""
+    from bbwizard.envtoken import environment_token, refusal
+
+    if environment_token() is not None:
+        raise UsageError(refusal(action))
+
+
+def _say_notes(store: Any) -> None:
+    """What the store did instead of what was asked (a keyring that failed: the file kept them)."""
+    if store.notes:
+        from bbwizard.cli import output
+
+        for note in store.notes:
+            output.warn(note)
+        store.notes.clear()
+
+
 def cmd_login(args: argparse.Namespace) -> int:
-    from bbwizard import oauth
-    from bbwizard.cli import output
-    from bbwizard.config import DEFAULT_PROFILE_NAME, ConfigStore, Profile, default_api_url, validate_profile_name
-    from bbwizard.loopback import is_loopback_url, suggest_callback_url
+    from bbwizard.config import ConfigStore
 
     if args.secret_argument is not None:
         raise UsageError(
             "bbwizard never takes the secret as an argument (it would stay in your shell history and the process "
             "list). Pass --secret-stdin and write it on stdin, or leave it out to be asked."
         )
+    _refuse_while_environment_token("sign in to")
     store = ConfigStore()
+    try:
+        return _login(args, store)
+    finally:
+        _say_notes(store)
+
+
+def _login(args: argparse.Namespace, store: Any) -> int:
+    from bbwizard import oauth
+    from bbwizard.cli import output
+    from bbwizard.config import DEFAULT_PROFILE_NAME, Profile, default_api_url, validate_profile_name
+    from bbwizard.loopback import is_loopback_url, suggest_callback_url
+
     for warning in store.warnings():
         output.warn(warning)
     existing_profiles = store.load()  # a corrupt file stops us here, before anything is written
@@ -789,12 +817,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         profiles = {args.profile: _named_profile(store, args.profile)}
     now = utc_now()
     warnings = store.warnings()
+    from_environment = _environment_row(store, args.profile)
+    from bbwizard import keyring_store
+
+    keyring_problem = keyring_store.problem()
     # A token the file calls usable is asked about; an expired one is not refreshed here (that
     # would spend its refresh token), and a signed-out one has nothing to ask with.
     to_check = [p for p in profiles.values() if p.access_token and p.token_state(now) in ("fresh", "expiring")]
     checked = {} if args.offline else _check_with_bitbucket(to_check)
     rows = []
-    needs_sign_in = not profiles
+    needs_sign_in = not profiles and from_environment is None
     lacks_scope = False
     for name, profile in sorted(profiles.items()):
         state = profile.token_state(now)
@@ -837,7 +869,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        document = {"config_path": str(store.path), "default": default, "warnings": warnings, "profiles": rows}
+        document = {"config_path": str(store.path), "default": default, "warnings": warnings,
+                    "environment_token": from_environment,
+                    "keyring": {"usable": keyring_problem is None, "problem": keyring_problem,
+                                "backend": keyring_store.backend_name() if keyring_problem is None else None},
+                    "profiles": rows}
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")  # every control escaped
         return exit_code
 
@@ -845,10 +881,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     for warning in warnings:
         output.warn(warning)
+    lines: list[str] = []
+    if from_environment is not None:
+        what = "API token of " + from_environment["email"] if from_environment["email"] else from_environment["kind"].replace("_", " ")
+        lines.append(f"{output.plain(from_environment['site_url'])} — token from the environment (BBWIZARD_TOKEN)")
+        lines.append(f"  ✓ {what}: token, credential, clone and repos use it instead of any stored profile")
+        lines.append("  - login and logout leave the stored profiles alone while BBWIZARD_TOKEN is set")
+        if not rows:
+            sys.stdout.write("\n".join(map(output.plain, lines)) + "\n")
+            return exit_code
     if not rows:
         output.fail(f"Not signed in (no profiles in {store.path}). Run: bbwizard login")
         return EXIT_SIGN_IN
-    lines: list[str] = []
     for row in rows:
         profile = profiles[row["name"]]
         login = oauth.login_command(profile)
@@ -893,9 +937,28 @@ def cmd_status(args: argparse.Namespace) -> int:
             lines.append(f"  - Kind: {profile.describe_kind()}; site {profile.site_url}, API {profile.api_url}")
         else:
             lines.append(f"  - Consumer key: {profile.client_id}; site {profile.site_url}, API {profile.api_url}")
-        lines.append(f"  - Secrets kept in: the config file {store.path}" if profile.secret_storage == "file" else f"  - Secrets kept in: {profile.secret_storage}")
+        if profile.secret_storage == "keyring":
+            lines.append(f"  - Secrets kept in: the system keyring ({keyring_store.backend_name()}); the rest in {store.path}")
+        elif keyring_problem is not None:
+            lines.append(f"  - Secrets kept in: the config file {store.path} (mode 600): {keyring_problem}")
+        else:
+            lines.append(f"  - Secrets kept in: the config file {store.path} (mode 600); "
+                         f"to move them to the system keyring: bbwizard config secrets keyring --profile {profile.name}")
     sys.stdout.write("\n".join(map(output.plain, lines)) + "\n")  # a display name comes from the server
     return exit_code
+
+
+def _environment_row(store: Any, name: str | None) -> dict[str, Any] | None:
+    """What ``status`` says of BBWIZARD_TOKEN (never the token): None when it is not set."""
+    from bbwizard.envtoken import environment_kind, environment_token
+
+    if environment_token() is None:
+        return None
+    from bbwizard.config import environment_profile
+
+    profile = environment_profile(store, name)  # a bad kind or a missing email: its sentence
+    return {"profile": profile.name, "kind": environment_kind(), "email": profile.email,
+            "site_url": profile.site_url, "api_url": profile.api_url}
 
 
 #: How long before an API token's expiry date `status` starts warning.
@@ -960,7 +1023,15 @@ def cmd_logout(args: argparse.Namespace) -> int:
     from bbwizard.cli import output
     from bbwizard.config import ConfigStore
 
+    _refuse_while_environment_token("sign out of")
     store = ConfigStore()
+    try:
+        return _logout(args, store, output)
+    finally:
+        _say_notes(store)
+
+
+def _logout(args: argparse.Namespace, store: Any, output: Any) -> int:
     profile = _named_profile(store, args.profile)
     if profile.is_token_kind:
         # The token is the whole sign-in: nothing is left worth keeping, and Bitbucket can't be
