@@ -103,6 +103,8 @@ class FlowState(Record):
 #: Every step of the wizard, in order: its key (a screen's `STEP`) and its title.
 STEPS: dict[str, str] = {
     "profiles": "Profiles",
+    "kind": "How you sign in",
+    "token_form": "Your token",
     "consumer": "OAuth consumer",
     "authorize": "Grant access in the browser",
     "code": "Paste the code",
@@ -124,10 +126,16 @@ class Road:
     sign_in: bool = True  # through the consumer and a new token, not with a saved profile
     own_identity: bool = False
     paste: bool = False
+    ways: bool = False  # the run offers the three ways in (OAuth client, API token, access token)
+    kind: str = "oauth"  # the way chosen
 
     def steps(self) -> list[str]:
         steps = ["profiles"] if self.profiles else []
-        if self.sign_in:
+        if self.sign_in and self.ways:
+            steps.append("kind")
+        if self.sign_in and self.kind != "oauth":
+            steps.append("token_form")
+        elif self.sign_in:
             steps.append("consumer")
             if not self.own_identity:
                 steps.append("authorize")
@@ -295,6 +303,35 @@ class WizardApp(SecretSafeApp):
                     flow.profile = self.profile = choice  # already made usable by the Profiles step
                     step = "repositories"
 
+                elif step == "kind":
+                    from bbwizard.tui.screens.kind import KindScreen
+
+                    self.road.sign_in, self.road.ways = True, True
+                    screen = KindScreen()
+                    screen.first_step = not await self.has_profiles()
+                    kind = await self.push_screen_wait(screen)
+                    if kind is BACK:
+                        if await self.has_profiles():
+                            step = "profiles"
+                            continue
+                        self.exit(0)
+                        return
+                    self.road.kind = kind
+                    step = "consumer" if kind == "oauth" else "token_form"
+
+                elif step == "token_form":
+                    from bbwizard.tui.screens.kind import TokenFormScreen
+
+                    start = self.consumer_prefill()
+                    profile = await self.push_screen_wait(
+                        TokenFormScreen(self.road.kind, site_url=start.site_url, api_url=start.api_url, name=start.name)
+                    )
+                    if profile is BACK:
+                        step = "kind"
+                    else:
+                        flow.profile = self.profile = profile
+                        step = "repositories"
+
                 elif step == "consumer":
                     if consumer is not None:
                         form, consumer = await consumer, None
@@ -305,9 +342,12 @@ class WizardApp(SecretSafeApp):
                         self.road.sign_in, self.road.own_identity = True, False
                         self.road.paste = pastes_the_code(prefill.callback_url)
                         screen = ConsumerScreen(prefill)
-                        screen.first_step = not await self.has_profiles()
+                        screen.first_step = not self.road.ways and not await self.has_profiles()
                         form = await self.push_screen_wait(screen)
                     if form is BACK:
+                        if self.road.ways:
+                            step = "kind"
+                            continue
                         if await self.has_profiles():
                             step = "profiles"
                             continue
