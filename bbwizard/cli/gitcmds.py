@@ -97,6 +97,7 @@ def run_credential(args: argparse.Namespace) -> int:
         if answer:
             sys.stdout.write(format_credential(answer))
             sys.stdout.flush()
+            _warn_storing_helpers(request, args.config, answer.get("password", ""))
     except BBWizardError as error:
         from bbwizard.errors import SignInRequired
         from bbwizard.secret import redact
@@ -109,6 +110,19 @@ def run_credential(args: argparse.Namespace) -> int:
         print(f"bbwizard: {' '.join(redact(str(error)).split())}", file=sys.stderr)
         return error.exit_code
     return EXIT_OK
+
+
+def _warn_storing_helpers(request, config_path: str | None, token: str) -> None:  # noqa: ANN001 - git's request
+    """Say once on stderr (git shows it) that a helper after bbwizard's gets each token. The answer
+    is already given: nothing here may fail the fetch."""
+    from bbwizard.git.credential import storing_helper_warnings
+
+    try:
+        warnings = storing_helper_warnings(request, config_path, token=token)
+    except (OSError, ValueError, BBWizardError):
+        return
+    for warning in warnings:
+        print(f"bbwizard: warning: {warning}", file=sys.stderr)
 
 
 # --- setup-git --------------------------------------------------------------------------------

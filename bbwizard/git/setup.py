@@ -6,7 +6,7 @@ import os
 import re
 import shlex
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from bbwizard.errors import GitError, UsageError
@@ -136,11 +136,23 @@ def helpers_after_ours(site_url: str, scope: str, *, cwd: str | os.PathLike[str]
     result = _run_git(["config", *_scope_args(scope), "--null", "--list"], cwd=cwd, git=git, check=False)
     if result.returncode != 0:
         return []
+    entries = (entry.partition("\n")[::2] for entry in result.stdout.split("\0"))
+    return [value if value else "(an empty line, which switches bbwizard's helper off)"
+            for _, value, *_ in entries_after_ours(entries, site_url)]
+
+
+def entries_after_ours(entries: Iterable[Sequence[str]], site_url: str) -> list[Sequence[str]]:
+    """The helper entries for the site's URL that git's list holds after bbwizard's last helper.
+
+    ``entries`` are git's config entries in the order git reads them, each ``(key, value, …)``
+    (anything after the value, such as where git read it, comes back untouched); entries that are
+    not ``credential.helper`` or ``credential.<url>.helper`` for the site are skipped.
+    """
     site = site_base(site_url).lower()
     seen_ours = False
-    after: list[str] = []
-    for entry in result.stdout.split("\0"):
-        key, _, value = entry.partition("\n")
+    after: list[Sequence[str]] = []
+    for entry in entries:
+        key, value = entry[0], entry[1]
         lowered = key.lower()
         if not (lowered.startswith("credential.") and lowered.endswith(".helper")):
             continue
@@ -155,7 +167,7 @@ def helpers_after_ours(site_url: str, scope: str, *, cwd: str | os.PathLike[str]
         if _is_our_helper(value):
             seen_ours, after = True, []
         elif seen_ours:
-            after.append(value if value else "(an empty line, which switches bbwizard's helper off)")
+            after.append(entry)
     return after
 
 
