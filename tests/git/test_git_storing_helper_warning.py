@@ -136,3 +136,23 @@ def test_an_included_file_is_watched_and_named_with_its_own_command(emulator, si
     assert len(warned) == 1 and "~/dotfiles/git-extra" in warned[0]
     assert warned[0].endswith(f"git config --file {extra} --fixed-value --unset-all credential.helper store")
     assert os.environ.get("HOME") == git_home["HOME"]
+
+
+@pytest.mark.parametrize("damage", ["garbled", "a folder"])
+def test_a_damaged_or_unwritable_check_file_still_answers_and_warns(emulator, signed_in_globally, run_git, git_home, damage):
+    profile, store = signed_in_globally
+    state = Path(store.path).parent / HELPER_CHECK_FILE
+    run_git("config", "--global", "--add", "credential.helper", "store")
+    if damage == "garbled":
+        state.write_bytes(b"bbwizard git helper check 1\n\xff\xfe not a fingerprint\n\0\0\n{not json")
+    else:
+        state.mkdir()  # can be neither read nor replaced
+    done = _fetch(run_git, emulator)  # the token reached git: ls-remote worked
+    assert len(_warnings(done)) == 1
+    assert profile.access_token.reveal() in (Path(git_home["HOME"]) / ".git-credentials").read_text()
+    if damage == "garbled":  # replaced by a good one: said once
+        assert state.read_text().startswith("bbwizard git helper check 1\n")
+        assert _warnings(_fetch(run_git, emulator)) == []
+    else:  # nothing can be remembered: said on each fetch rather than never
+        assert len(_warnings(_fetch(run_git, emulator))) == 1
+        assert state.is_dir() and list(state.parent.glob(f"{HELPER_CHECK_FILE}.*.tmp")) == []
