@@ -162,8 +162,14 @@ def _probe(client: httpx.Client, url: str, authorization: str) -> tuple[int, str
 
 
 def _granular_missing(payload: Any) -> list[str]:
+    """The scopes a 403 says are required and not granted, as Bitbucket names them (granular
+    ones for an API token: those are the names to tick when making a new one)."""
     _, detail = net.error_detail(payload)
-    return net.refused_scopes(detail)
+    if not isinstance(detail, dict):
+        return []
+    required = net.parse_scopes(detail.get("required"))
+    granted = set(net.parse_scopes(detail.get("granted")))
+    return list(dict.fromkeys([s for s in required if s not in granted] or required))
 
 
 def _api_token_scope_error(missing: list[str]) -> ScopeError:
@@ -219,7 +225,7 @@ def sign_in_with_api_token(
                     "This token is an OAuth access token, which Bitbucket takes as Bearer, not with an email. "
                     "Sign in with its OAuth client instead: bbwizard login --key KEY"
                 )
-            if bearer == 403 and not net.refused_scopes(net.error_detail(bearer_payload)[1]):
+            if bearer == 403 and not _granular_missing(bearer_payload):
                 raise SignInRequired(
                     "This token is a repository, project or workspace access token, not an API token: it goes "
                     "without an email. Sign in with: bbwizard login --with-access-token --repository WORKSPACE/REPO"
