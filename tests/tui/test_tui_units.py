@@ -55,5 +55,7 @@ def test_the_road_counts_the_steps_taken_on_it():
     assert Road(own_identity=True).steps() == ["consumer", "token", "repositories", "clone"]
     assert Road(profiles=True, sign_in=False).heading("repositories") == "Step 2 of 3 · Repositories"
     assert Road(profiles=True).heading("clone") == "Step 6 of 6 · Clone"
-    assert Road(profiles=True, paste=True).steps() == list(STEPS)  # the longest road has every step
+    assert Road(profiles=True, paste=True).steps() == [  # the longest road
+        "profiles", "consumer", "authorize", "code", "token", "repositories", "clone"]
+    assert set(Road(profiles=True, paste=True).steps()) <= set(STEPS)  # every step is in the one table
     assert Road().heading("The demo is done") == "The demo is done"  # off the road: its title alone
