@@ -200,7 +200,7 @@ class Profile:
     @property
     def git_host(self) -> str:
         """``host[:port]`` of the site, the host git and the credential helper see."""
-        from bbwizard.net import normalise_host  # net imports this module
+        from bbwizard.hosts import normalise_host
 
         parts = urlsplit(self.site_url)
         host = normalise_host(parts.hostname)
@@ -391,7 +391,7 @@ def environment_profile(store: ConfigStore, name: str | None = None) -> Environm
         site_url = base.site_url if base is not None else DEFAULT_SITE_URL
         api_url = api_url or (base.api_url if base is not None else None)
     api_url = api_url or default_api_url(site_url)
-    from bbwizard.net import require_https
+    from bbwizard.hosts import require_https
 
     require_https(site_url, "BBWIZARD_SITE_URL")
     require_https(api_url, "BBWIZARD_API_URL")
