@@ -28,7 +28,7 @@ from bbwizard import __version__
 from bbwizard.config import UserInfo
 from bbwizard.errors import BBWizardError, NetworkError, ProtocolError, RateLimited, ScopeError, SignInRequired
 from bbwizard.hosts import is_loopback_host, is_loopback_url, normalise_host, require_https
-from bbwizard.secret import Secret, redact
+from bbwizard.secret import Secret, printable, redact
 
 if TYPE_CHECKING:
     import ssl
@@ -188,8 +188,7 @@ def clean(text: Any, limit: int = 200) -> str:
     """Text from a server or an exception, fit for a sentence: one line, printable, redacted, short."""
     if not text:
         return ""
-    text = "".join(ch if ch.isprintable() else " " for ch in str(text))
-    text = redact(" ".join(text.split()))
+    text = redact(" ".join(printable(str(text), one_line=True).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

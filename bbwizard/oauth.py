@@ -44,6 +44,7 @@ from bbwizard.errors import (
     RateLimited,
     SignInRequired,
 )
+from bbwizard.humanize import human_duration
 from bbwizard.net import (
     CONSUMER_SETTINGS,
     PERMISSION_FOR_SCOPE,
@@ -822,15 +823,7 @@ def describe_expiry(expires_at: datetime | None, now: datetime | None = None) ->
         return "unknown"
     now = now or utc_now()
     delta = expires_at - now
-    seconds = int(abs(delta.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes = rest // 60
-    if hours:
-        span = f"{hours} h {minutes} min"
-    elif minutes:
-        span = f"{minutes} min"
-    else:
-        span = f"{seconds} s"
+    span = human_duration(delta)
     stamp = expires_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"in {span} ({stamp})" if delta.total_seconds() > 0 else f"{span} ago ({stamp})"
 

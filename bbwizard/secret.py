@@ -150,9 +150,11 @@ _ESCAPES = (
 _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, one_line: bool = False) -> str:
     """``text`` with terminal escape sequences removed whole and every other control character
-    (but tab and newline) made a space."""
+    (but tab and newline) made a space; with ``one_line``, tabs and newlines too (a table's cell,
+    a sentence). The one cleaner of text from a server, a config file or git."""
     if text.isprintable():  # the common case, in C: every character the filters touch is unprintable
         return text
-    return re.sub(_CONTROL, " ", re.sub(_ESCAPES, "", text))
+    cleaned = re.sub(_CONTROL, " ", re.sub(_ESCAPES, "", text))
+    return cleaned.replace("\t", " ").replace("\n", " ") if one_line else cleaned

@@ -170,8 +170,7 @@ def _clean(text: str | None) -> str:
     """Server text through the one cleaner, on one line (a tab or newline would break a row)."""
     from bbwizard.secret import printable
 
-    cleaned = printable(text or "")
-    return cleaned.replace("\t", " ").replace("\n", " ") if "\t" in cleaned or "\n" in cleaned else cleaned
+    return printable(text or "", one_line=True)
 
 
 def _iso(when) -> str:  # noqa: ANN001 - datetime | None

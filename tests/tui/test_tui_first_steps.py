@@ -17,7 +17,8 @@ from bbwizard.tui.screens.token import TokenScreen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from bbwizard.tui.widgets.status import StatusBar, format_duration
+from bbwizard.humanize import human_duration
+from bbwizard.tui.widgets.status import StatusBar
 
 SIZE = (100, 30)
 SMALL = (60, 20)
@@ -238,7 +239,7 @@ async def test_profiles_token_states_age_with_the_clock(make_app, emulator, sign
 
 async def test_token_step_expiry_counts_down(make_app, emulator, consumer_form, waiter_for):
     now = [datetime.now(timezone.utc).replace(microsecond=0)]
-    form = consumer_form(key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET, use_client_credentials=True)
+    form = consumer_form(key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET, own_identity=True)
     app = make_app(emulator, start="none", clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
@@ -247,7 +248,7 @@ async def test_token_step_expiry_counts_down(make_app, emulator, consumer_form, 
         expires_at = app.screen.profile.expires_at
 
         def expected() -> str:
-            return f"The access token expires in {format_duration(expires_at - now[0])} "
+            return f"The access token expires in {human_duration(expires_at - now[0], clock=True)} "
 
         assert text_of(app, "token-expiry").startswith(expected())
         now[0] += timedelta(minutes=61, seconds=7)

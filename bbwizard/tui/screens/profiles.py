@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from bbwizard.errors import BBWizardError
+from bbwizard.humanize import human_duration
 from bbwizard.secret import printable
 from bbwizard.tui.screens.base import SIGN_IN_AGAIN, WizardStep
 from bbwizard.tui.screens.modals import ConfirmModal
@@ -50,20 +51,14 @@ def token_state_text(profile: Profile, now: datetime) -> tuple[str, str]:
         return "expired, must sign in", "error"
     left = profile.expires_at - now
     if state == "expiring":
-        return f"expires in {minutes_text(left)}", "warning"
-    return f"fresh ({minutes_text(left)} left)", "ok"
+        return f"expires in {human_duration(left)}", "warning"
+    return f"fresh ({human_duration(left)} left)", "ok"
 
 
 def site_label(site_url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(site_url).netloc or site_url
-
-
-def minutes_text(left: timedelta) -> str:
-    minutes = max(0, int(left.total_seconds() // 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 class ProfileTable(DataTable[Text]):

@@ -13,9 +13,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, LoadingIndicator, Static
 
 from bbwizard.errors import BBWizardError
+from bbwizard.humanize import human_duration
 from bbwizard.secret import printable
 from bbwizard.tui.screens.base import WizardStep
-from bbwizard.tui.widgets.status import display_path, format_duration
+from bbwizard.tui.widgets.status import display_path
 
 def widget_text(widget: Static) -> str:
     return str(getattr(widget.visual, "plain", widget.visual))
@@ -101,12 +102,12 @@ press escape and sign in again.
         left = profile.expires_at - self.wizard.now()
         if left.total_seconds() > 0:
             sentence = (
-                f"The access token expires in {format_duration(left)} "
+                f"The access token expires in {human_duration(left, clock=True)} "
                 f"(at {profile.expires_at.astimezone(timezone.utc).strftime('%H:%M')} UTC); "
                 "bbwizard refreshes it on its own."
             )
         else:
-            sentence = f"The access token expired {format_duration(-left)} ago; bbwizard refreshes it on its own."
+            sentence = f"The access token expired {human_duration(left, clock=True)} ago; bbwizard refreshes it on its own."
         if widget_text(self.query_one("#token-expiry", Static)) != sentence:
             self.say("token-expiry", sentence)
 

@@ -26,16 +26,16 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from bbwizard import secret
-from bbwizard.humanize import human_size
+from bbwizard.humanize import human_age, human_size
 
 if TYPE_CHECKING:
     from bbwizard.api import Repository
 
 
 def printable(text: str) -> str:
-    """Network text made safe to draw on one line: the core's filter (controls, line separators and
-    bidi overrides become spaces), then newlines and tabs too."""
-    return secret.printable(text).replace("\n", " ").replace("\t", " ")
+    """Network text made safe to draw on one line (controls, line separators, bidi overrides,
+    newlines and tabs become spaces)."""
+    return secret.printable(text, one_line=True)
 
 
 def _attr(obj: Any, *names: str, default: Any = None) -> Any:
@@ -44,27 +44,6 @@ def _attr(obj: Any, *names: str, default: Any = None) -> Any:
         if value not in (None, ""):
             return value
     return default
-
-
-def relative_time(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return ""
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    seconds = (now - when).total_seconds()
-    if seconds < 60:
-        return "just now"
-    for limit, unit, size in ((3600, "min", 60), (86400, "h", 3600), (86400 * 60, "d", 86400)):
-        if seconds < limit:
-            return f"{int(seconds // size)} {unit} ago"
-    if seconds < 86400 * 730:
-        return f"{int(seconds // (86400 * 30))} mo ago"
-    return f"{int(seconds // (86400 * 365))} y ago"
 
 
 @dataclass(slots=True)
@@ -366,7 +345,7 @@ class RepositoryList(ScrollView, can_focus=True):
         language, size, branch, updated = (
             fit(text, cells, right=right, gap=gap)
             for text, (_, cells, right, gap) in zip(
-                (row.language, human_size(row.size), row.main_branch, relative_time(row.updated, self._clock())),
+                (row.language, human_size(row.size), row.main_branch, human_age(row.updated, self._clock(), short=True)),
                 TRAILING_COLUMNS,
             )
         )

@@ -10,20 +10,13 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from bbwizard.humanize import human_duration
 from bbwizard.secret import printable
 
 if TYPE_CHECKING:
     from bbwizard.tui.wizard import Wizard
 
 WARN_BEFORE = timedelta(minutes=10)
-
-
-def format_duration(delta: timedelta) -> str:
-    """1:59:58 or 9:59: hours only when there are any."""
-    seconds = max(0, int(delta.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
 def display_path(path: object) -> str:
@@ -66,9 +59,9 @@ def countdown_text(expires_at: datetime | None, now: datetime, *, has_token: boo
         return "not signed in", "none"
     left = expires_at - now
     if left.total_seconds() <= 0:
-        return f"token expired {format_duration(-left)} ago", "expired"
+        return f"token expired {human_duration(left, clock=True)} ago", "expired"
     state = "expiring" if left <= WARN_BEFORE else "fresh"
-    return f"token expires in {format_duration(left)}", state
+    return f"token expires in {human_duration(left, clock=True)}", state
 
 
 class StatusBar(Widget):
