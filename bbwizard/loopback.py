@@ -190,7 +190,6 @@ class LoopbackCatcher:
         self._result: CallbackResult | None = None
         self._error: Exception | None = None
         self._closed = False
-        self.requests_seen = 0
 
     # -- lifecycle --
 
@@ -362,8 +361,6 @@ class LoopbackCatcher:
         return bool(state) and hmac.compare_digest(state.encode(), self.expected_state.encode())
 
     def _handle(self, handler: Any) -> None:
-        with self._lock:
-            self.requests_seen += 1
         host = (handler.headers.get("Host") or "").strip().lower()
         if host not in self._allowed_hosts():
             self._respond(handler, 404, "Not found", "Nothing here.")

@@ -42,6 +42,3 @@ def fail(message: str) -> None:
 def info(message: str) -> None:
     _say("", message)
 
-
-def bold(text: str) -> str:
-    return _colour("1", text)

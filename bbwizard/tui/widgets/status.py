@@ -80,7 +80,6 @@ class StatusBar(Widget):
     profile_text = ""
     user_text = ""
     countdown = ""
-    countdown_state = "none"
 
     def on_mount(self) -> None:
         self.refresh_labels()
@@ -111,7 +110,7 @@ class StatusBar(Widget):
             text = "refreshing the token…"
         for name in ("fresh", "expiring", "expired"):
             self.set_class(state == name, name)
-        self._show(countdown=text, countdown_state=state)
+        self._show(countdown=text)
 
     def _show(self, **labels: str) -> None:
         if any(getattr(self, name) != value for name, value in labels.items()):
