@@ -407,7 +407,10 @@ class BitbucketClient:
                         state["profile"] = saved
                         return saved.access_token
                 if force_refresh or not usable(current):
-                    current = await asyncio.to_thread(oauth.ensure_fresh, store, profile.name, force=force_refresh)
+                    refused = current.access_token if force_refresh else None
+                    current = await asyncio.to_thread(
+                        lambda: oauth.ensure_fresh(store, profile.name, force=force_refresh, refused=refused)
+                    )
                     state["profile"] = current
                 if current.access_token is None:
                     raise SignInRequired(f"The profile {profile.name!r} has no access token. Sign in again.")

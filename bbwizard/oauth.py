@@ -730,6 +730,7 @@ def ensure_fresh(
     *,
     min_valid: timedelta | None = None,
     force: bool = False,
+    refused: Secret | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> Profile:
     """The profile with an access token valid for at least ``min_valid`` (by default the token's
@@ -739,7 +740,10 @@ def ensure_fresh(
     (``store.lock()``); under both the file is read again, and a token another process just got is
     used as it is. A new pair is saved before this returns, so the rotated refresh token is never
     lost. ``force`` refreshes even a fresh-looking token (after a 401) unless someone else already
-    replaced it meanwhile.
+    replaced it meanwhile. ``refused`` is the access token the caller saw refused: a stored token
+    that differs from it was saved by someone else since, so it is used instead of spending the
+    refresh token again. Without it, the token read on entry is taken as the refused one, which a
+    caller that reads after another's refresh mistakes for its own.
     """
     profile = store.get(name)
     state = profile.token_state(None, min_valid)
@@ -760,7 +764,7 @@ def ensure_fresh(
         if state == "expiring" and not force:
             return profile  # still usable a little longer; nothing to refresh it with
         raise _sign_in_again(profile, f"The token of profile '{profile.name}' has expired and can't be refreshed.")
-    seen = profile.access_token
+    seen = refused if refused is not None else profile.access_token
     with _flight_lock(store, profile.name):
         with store.lock():
             current = store.get(profile.name)

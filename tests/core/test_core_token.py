@@ -149,11 +149,25 @@ def test_threads_in_one_process_refresh_once(emu, signed_in, config_path) -> Non
 
 
 async def test_asyncio_callers_through_to_thread_refresh_once_even_when_forced(emu, signed_in, config_path) -> None:
-    signed_in()  # fresh, but say every caller just got a 401 with it
+    refused = signed_in().access_token  # fresh, but say every caller just got a 401 with it
     store = ConfigStore(config_path)
-    results = await asyncio.gather(*(asyncio.to_thread(oauth.ensure_fresh, store, None, force=True) for _ in range(6)))
+
+    def forced():
+        return oauth.ensure_fresh(store, None, force=True, refused=refused)
+
+    # The first caller's refresh is held at Bitbucket while five more come in behind it.
+    held = emu.hold(TOKEN_PATH, method="POST")
+    first = asyncio.ensure_future(asyncio.to_thread(forced))
+    assert await asyncio.to_thread(held.wait_arrived, 60)
+    others = [asyncio.ensure_future(asyncio.to_thread(forced)) for _ in range(5)]
+    held.release()
+    results = await asyncio.gather(first, *others)
+    # A caller that reads the profile only after the new pair was saved (the order that used to
+    # refresh a second time) gets the saved token too.
+    late = await asyncio.to_thread(forced)
     assert emu.stats.grants["refresh_token"] == 1
-    assert len({p.access_token.reveal() for p in results}) == 1
+    assert len({p.access_token.reveal() for p in [*results, late]}) == 1
+    assert late.access_token != refused
 
 
 @pytest.mark.slow
