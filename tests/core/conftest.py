@@ -17,7 +17,6 @@ import pytest
 
 from bbwizard.config import ConfigStore, Profile, UserInfo, utc_now
 from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, Emulator, demo_seed
-from bbwizard.secret import Secret
 
 REPO = Path(__file__).resolve().parents[2]
 # Variables that would change what the CLI does: a real browser, proxies, colours, a real config.
@@ -107,24 +106,20 @@ def login_argv() -> Callable[..., list[str]]:
 
 
 @pytest.fixture
-def signed_in(emu: Emulator, config_path: Path) -> Callable[..., Profile]:
+def signed_in(emu: Emulator, config_path: Path, save_signed_in) -> Callable[..., Profile]:
     """Save a profile holding a real emulator token pair, as after the browser step; ``expired=True``
     backdates it, ``left`` says how long it stays valid, ``user`` who the token belongs to."""
 
     def make(expired: bool = False, key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET,
              grant: str = "authorization_code", left: timedelta | None = None, name: str = "default",
              user: UserInfo | None = None) -> Profile:
-        answer = emu.mint_token(key)
-        expires_at = utc_now() + (left if left is not None else timedelta(seconds=answer["expires_in"]))
+        expires_at = utc_now() + left if left is not None else None
+        if expired:
+            expires_at = utc_now() - timedelta(minutes=1)
+        profile = save_signed_in(emu, ConfigStore(config_path), name=name, key=key, secret=secret,
+                                 expires_at=expires_at, grant=grant, user=user)
         if expired:
             emu.expire_tokens()
-            expires_at = utc_now() - timedelta(minutes=1)
-        profile = Profile(
-            name=name, client_id=key, client_secret=Secret(secret), site_url=emu.site_url, api_url=emu.api_url,
-            grant=grant, access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
-            expires_at=expires_at, scopes=answer["scope"].split(), user=user,
-        )
-        ConfigStore(config_path).save(profile)
         emu.stats.reset()
         return profile
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bbwizard.config import ConfigStore, Profile
+from bbwizard.config import ConfigStore
 from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, demo_seed
-from bbwizard.secret import Secret
 
 
 @pytest.fixture
@@ -32,27 +30,15 @@ def git_home(git_env, monkeypatch, tmp_path) -> dict[str, str]:
 
 
 @pytest.fixture
-def sign_in(git_home):
+def sign_in(git_home, save_signed_in):
     """``sign_in(emu, scopes=None, name="work")`` -> (store, profile): a saved profile holding a
     token minted by the emulator, as if the person had been through the browser."""
 
     def make(emu, scopes=None, name="work", consumer=(DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET)):
-        answer = emu.mint_token(consumer[0], scopes=scopes)
         store = ConfigStore()
-        profile = Profile(
-            name=name,
-            client_id=consumer[0],
-            client_secret=Secret(consumer[1]),
-            callback_url="http://localhost:8976/",
-            site_url=emu.site_url,
-            api_url=emu.api_url,
-            access_token=Secret(answer["access_token"]),
-            refresh_token=Secret(answer["refresh_token"]),
-            expires_at=datetime.now(timezone.utc) + timedelta(seconds=answer["expires_in"]),
-            scopes=answer["scope"].split(),
-        )
-        store.save(profile, make_default=True)
-        return store, store.get(name)
+        profile = save_signed_in(emu, store, name=name, key=consumer[0], secret=consumer[1], scopes=scopes,
+                                 callback_url="http://localhost:8976/", make_default=True)
+        return store, profile
 
     return make
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from bbwizard.config import ConfigStore, Profile
-from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
 from bbwizard.secret import Secret
 
 # Variables that would change what the CLI does: a real browser, proxies, a real config, debugging.
@@ -61,28 +60,16 @@ def bbw(sec_env) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
-def signed_in(sec_env) -> Callable[..., tuple[ConfigStore, Profile]]:
+def signed_in(sec_env, save_signed_in) -> Callable[..., tuple[ConfigStore, Profile]]:
     """``signed_in(emu, expired=False, name="work")`` -> (store, profile): a saved profile holding
     a pair minted by the emulator, as after the browser step."""
 
     def make(emu, *, expired: bool = False, name: str = "work", scopes=None):
-        answer = emu.mint_token(DEMO_CONSUMER_KEY, scopes=scopes)
         store = ConfigStore()
-        lifetime = -60 if expired else answer["expires_in"]
-        profile = Profile(
-            name=name,
-            client_id=DEMO_CONSUMER_KEY,
-            client_secret=Secret(DEMO_CONSUMER_SECRET),
-            callback_url="http://localhost:8976/",
-            site_url=emu.site_url,
-            api_url=emu.api_url,
-            access_token=Secret(answer["access_token"]),
-            refresh_token=Secret(answer["refresh_token"]),
-            expires_at=datetime.now(timezone.utc) + timedelta(seconds=lifetime),
-            scopes=(answer.get("scopes") or answer.get("scope") or "").split(),
-        )
-        store.save(profile, make_default=True)
-        return store, store.get(name)
+        expires_at = datetime.now(timezone.utc) - timedelta(seconds=60) if expired else None
+        profile = save_signed_in(emu, store, name=name, scopes=scopes, expires_at=expires_at,
+                                 callback_url="http://localhost:8976/", make_default=True)
+        return store, profile
 
     return make
 
