@@ -87,7 +87,7 @@ def diagnose(
     profiles: dict[str, Profile] = {}
     try:
         profiles = store.load()
-    except Exception as error:  # noqa: BLE001 - a ConfigError or an OS error: both are a finding
+    except Exception as error:  # a ConfigError or an OS error: both are a finding
         from bbwizard.secret import redact
 
         findings.append(Finding("config", "problem", redact(str(error)), "Fix or move the file, then sign in again: bbwizard login"))
@@ -438,7 +438,7 @@ def _is_bitbucket(host: str | None, extra: Iterable[str] = ()) -> bool:
 
     try:
         host = normalise_host(host or "")
-    except Exception:  # noqa: BLE001 - a host that doesn't normalise is not Bitbucket's
+    except Exception:  # a host that doesn't normalise is not Bitbucket's
         return False
     return host in _BITBUCKET_HOSTS or host in set(extra)
 

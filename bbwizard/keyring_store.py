@@ -88,7 +88,7 @@ def _bounded(function: Callable[..., Any], *args: Any, what: str) -> Any:
     def run() -> None:
         try:
             outcome["value"] = function(*args)
-        except BaseException as error:  # noqa: BLE001 - carried to the caller's thread
+        except BaseException as error:  # carried to the caller's thread
             outcome["error"] = error
         finally:
             done.set()

@@ -22,8 +22,8 @@ import functools
 import os
 import socket
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -130,13 +130,13 @@ def _server_class() -> type:
         def log_message(self, format: str, *args: Any) -> None:  # the core never prints
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             self.server.catcher._handle(self)  # type: ignore[attr-defined]
 
         def _not_allowed(self) -> None:
             self.server.catcher._respond(self, 405, "Not allowed", "This address only answers the browser's sign-in redirect.", {"Allow": "GET"})  # type: ignore[attr-defined]
 
-        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _not_allowed  # noqa: N815
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _not_allowed
 
 
     class _Server(ThreadingHTTPServer):

@@ -480,7 +480,7 @@ def authorization(token: Secret, email: str | None = None) -> str:
     if email:
         import base64
 
-        pair = f"{email}:{token.reveal()}".encode("utf-8")
+        pair = f"{email}:{token.reveal()}".encode()
         return "Basic " + base64.b64encode(pair).decode("ascii")
     return f"Bearer {token.reveal()}"
 

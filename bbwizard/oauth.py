@@ -765,53 +765,52 @@ def ensure_fresh(
             return profile  # still usable a little longer; nothing to refresh it with
         raise _sign_in_again(profile, f"The token of profile '{profile.name}' has expired and can't be refreshed.")
     seen = refused if refused is not None else profile.access_token
-    with _flight_lock(store, profile.name):
-        with store.lock():
-            current = store.get(profile.name)
-            current_state = current.token_state(None, min_valid)
-            if current_state == "fresh" and (not force or current.access_token != seen):
-                return current  # another thread or process refreshed while we waited
-            if current_state == "signed_out" or not current.can_refresh:
-                raise _signed_out(current)
+    with _flight_lock(store, profile.name), store.lock():
+        current = store.get(profile.name)
+        current_state = current.token_state(None, min_valid)
+        if current_state == "fresh" and (not force or current.access_token != seen):
+            return current  # another thread or process refreshed while we waited
+        if current_state == "signed_out" or not current.can_refresh:
+            raise _signed_out(current)
+        try:
+            # A refresh spends the refresh token: only when the new pair can be saved.
+            store.ensure_writable()
+        except ConfigError:
+            if current_state == "expiring" and not force:
+                return current  # still usable a little longer
+            raise
+        try:
+            tokens = _renew(current, transport)
+        except SignInRequired as error:
+            # Remembered, so `status` and the next `token` say so without asking Bitbucket
+            # again; under the lock still, and cleared by the next sign-in.
             try:
-                # A refresh spends the refresh token: only when the new pair can be saved.
-                store.ensure_writable()
+                store.save(current.with_refresh_refused(), make_default=False)
             except ConfigError:
-                if current_state == "expiring" and not force:
-                    return current  # still usable a little longer
-                raise
-            try:
-                tokens = _renew(current, transport)
-            except SignInRequired as error:
-                # Remembered, so `status` and the next `token` say so without asking Bitbucket
-                # again; under the lock still, and cleared by the next sign-in.
-                try:
-                    store.save(current.with_refresh_refused(), make_default=False)
-                except ConfigError:
-                    pass  # the sentence below is what matters; the next try asks Bitbucket again
-                raise _sign_in_again(current, error.message) from None
-            except (NetworkError, ProtocolError) as error:
-                # A garbled answer (a web page, cut-off JSON, a missing field) is as passing as a
-                # 503, but a garbled 200 may have spent the refresh token and lost the new pair.
-                if not isinstance(error, ServerNotReached):
-                    # The request may have reached Bitbucket and spent the refresh token. The old
-                    # one stays valid for a while after rotation, so a later try can still work.
-                    reread = store.get(current.name)
-                    if reread.token_state(None, min_valid) == "fresh":
-                        return reread
-                    error = type(error)(
-                        f"{error.message} The refresh may have reached Bitbucket; if the next try says "
-                        f"the sign-in has ended, run: bbwizard login --profile {current.name}",
-                        hint=error.hint,
-                    )
-                if current_state == "expiring" and not force:
-                    return current  # the old token still works for a few minutes
-                raise error from None
-            updated = current.with_tokens(
-                tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes, issued_at=tokens.issued_at
-            )
-            store.save(updated, make_default=False)
-            return updated
+                pass  # the sentence below is what matters; the next try asks Bitbucket again
+            raise _sign_in_again(current, error.message) from None
+        except (NetworkError, ProtocolError) as error:
+            # A garbled answer (a web page, cut-off JSON, a missing field) is as passing as a
+            # 503, but a garbled 200 may have spent the refresh token and lost the new pair.
+            if not isinstance(error, ServerNotReached):
+                # The request may have reached Bitbucket and spent the refresh token. The old
+                # one stays valid for a while after rotation, so a later try can still work.
+                reread = store.get(current.name)
+                if reread.token_state(None, min_valid) == "fresh":
+                    return reread
+                error = type(error)(
+                    f"{error.message} The refresh may have reached Bitbucket; if the next try says "
+                    f"the sign-in has ended, run: bbwizard login --profile {current.name}",
+                    hint=error.hint,
+                )
+            if current_state == "expiring" and not force:
+                return current  # the old token still works for a few minutes
+            raise error from None
+        updated = current.with_tokens(
+            tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes, issued_at=tokens.issued_at
+        )
+        store.save(updated, make_default=False)
+        return updated
 
 
 def _renew(profile: Profile, transport: httpx.BaseTransport | None) -> TokenSet:

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bbwizard import net
-from bbwizard.errors import BBWizardError, NetworkError, ProtocolError, RateLimited, ScopeError, SignInRequired, UsageError
+from bbwizard.errors import (
+    BBWizardError,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    ScopeError,
+    SignInRequired,
+    UsageError,
+)
 from bbwizard.secret import printable, redact
 
 if TYPE_CHECKING:

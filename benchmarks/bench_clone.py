@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_clone_common import (  # noqa: E402
+from bench_clone_common import (
     PLAIN_HELPER,
     EmulatorProcess,
     adopt,
@@ -39,8 +39,8 @@ from bench_clone_common import (  # noqa: E402
     save_profile,
 )
 
-from bbwizard import git  # noqa: E402
-from bbwizard.emulator import demo_seed  # noqa: E402
+from bbwizard import git
+from bbwizard.emulator import demo_seed
 
 TARGET = 1.25  # bbwizard clone / plain git clone, 100 ms a request
 

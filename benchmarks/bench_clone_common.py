@@ -20,7 +20,7 @@ from pathlib import Path
 PLAIN_HELPER = '!f() { test "$1" = get && echo username=x-token-auth && echo "password=$BENCH_GIT_TOKEN"; }; f'
 
 
-def _serve(seed: dict, knobs: dict, repos: list[tuple[str, str]], conn) -> None:  # noqa: ANN001
+def _serve(seed: dict, knobs: dict, repos: list[tuple[str, str]], conn) -> None:
     from bbwizard.emulator import DEMO_CONSUMER_KEY, Emulator
 
     with Emulator(seed, **knobs) as emu:
@@ -42,7 +42,7 @@ def _serve(seed: dict, knobs: dict, repos: list[tuple[str, str]], conn) -> None:
 class EmulatorProcess:
     """``with EmulatorProcess(seed, repos=[...], latency=0.1) as emu:`` -> site_url, api_url, token answer."""
 
-    def __init__(self, seed: dict, *, repos: list[tuple[str, str]] = (), **knobs) -> None:  # noqa: ANN003
+    def __init__(self, seed: dict, *, repos: list[tuple[str, str]] = (), **knobs) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._proc = context.Process(target=_serve, args=(seed, knobs, list(repos), child), daemon=True)
@@ -52,7 +52,7 @@ class EmulatorProcess:
         self.site_url, self.api_url, self.token_answer = self._conn.recv()
         return self
 
-    def set(self, name: str, value) -> None:  # noqa: ANN001
+    def set(self, name: str, value) -> None:
         self._conn.send((name, value))
         self._conn.recv()
 
@@ -66,7 +66,7 @@ class EmulatorProcess:
         self._proc.join(timeout=30)
 
 
-def save_profile(config: Path, site_url: str, api_url: str, answer: dict, name: str = "bench"):  # noqa: ANN201
+def save_profile(config: Path, site_url: str, api_url: str, answer: dict, name: str = "bench"):
     from bbwizard.config import ConfigStore, Profile
     from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
     from bbwizard.secret import Secret

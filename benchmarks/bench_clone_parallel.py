@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_clone_common import EmulatorProcess, adopt, clean_env, interleaved, report, save_profile  # noqa: E402
+from bench_clone_common import EmulatorProcess, adopt, clean_env, interleaved, report, save_profile
 
-from bbwizard import git  # noqa: E402
-from bbwizard.emulator import demo_seed  # noqa: E402
+from bbwizard import git
+from bbwizard.emulator import demo_seed
 
 TARGET = 0.4
 REPOSITORIES = 8

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_clone_common import clean_env, gh_config, interleaved, report, save_fresh_profile  # noqa: E402
+from bench_clone_common import clean_env, gh_config, interleaved, report, save_fresh_profile
 
 TARGET = 0.90
 

@@ -64,9 +64,10 @@ def child_minimal() -> None:
 
 
 def child_wizard() -> None:
+    from textual.widgets import Input
+
     from bbwizard.tui.app import WizardApp
     from bbwizard.tui.screens.consumer import ConsumerScreen
-    from textual.widgets import Input
 
     async def main() -> None:
         app = WizardApp()

@@ -62,7 +62,7 @@ class _Formatter(argparse.HelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's own
+    def __init__(self, *args, **kwargs) -> None:  # argparse's own
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 

@@ -240,7 +240,6 @@ def _parse_joined(text: str, expected_state: str, next_line: Any) -> Any:
 
 def _read_pasted(args: argparse.Namespace, expected_state: str) -> Any:
     from bbwizard.cli import output
-    from bbwizard.oauth import parse_pasted
 
     attempts = 3 if _stdin_is_tty() else 1
     for attempt in range(attempts):

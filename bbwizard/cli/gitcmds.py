@@ -112,7 +112,7 @@ def run_credential(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _warn_storing_helpers(request, config_path: str | None, token: str) -> None:  # noqa: ANN001 - git's request
+def _warn_storing_helpers(request, config_path: str | None, token: str) -> None:  # git's request
     """Say once on stderr (git shows it) that a helper after bbwizard's gets each token. The answer
     is already given: nothing here may fail the fetch."""
     from bbwizard.git.credential import storing_helper_warnings
@@ -162,7 +162,7 @@ def run_setup_git(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.after_ours else EXIT_OK
 
 
-def _warn_after_ours(result, site: str, output) -> None:  # noqa: ANN001
+def _warn_after_ours(result, site: str, output) -> None:
     for value in result.after_ours:
         output.warn(
             f"The helper “{value}” comes after bbwizard's for {site} in {result.where}, so git would hand it "
@@ -266,7 +266,7 @@ def run_clone(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _stopped_by_signals(work, stopped_by: list[int]):  # noqa: ANN001, ANN202 - a coroutine and its result
+async def _stopped_by_signals(work, stopped_by: list[int]):  # a coroutine and its result
     """Await ``work``; SIGTERM or SIGHUP (a closed terminal) cancel it as Ctrl+C does (``asyncio.run``
     turns Ctrl+C into a cancel itself), so git is stopped and the half-made folder removed. The
     signal is appended to ``stopped_by``."""
@@ -302,7 +302,7 @@ def _cancelled_exit(stopped_by: list[int]) -> int:
     return 128 + stopped_by[0] if stopped_by else EXIT_CANCELLED
 
 
-def _say_if_heard(say, message: str) -> None:  # noqa: ANN001 - an output function
+def _say_if_heard(say, message: str) -> None:  # an output function
     try:
         say(message)
     except OSError:  # the terminal has gone (SIGHUP): nobody is there to read it
@@ -317,7 +317,7 @@ def _looks_like_a_repository(dest: str) -> bool:
     return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", dest)) and not os.path.isdir(dest.split("/")[0])
 
 
-def _summary_rows(results) -> list[tuple[str, ...]]:  # noqa: ANN001 - list[CloneResult]
+def _summary_rows(results) -> list[tuple[str, ...]]:  # list[CloneResult]
     from bbwizard.humanize import human_size
 
     return [
@@ -342,7 +342,7 @@ class _QuietDisplay:
 
     draws = False
 
-    def __init__(self, refs) -> None:  # noqa: ANN001
+    def __init__(self, refs) -> None:
         self.refs = refs
 
     def __enter__(self) -> _QuietDisplay:
@@ -351,13 +351,13 @@ class _QuietDisplay:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def progress(self, index: int, event) -> None:  # noqa: ANN001
+    def progress(self, index: int, event) -> None:  # a CloneEvent
         return None
 
-    def done(self, index: int, result) -> None:  # noqa: ANN001
+    def done(self, index: int, result) -> None:
         return None
 
-    def summary(self, results) -> None:  # noqa: ANN001
+    def summary(self, results) -> None:
         rows = [_HEADERS, *_summary_rows(results)]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
         right = {3, 4}
@@ -371,7 +371,7 @@ class _LiveBars:
 
     draws = True
 
-    def __init__(self, refs) -> None:  # noqa: ANN001
+    def __init__(self, refs) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -393,7 +393,7 @@ class _LiveBars:
     def __exit__(self, *exc: object) -> None:
         self.bars.stop()
 
-    def progress(self, index: int, event) -> None:  # noqa: ANN001 - a CloneEvent
+    def progress(self, index: int, event) -> None:
         from bbwizard.git import CloneProgress
 
         if not isinstance(event, CloneProgress):
@@ -406,13 +406,13 @@ class _LiveBars:
         task = self.bars.tasks[index]
         self.bars.update(self.tasks[index], completed=max(task.completed, event.overall), phase=detail)
 
-    def done(self, index: int, result) -> None:  # noqa: ANN001
+    def done(self, index: int, result) -> None:
         if result.ok:
             self.bars.update(self.tasks[index], completed=100, phase="done")
         else:
             self.bars.update(self.tasks[index], phase="failed")
 
-    def summary(self, results) -> None:  # noqa: ANN001
+    def summary(self, results) -> None:
         from rich.table import Table
         from rich.text import Text
 

@@ -73,7 +73,7 @@ def run_repos(args: argparse.Namespace) -> int:
     return asyncio.run(_list(args, store, profile, writer))
 
 
-async def _list(args: argparse.Namespace, store, profile, writer: _Writer) -> int:  # noqa: ANN001
+async def _list(args: argparse.Namespace, store, profile, writer: _Writer) -> int:
     from contextlib import aclosing
 
     from bbwizard.api import BitbucketClient
@@ -153,10 +153,10 @@ class _PagesInOrder:
 
 
 class _Writer:
-    def __init__(self, profile) -> None:  # noqa: ANN001
+    def __init__(self, profile) -> None:
         self.profile = profile
 
-    def row(self, repository) -> None:  # noqa: ANN001 - an api.Repository
+    def row(self, repository) -> None:  # an api.Repository
         raise NotImplementedError
 
     def counted(self, workspace: str, shown: int, total: int | None) -> None:
@@ -173,7 +173,7 @@ def _clean(text: str | None) -> str:
     return printable(text or "", one_line=True)
 
 
-def _iso(when) -> str:  # noqa: ANN001 - datetime | None
+def _iso(when) -> str:  # datetime | None
     return when.isoformat().replace("+00:00", "Z") if when is not None else ""
 
 
@@ -182,7 +182,7 @@ class _TabWriter(_Writer):
     Every server string is cleaned (a tab or newline in a name becomes a space), so a line is a
     repository and a tab is a column."""
 
-    def row(self, repository) -> None:  # noqa: ANN001
+    def row(self, repository) -> None:
         fields = (
             _clean(repository.full_name),
             "private" if repository.is_private else "public",
@@ -198,7 +198,7 @@ class _TableWriter(_Writer):
     """stdout is a terminal: aligned columns of fixed widths, a row as soon as its page is in order,
     and a count per workspace on stderr."""
 
-    def __init__(self, profile) -> None:  # noqa: ANN001
+    def __init__(self, profile) -> None:
         from datetime import UTC, datetime
 
         super().__init__(profile)
@@ -218,7 +218,7 @@ class _TableWriter(_Writer):
             parts.append(cell.rjust(width) if header == "SIZE" else set_cell_size(cell, width))
         return "  ".join(parts).rstrip()
 
-    def row(self, repository) -> None:  # noqa: ANN001
+    def row(self, repository) -> None:
         from bbwizard.humanize import human_age, human_size
 
         if not self.started:
@@ -252,11 +252,11 @@ class _JsonWriter(_Writer):
     """One JSON array, printed at the end (a half array is no use to a script). ``ensure_ascii``
     escapes every control character, so server text can't reach a terminal raw."""
 
-    def __init__(self, profile) -> None:  # noqa: ANN001
+    def __init__(self, profile) -> None:
         super().__init__(profile)
         self.items: list[dict] = []
 
-    def row(self, repository) -> None:  # noqa: ANN001
+    def row(self, repository) -> None:
         from bbwizard.git import clone_url, site_base
 
         self.items.append(

@@ -69,10 +69,10 @@ class Exchange(BaseHTTPRequestHandler):
     drop_after: bool
 
     # http.server prints to stderr by default: the library never prints.
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("http.server: " + redact(format % args))
 
-    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_error(self, format: str, *args: Any) -> None:
         log.debug("http.server: " + redact(format % args))
 
     @property

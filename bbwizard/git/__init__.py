@@ -15,7 +15,14 @@ from __future__ import annotations
 import importlib
 
 # The errors a clone raises, where callers have always found them (``git.GitError``).
-from bbwizard.errors import CloneCancelled, DestinationExists, GitError, ScopeError, SignInRequired, UsageError
+from bbwizard.errors import (  # noqa: F401 - re-exported: __all__ below lists them, computed where ruff can't read it
+    CloneCancelled,
+    DestinationExists,
+    GitError,
+    ScopeError,
+    SignInRequired,
+    UsageError,
+)
 
 _WHERE = {
     "refs": ("RepositoryRef", "parse_repository_ref", "site_base", "clone_url"),

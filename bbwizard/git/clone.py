@@ -207,7 +207,7 @@ def current_branch(repo: Path) -> str | None:
 
 
 
-async def _terminate(proc) -> None:  # noqa: ANN001 - asyncio.subprocess.Process
+async def _terminate(proc) -> None:  # asyncio.subprocess.Process
     if proc.returncode is not None:
         return
     try:
@@ -219,12 +219,12 @@ async def _terminate(proc) -> None:  # noqa: ANN001 - asyncio.subprocess.Process
         return
     try:
         await asyncio.wait_for(proc.wait(), TERMINATE_GRACE)
-    except (asyncio.TimeoutError, asyncio.CancelledError):
+    except (TimeoutError, asyncio.CancelledError):
         _kill_now(proc)
         await proc.wait()
 
 
-def _kill_now(proc) -> None:  # noqa: ANN001
+def _kill_now(proc) -> None:
     if proc.returncode is not None:
         return
     try:

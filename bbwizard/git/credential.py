@@ -40,7 +40,7 @@ def parse_credential_request(text: str) -> dict[str, str]:
     return request
 
 
-def read_credential_request(stream) -> dict[str, str]:  # noqa: ANN001 - a text stream
+def read_credential_request(stream) -> dict[str, str]:  # a text stream
     lines = []
     for line in stream:
         if not line.strip():

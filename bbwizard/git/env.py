@@ -13,13 +13,13 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bbwizard.git.refs import site_base
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bbwizard.config import ConfigStore, Profile
+    from bbwizard.config import ConfigStore
 
 # Stall guard: abort when fewer than LIMIT bytes/s flow for TIME seconds.
 LOW_SPEED_LIMIT = 1000

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from bbwizard.errors import GitError, ScopeError, SignInRequired
 from bbwizard.git.env import LOW_SPEED_LIMIT, LOW_SPEED_TIME
 from bbwizard.git.progress import _PROGRESS
 from bbwizard.secret import printable, redact
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bbwizard.config import ConfigStore, Profile
+    from bbwizard.config import Profile
 
 # Scopes that let a token read a repository over HTTPS (`repository:admin` does not).
 _READ_SCOPES = frozenset({"repository", "repository:write", "pullrequest", "pullrequest:write", "project", "project:write"})

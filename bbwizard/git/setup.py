@@ -7,6 +7,7 @@ import re
 import shlex
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bbwizard.errors import GitError, UsageError
@@ -14,7 +15,6 @@ from bbwizard.git.env import _config_path_for, git_env, helper_command, helper_k
 from bbwizard.git.failures import _error_lines
 from bbwizard.git.refs import _netloc, site_base
 from bbwizard.secret import redact
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from bbwizard.config import ConfigStore, Profile
@@ -29,7 +29,7 @@ class SetupResult(namedtuple("SetupResult", "key scope changed replaced where af
     __slots__ = ()
 
 
-def _run_git(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, git: str = "git", check: bool = True):  # noqa: ANN202
+def _run_git(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, git: str = "git", check: bool = True):
     import subprocess
 
     result = subprocess.run(

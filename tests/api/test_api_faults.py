@@ -15,9 +15,6 @@ import pytest
 from bbwizard.api import BitbucketClient
 from bbwizard.errors import NetworkError, ProtocolError, RateLimited, SignInRequired
 
-
-
-
 # ---- 401: one refresh, one retry, never a loop
 
 

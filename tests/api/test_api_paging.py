@@ -197,7 +197,7 @@ async def test_leaving_early_cancels_the_pages_in_flight(seed_with_repos, emulat
     api = api_for(emulator, transport=transport)
     seen = 0
     async with aclosing(api.iter_repositories("big")) as pages:
-        async for page in pages:
+        async for _page in pages:
             seen += 1
             if seen == 2:  # the concurrent pages are under way now
                 assert transport.in_flight > 0

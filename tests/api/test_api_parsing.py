@@ -19,8 +19,8 @@ from bbwizard.api import (
     parse_workspace_access,
 )
 from bbwizard.config import UserInfo
-from bbwizard.net import retry_after_seconds as _retry_after
 from bbwizard.errors import ProtocolError
+from bbwizard.net import retry_after_seconds as _retry_after
 
 REPO = {
     "type": "repository",

@@ -161,7 +161,7 @@ def test_a_keyring_that_refuses_a_save_leaves_the_secrets_in_the_file(use_backen
 def test_a_hanging_keyring_is_given_up_with_a_sentence(use_backend, monkeypatch):
     use_backend(backends.HangingKeyring)
     monkeypatch.setenv("BBWIZARD_KEYRING_TIMEOUT", "0.2")
-    with pytest.raises(keyring_store.KeyringUnavailable, match="did not answer within 0.2 seconds"):
+    with pytest.raises(keyring_store.KeyringUnavailable, match=r"did not answer within 0\.2 seconds"):
         keyring_store.read_secret("work", "access_token")
     with pytest.raises(keyring_store.KeyringUnavailable, match="did not answer"):  # at once, this time
         keyring_store.write_secret("work", "access_token", "x")

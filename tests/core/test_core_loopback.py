@@ -144,7 +144,7 @@ def test_it_times_out_with_a_sentence_and_frees_the_port(port: int) -> None:
 def test_close_from_another_thread_ends_the_wait(port: int) -> None:
     catcher = LoopbackCatcher(f"http://localhost:{port}/", STATE, timeout=30).start()
     threading.Timer(0.2, catcher.close).start()
-    with pytest.raises(LoopbackError, match="The sign-in was cancelled before the browser came back."):
+    with pytest.raises(LoopbackError, match=r"The sign-in was cancelled before the browser came back\."):
         catcher.wait()
 
 

@@ -23,7 +23,6 @@ from bbwizard.errors import (
     ConsumerError,
     NetworkError,
     ProtocolError,
-    RateLimited,
     ScopeError,
 )
 from bbwizard.secret import Secret
@@ -320,7 +319,7 @@ def test_missing_scopes_name_the_permission_to_tick() -> None:
         "The token lacks the repository scope bbwizard needs. In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) → your client → "
         "Scopes (Permissions on the older form), tick Repositories: Read, save, then sign in again (bbwizard login)."
     )
-    with pytest.raises(ScopeError, match="lacks the account and repository scopes .* tick Account: Read and Repositories: Read"):
+    with pytest.raises(ScopeError, match=r"lacks the account and repository scopes .* tick Account: Read and Repositories: Read"):
         oauth.check_scopes(["email"])
     oauth.check_scopes(None)  # not reported: nothing to say
 

@@ -219,7 +219,7 @@ def test_the_fast_path_agrees_with_the_config_on_freshness() -> None:
     from bbwizard import freshtoken
     from bbwizard.config import DEFAULT_MIN_VALID
 
-    assert freshtoken.MIN_VALID_SECONDS == DEFAULT_MIN_VALID.total_seconds()
+    assert DEFAULT_MIN_VALID.total_seconds() == freshtoken.MIN_VALID_SECONDS
 
 
 def test_token_still_warns_about_a_file_others_can_read(emu, signed_in, run_cli, config_path) -> None:

@@ -57,7 +57,7 @@ def test_repositories_of_a_workspace(emulator, api, token):
     assert [r["slug"] for r in page["values"]] == ["webapp", "firmware", "infrastructure", "legacy-billing"]
     repo = page["values"][0]
     assert repo["full_name"] == "acme/webapp" and repo["mainbranch"] == {"name": "main", "type": "branch"}
-    https = [c["href"] for c in repo["links"]["clone"] if c["name"] == "https"][0]
+    https = next(c["href"] for c in repo["links"]["clone"] if c["name"] == "https")
     assert https == f"http://alice@{emulator.git_host}/acme/webapp.git"
 
 

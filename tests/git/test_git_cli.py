@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bbwizard import git
 from bbwizard.git import setup as git_setup
 
 # A hang guard, not a timing assertion: without it a regression would stall the whole suite.

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bbwizard import git
-from bbwizard.git import env as git_env
-from bbwizard.git import setup as git_setup
 from bbwizard.config import Profile, UserInfo
 from bbwizard.errors import GitError, ScopeError, SignInRequired, UsageError
 from bbwizard.git import CloneOutput, CloneProgress, RepositoryRef, parse_repository_ref
+from bbwizard.git import env as git_env
+from bbwizard.git import setup as git_setup
 from bbwizard.secret import Secret
 
 # --- repository references ------------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_a_naive_expiry_from_a_caller_does_not_show_secrets_either(sec_env, text
     profile.expires_at = "tomorrow"  # not a datetime: a bug in a caller, met at save time
     try:
         ConfigStore().save(profile)
-    except Exception as error:  # noqa: BLE001 - whatever it is, its report must not hold a secret
+    except Exception as error:  # whatever it is, its report must not hold a secret
         report = textual_traceback(error)
     else:
         pytest.fail("saving a string as expires_at should fail")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_own_processes_are_this_run_and_what_it_started_not_the_rest(own_process
         assert os.getpid() in mine
         assert child.pid in mine
         assert orphan not in mine
-        cmdlines = {pid: open(f"/proc/{pid}/cmdline", "rb").read() for pid in mine if os.path.exists(f"/proc/{pid}")}
+        cmdlines = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in mine if os.path.exists(f"/proc/{pid}")}
         assert DEMO_CONSUMER_SECRET.encode() in cmdlines[child.pid]
     finally:
         child.kill()

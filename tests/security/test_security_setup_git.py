@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 
-
 def _git(env, *args, input=None):
     return subprocess.run(["git", *args], env=env, input=input, capture_output=True, text=True, timeout=120)
 

@@ -14,7 +14,6 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from bbwizard.config import ConfigStore, Profile
-from bbwizard.emulator import DEMO_CONSUMER_KEY
 from bbwizard.freshtoken import MIN_VALID_SECONDS, refresh_window_seconds
 from bbwizard.secret import Secret
 

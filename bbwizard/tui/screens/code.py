@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -15,7 +15,6 @@ from bbwizard.tui.screens.base import WizardStep
 
 if TYPE_CHECKING:
     from bbwizard.oauth import Authorization, PastedCode
-    from bbwizard.tui.screens.base import Back
 
 
 class PastedCodeValidator(Validator):

@@ -11,7 +11,6 @@ from textual.widgets import Button, Static
 from bbwizard.secret import printable
 
 
-
 class _ClosingModal(ModalScreen[None]):
     """A dialog whose one button (``#dialog-ok``) has the focus and closes it, as escape does."""
 
