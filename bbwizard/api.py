@@ -547,18 +547,37 @@ class BitbucketClient:
             and first_count == pagelen
             and size > pagelen
         ):
-            last = math.ceil(size / pagelen)
+            # `size` is a claim: pages are asked for only as far as the answers bear it out. The
+            # first short, empty, missing or last (no `next`) page ends the list; at most
+            # max_concurrency pages are asked for beyond what has been read; page numbers are
+            # made as they are needed, so a claimed 10**12 costs what the real list costs.
+            last = -(-size // pagelen)
             if limit is not None:
-                last = max(2, min(last, math.ceil(limit / pagelen)))
+                last = max(2, min(last, -(-limit // pagelen)))
             counts: dict[int, tuple[int, str | None]] = {1: (first_count, first_next)}
+            ends: list[int] = []  # the lowest page known to end the list, once one is
+
+            def stop_after() -> int | None:
+                return ends[0] if ends else None
+
+            def ended(number: int) -> None:
+                if not ends or number < ends[0]:
+                    ends[:] = [number]
+
             # aclosing: when our caller leaves early, the pages in flight are cancelled now, not
             # whenever the garbage collector gets to the inner generator.
-            async with aclosing(self._fetch_pages(path, params, range(2, last + 1), what)) as arriving:
+            async with aclosing(
+                self._fetch_pages(path, params, range(2, last + 1), what, stop_after=stop_after)
+            ) as arriving:
                 async for number, page in arriving:
                     if page is None:  # 404 past the real end: size was too large
                         counts[number] = (0, None)
+                        ended(number)
                         continue
-                    counts[number] = (len(_values(page, what)), _next_link(page, what))
+                    count, link = len(_values(page, what)), _next_link(page, what)
+                    counts[number] = (count, link)
+                    if count < pagelen or link is None:
+                        ended(number)
                     new = fresh(page)
                     if new:
                         yield RepositoryPage(new, size, loaded, number)
@@ -566,6 +585,9 @@ class BitbucketClient:
                 return
             next_url = self._resume_after(counts, last, pagelen, first_next)
             if next_url is None:
+                if stop_after() is not None and stop_after() < last:
+                    # The list ended before `size` said: the count is what was found.
+                    yield RepositoryPage([], loaded, loaded, stop_after())
                 return
             size = None  # it proved wrong; say "unknown" rather than a false total
 
@@ -577,6 +599,8 @@ class BitbucketClient:
             page = await self._get_json(next_url, None, what)
             new = fresh(page)
             next_url = _next_link(page, what)
+            if not _values(page, what):
+                next_url = None  # an empty page with a `next` link leads nowhere
             if new or next_url is None:
                 yield RepositoryPage(new, size, loaded, _opt(page, "page", int))
             if limit is not None and loaded >= limit:
@@ -588,18 +612,23 @@ class BitbucketClient:
     ) -> str | None:
         """Where to go on after the concurrent pages: None when they were the whole list, the
         last page's ``next`` when ``size`` was too small, else page 1's ``next`` (start over,
-        with repositories already handed out skipped)."""
-        for number in range(1, last + 1):
+        with repositories already handed out skipped). ``counts`` holds only pages that were
+        asked for: up to the first one that ended the list, and the few in flight after it."""
+        top = max(counts)
+        for number in range(1, top + 1):
+            if number not in counts:
+                return first_next  # a gap below a page that arrived: read it the slow way
             count, link = counts[number]
             if count > pagelen:
                 return first_next
             if count == pagelen and link is not None:
-                if number == last:
+                if number == last or number == top:
                     return link  # more than size promised: carry on from here
                 continue
-            # A short page, or a full one without `next`: the list should end here.
-            rest_empty = all(counts[n][0] == 0 and counts[n][1] is None for n in range(number + 1, last + 1))
-            if link is None and rest_empty:
+            # A short or empty page, or a full one without `next`: the list should end here,
+            # and does when nothing after it holds anything (empty pages of a server that
+            # claims more than it has may still offer a `next` link).
+            if all(counts[n][0] == 0 for n in range(number + 1, top + 1) if n in counts):
                 return None
             return first_next
         return None
@@ -607,32 +636,60 @@ class BitbucketClient:
     # ------------------------------------------------------------------ paging machinery
 
     async def _fetch_pages(
-        self, path: str, params: dict[str, str], numbers: Iterable[int], what: str
+        self,
+        path: str,
+        params: dict[str, str],
+        numbers: Iterable[int],
+        what: str,
+        *,
+        stop_after: Callable[[], int | None] = lambda: None,
     ) -> AsyncIterator[tuple[int, dict | None]]:
-        numbers = list(numbers)
+        """Pages ``numbers`` (taken one at a time, never listed), yielded as they arrive. At most
+        ``max_concurrency`` pages are asked for and not yet handed back: a page's room is given
+        back only when the caller asks for the next one, after it has read this one, so
+        ``stop_after()`` (no page past this number; None: no limit yet) is up to date when the
+        next page number is taken. A page that fails raises its error here, at once."""
         todo = iter(numbers)
         arrived: asyncio.Queue = asyncio.Queue()
+        room = asyncio.Semaphore(self._max_concurrency)
         # The query is encoded once; each page's address is then parsed once, not three times.
         listing = f"{self._base.join(path)}?{urlencode(params)}&page="
 
         async def worker() -> None:
-            # A worker asks for its next page as soon as one arrives; decoding waits for the
-            # consumer, so when sixteen pages land together the next sixteen requests leave first.
-            for number in todo:  # one shared iterator: each page is taken by one worker
-                try:
-                    response = await self._get_json(f"{listing}{number}", None, what, missing_ok=True, decode=False)
-                except Exception as error:  # handed to the consumer, which raises it
-                    arrived.put_nowait((number, None, error))
-                    return
-                arrived.put_nowait((number, response, None))
+            # A worker asks for its next page as soon as there is room; decoding waits for the
+            # consumer, so when sixteen pages land together the next requests leave first.
+            try:
+                while True:
+                    await room.acquire()
+                    end = stop_after()
+                    number = next(todo, None)  # one shared iterator: each page taken by one worker
+                    if number is None or (end is not None and number > end):
+                        room.release()
+                        return
+                    try:
+                        response = await self._get_json(f"{listing}{number}", None, what, missing_ok=True, decode=False)
+                    except Exception as error:  # handed to the consumer, which raises it
+                        arrived.put_nowait((number, None, error))
+                        return
+                    arrived.put_nowait((number, response, None))
+            finally:
+                arrived.put_nowait(None)  # this worker is done
 
-        workers = [asyncio.create_task(worker()) for _ in range(min(self._max_concurrency, len(numbers)))]
+        workers = [asyncio.create_task(worker()) for _ in range(self._max_concurrency)]
+        running = len(workers)
         try:
-            for _ in numbers:
-                number, response, error = await arrived.get()
+            while running:
+                item = await arrived.get()
+                if item is None:
+                    running -= 1
+                    continue
+                number, response, error = item
                 if error is not None:
                     raise error
-                yield number, None if response is _MISSING else self._decode(response, what)
+                try:
+                    yield number, None if response is _MISSING else self._decode(response, what)
+                finally:
+                    room.release()
         finally:
             for task in workers:
                 task.cancel()

@@ -60,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a consumer the browser user granted before skips the consent page")
     parser.add_argument("--list-size", choices=("exact", "missing", "off"), default="exact",
                         help="list pages' size: exact, missing, or off (too small)")
+    parser.add_argument("--lie-about-size", type=int, metavar="N",
+                        help="every list claims N items and offers next pages that far (a hostile server)")
     parser.add_argument("--request-budget", type=int, metavar="N", help="answer 429 after N REST requests")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="delay added to every request")
     parser.add_argument("--callback-url", metavar="URL", help="the demo consumer's callback URL (demo seed only)")
@@ -93,6 +95,7 @@ def knobs_from(args: argparse.Namespace) -> dict:
         role_member_gone=args.role_member_gone,
         auto_approve=args.auto_approve,
         list_size=args.list_size,
+        lie_about_size=args.lie_about_size,
     )
 
 

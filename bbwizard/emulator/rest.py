@@ -300,6 +300,8 @@ def _paginate(ex: Exchange, items: list, getter_of, sort_fields: set[str], *, de
     workspace then costs a slice and a join, not 100 dicts and a json.dumps.
     """
     emu, params = ex.emu, ex.params
+    with emu._lock:
+        emu.stats.pages[ex.url_path] += 1
     try:
         pagelen = int(params.get("pagelen", "10"))
     except ValueError:
@@ -346,13 +348,16 @@ def _paginate(ex: Exchange, items: list, getter_of, sort_fields: set[str], *, de
     chunk = items[(page - 1) * pagelen: page * pagelen]
     after: dict[str, Any] = {"page": page}
     base = emu.api_url + ex.url_path[len("/2.0"):]
-    if page * pagelen < total:
+    claimed = total if emu.lie_about_size is None else emu.lie_about_size
+    if page * pagelen < claimed:
         after["next"] = base + "?" + urlencode({**params, "page": str(page + 1)})
     if page > 1:
         after["previous"] = base + "?" + urlencode({**params, "page": str(page - 1)})
     fields = params.get("fields")
     meta: dict[str, Any] = {"pagelen": pagelen}
-    if emu.list_size == "exact":
+    if emu.lie_about_size is not None:
+        meta["size"] = emu.lie_about_size
+    elif emu.list_size == "exact":
         meta["size"] = total
     elif emu.list_size == "off":
         meta["size"] = max(total - 7, 0)

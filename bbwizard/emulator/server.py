@@ -258,7 +258,7 @@ class _Handler(Exchange):
             held = emu.take_hold(method, self.url_path, self.params)
             if held is not None:
                 held.keep()
-            fault = emu.take_fault(method, self.url_path)
+            fault = emu.take_fault(method, self.url_path, self.params)
             if fault is not None and self._serve_fault(fault):
                 return
             self._route(method)

@@ -121,6 +121,9 @@ class Stats:
     git: Counter = field(default_factory=Counter)  # "upload-pack"/"receive-pack" -> n (authorised)
     materialised: int = 0
     faults: Counter = field(default_factory=Counter)  # kind -> times served
+    # list path -> pages asked for, counted before the answer leaves (``requests`` is written
+    # after it, so a fast client can look before its last request is there)
+    pages: Counter = field(default_factory=Counter)
 
     def reset(self) -> None:
         self.grants.clear()
@@ -130,6 +133,7 @@ class Stats:
         self.git.clear()
         self.materialised = 0
         self.faults.clear()
+        self.pages.clear()
 
     def count(self, path: str, method: str | None = None, status: int | None = None) -> int:
         """How many requests went to ``path`` (exact, or a prefix ending in ``*``)."""
@@ -183,6 +187,7 @@ class Fault:
     method: str | None
     body: bytes | None
     content_type: str | None
+    page: int | None = None
 
 
 FAULT_KINDS = ("status", "html200", "truncated", "drop", "drop_after")
@@ -241,8 +246,10 @@ class State:
     text), ``role_member_gone`` (``role=member`` answers 410), ``auto_approve`` (a consumer the browser
     user already granted skips the consent page, as Bitbucket does), ``list_size`` ("exact";
     "missing": list envelopes carry no ``size``; "off": ``size`` is 7 too small — bitbucket-cloud.md
-    says ``size`` can be missing or off, so clients must fall back to ``next``), ``clock`` (a
-    ``time.time``).
+    says ``size`` can be missing or off, so clients must fall back to ``next``),
+    ``lie_about_size`` (an int: every list claims that ``size`` and offers a ``next`` link as far
+    as the claim goes, pages past the real end coming back empty; a hostile or broken server),
+    ``clock`` (a ``time.time``).
     """
 
     def __init__(
@@ -270,6 +277,7 @@ class State:
         auto_approve: bool = False,
         rate_limit_retry_after: str | int | None = None,
         list_size: str = "exact",
+        lie_about_size: int | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         if not loopback_host(host) or host == "localhost":
@@ -308,6 +316,9 @@ class State:
         if list_size not in ("exact", "missing", "off"):
             raise ValueError('list_size is "exact", "missing" or "off"')
         self.list_size = list_size
+        if lie_about_size is not None and lie_about_size < 0:
+            raise ValueError("lie_about_size is a size: 0 or more")
+        self.lie_about_size = lie_about_size
         self.clock = time.time
         self.stats = Stats()
         self._lock = threading.RLock()
@@ -392,8 +403,9 @@ class State:
 
     def inject(self, kind: str = "status", status: int = 503, count: int = 1, retry_after: str | int | None = None,
                path_prefix: str = "/2.0/", method: str | None = None, body: bytes | str | None = None,
-               content_type: str | None = None) -> None:
-        """The next ``count`` requests whose path starts with ``path_prefix`` misbehave.
+               content_type: str | None = None, page: int | None = None) -> None:
+        """The next ``count`` requests whose path starts with ``path_prefix`` (and, with ``page``,
+        that ask for that page: 1 when the query names none) misbehave.
 
         kinds: ``status`` (answer ``status`` with a Bitbucket error body, ``Retry-After`` if
         given), ``html200`` (an HTML page with 200, like a captive portal), ``truncated`` (the
@@ -407,7 +419,7 @@ class State:
             body = body.encode()
         with self._lock:
             self._faults.append(Fault(kind, status, count, None if retry_after is None else str(retry_after),
-                                      path_prefix, method, body, content_type))
+                                      path_prefix, method, body, content_type, page))
 
     def hold(self, path_prefix: str = "/2.0/", page: int | None = None, method: str | None = "GET") -> Hold:
         """Matching requests (path prefix; ``page`` query parameter, 1 when absent, if given) wait
@@ -570,10 +582,16 @@ class State:
         for held in holds:
             held.release()
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, params: dict[str, str] | None = None) -> Fault | None:
+        page = (params or {}).get("page", "1")
         with self._lock:
             for fault in self._faults:
-                if fault.count > 0 and path.startswith(fault.path_prefix) and (fault.method in (None, method)):
+                if (
+                    fault.count > 0
+                    and path.startswith(fault.path_prefix)
+                    and fault.method in (None, method)
+                    and (fault.page is None or page == str(fault.page))
+                ):
                     fault.count -= 1
                     if fault.count == 0:
                         self._faults.remove(fault)
