@@ -123,13 +123,16 @@ def demo_app(emulator, consumer: dict, callback_url: str, config_dir: Path, **ap
     """The wizard as `bbwizard demo` runs it: the demo consumer filled in, the config and the
     clones inside the demo's own folder (removed on quit), never in the folder it was started
     from: a clone's credential helper names the demo's config, which does not outlive the demo."""
-    from bbwizard.config import ConfigStore
-    from bbwizard.tui.app import ConsumerPrefill, WizardApp
+    from bbwizard.config import ConfigStore, Profile
+    from bbwizard.secret import Secret
+    from bbwizard.tui.app import WizardApp
 
-    prefill = ConsumerPrefill(
+    # The demo starts where a person starts, at the three ways in: Enter there (the OAuth client,
+    # the first way) opens the Consumer step with this consumer filled in.
+    prefill = Profile(
         name="demo",
         client_id=consumer["key"],
-        client_secret=consumer["secret"],
+        client_secret=Secret(consumer["secret"]),
         callback_url=callback_url,
         site_url=emulator.site_url,
         api_url=emulator.api_url,

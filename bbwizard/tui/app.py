@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
@@ -23,7 +23,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from bbwizard.errors import BBWizardError, SignInRequired
-from bbwizard.records import Record
 from bbwizard.secret import Secret, printable, redact
 from bbwizard.tui.crash import SecretSafeApp, write_crash_log
 from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
@@ -31,7 +30,9 @@ from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
 if TYPE_CHECKING:
     import httpx
 
+    from bbwizard.api import Repository
     from bbwizard.config import ConfigStore, Profile
+    from bbwizard.oauth import Authorization
 
 # The modals (bbwizard.tui.screens.modals) are imported where one is shown: most starts show none.
 
@@ -45,59 +46,18 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class ConsumerPrefill(Record):
-    """What the Consumer screen starts with (the demo fills it from the emulator)."""
-
-    _fields = ("name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "clone_dir", "replaces")
-
-    def __init__(
-        self,
-        name: str = "",
-        client_id: str = "",
-        client_secret: Secret | str | None = None,
-        callback_url: str = "",
-        site_url: str = "https://bitbucket.org",
-        api_url: str = "https://api.bitbucket.org/2.0",
-        clone_dir: str | None = None,
-        replaces: str | None = None,
-    ) -> None:
-        self.name = name
-        self.client_id = client_id
-        # A bare str here would show in this record's repr, and so in a crash report.
-        if client_secret is not None and not isinstance(client_secret, Secret):
-            client_secret = Secret(client_secret)
-        self.client_secret = client_secret
-        self.callback_url = callback_url
-        self.site_url = site_url
-        self.api_url = api_url
-        self.clone_dir = clone_dir
-        # The saved profile this form signs in again: saving under its name replaces it without asking.
-        self.replaces = replaces
-
-
-class FlowState(Record):
+@dataclass
+class FlowState:
     """What the steps hand each other. The code is live until exchanged: kept out of repr, and so
     out of a crash report's locals (as ``oauth.PastedCode`` keeps it)."""
 
-    _fields = ("form", "authorization", "code", "profile", "repositories", "clone_plan")
-    _hidden = frozenset({"code"})
-
-    def __init__(
-        self,
-        form: Any = None,  # screens.consumer.ConsumerForm
-        authorization: Any = None,  # oauth.Authorization
-        code: str | None = None,
-        profile: Any = None,  # config.Profile
-        repositories: list[Any] | None = None,
-        clone_plan: dict[str, Any] | None = None,
-    ) -> None:
-        self.form = form
-        self.authorization = authorization
-        self.code = code
-        self.profile = profile
-        self.repositories = [] if repositories is None else repositories
-        # The Clone step's choices (base folder, branches, destinations), kept across Back.
-        self.clone_plan = {} if clone_plan is None else clone_plan
+    consumer: Profile | None = None  # the Consumer step's answer: an OAuth client, no tokens yet
+    authorization: Authorization | None = None
+    code: str | None = field(default=None, repr=False)
+    profile: Profile | None = None
+    repositories: list[Repository] = field(default_factory=list)
+    # The Clone step's choices (base folder, branches, destinations), kept across Back.
+    clone_plan: dict[str, Any] = field(default_factory=dict)
 
 
 #: Every step of the wizard, in order: its key (a screen's `STEP`) and its title.
@@ -105,7 +65,7 @@ STEPS: dict[str, str] = {
     "profiles": "Profiles",
     "kind": "How you sign in",
     "token_form": "Your token",
-    "consumer": "OAuth consumer",
+    "consumer": "OAuth client",
     "authorize": "Grant access in the browser",
     "code": "Paste the code",
     "token": "Token",
@@ -163,7 +123,7 @@ def pastes_the_code(callback_url: str | None) -> bool:
 
 
 class WizardApp(SecretSafeApp):
-    """`bbwizard`: from an OAuth consumer to a cloned repository, with the keyboard."""
+    """`bbwizard`: from an OAuth client or a token to a cloned repository, with the keyboard."""
 
     CSS_PATH = "bbwizard.tcss"
     TITLE = "bbwizard"
@@ -185,7 +145,7 @@ class WizardApp(SecretSafeApp):
         oauth_transport: httpx.BaseTransport | None = None,
         git_runner: str | None = None,
         open_browser: Callable[[str], bool] | None = None,
-        prefill: ConsumerPrefill | None = None,
+        prefill: Profile | None = None,
         demo: bool = False,
         start: str | None = None,
         handle_signals: bool = False,
@@ -199,8 +159,12 @@ class WizardApp(SecretSafeApp):
         self.oauth_transport = oauth_transport  # httpx sync transport for bbwizard.oauth
         self.git_runner = git_runner
         self.open_browser = open_browser
+        # What the Consumer step starts from: only its consumer fields are read (the demo fills
+        # them from the emulator; signing in again, from the saved profile).
         self.prefill = prefill
         self.start_prefill = prefill  # what a new profile starts from (`n` on Profiles)
+        # The saved profile the prefilled form signs in again: saving under its name asks nothing.
+        self.prefill_replaces: str | None = None
         self.demo = demo
         self.start = start
         self.handle_signals = handle_signals
@@ -242,46 +206,54 @@ class WizardApp(SecretSafeApp):
                 loop.add_signal_handler(signal.SIGHUP, self.hung_up)
         self.set_interval(1, self.refresh_when_due, name="auto-refresh")
         if self.start != "none":
-            self.run_flow(consumer=self.push_consumer_now())
+            self.run_flow(pushed=self.push_first_step_now())
 
-    def push_consumer_now(self) -> asyncio.Future[Any] | None:
-        """With no config file, the first step is the Consumer step whatever the file would say:
-        push it at once, so it is composed and drawn with the app's first frame instead of after
-        the flow's worker has read the missing file in a thread (and a blank screen was drawn).
-        The flow then waits on the returned future as push_screen_wait would. A stat, not a read:
-        a file that exists is read in the worker, where its errors are shown (so is any trouble
-        here: the worker's read meets it again)."""
-        if self.start not in (None, "consumer"):
+    def push_first_step_now(self) -> tuple[str, asyncio.Future[Any]] | None:
+        """With no config file, the first step is the kind step (or the Consumer step, when `start`
+        says so) whatever the file would say: push it at once, so it is composed and drawn with the
+        app's first frame instead of after the flow's worker has read the missing file in a thread
+        (and a blank screen was drawn). The flow then waits on the returned future as
+        push_screen_wait would. A stat, not a read: a file that exists is read in the worker, where
+        its errors are shown (so is any trouble here: the worker's read meets it again)."""
+        if self.start not in (None, "kind", "consumer"):
             return None
         try:
             if self.store.exists():
                 return None
         except Exception:
             return None
-        from bbwizard.tui.screens.consumer import ConsumerScreen
+        step = self.start or "kind"
+        screen: WizardStep[Any]
+        if step == "kind":
+            from bbwizard.tui.screens.kind import KindScreen
 
+            self.road = Road(ways=True)
+            screen = KindScreen()
+        else:
+            from bbwizard.tui.screens.consumer import ConsumerScreen
+
+            prefill = self.consumer_prefill()
+            self.road = Road(paste=pastes_the_code(prefill.callback_url))
+            screen = ConsumerScreen(prefill, replaces=self.consumer_replaces())
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-        def answered(form: Any) -> None:
+        def answered(value: Any) -> None:
             if not answer.done():  # the flow may have been cancelled meanwhile
-                answer.set_result(form)
+                answer.set_result(value)
 
-        prefill = self.consumer_prefill()
-        self.road = Road(paste=pastes_the_code(prefill.callback_url))
-        screen = ConsumerScreen(prefill)
         screen.first_step = True
         self.push_screen(screen, answered)
-        return answer
+        return step, answer
 
     @work(group="flow", exclusive=True, exit_on_error=False)
-    async def run_flow(self, first_step: str | None = None, consumer: asyncio.Future[Any] | None = None) -> None:
+    async def run_flow(self, first_step: str | None = None, pushed: tuple[str, asyncio.Future[Any]] | None = None) -> None:
         """The wizard from top to bottom. Each step is a screen; escape on it goes one step back.
 
-        `consumer`: the Consumer step, already pushed by `push_consumer_now`."""
+        `pushed`: the first step and its answer, already pushed by `push_first_step_now`."""
         # Each step's module is imported when the step comes: the first screen is up sooner.
         flow = self.flow
-        profiles = {} if consumer is not None else await self.load_profiles()
-        step = first_step or self.start or ("profiles" if profiles else "consumer")
+        profiles = {} if pushed is not None else await self.load_profiles()
+        step = pushed[0] if pushed is not None else first_step or self.start or ("profiles" if profiles else "kind")
         while True:
             try:
                 if step == "profiles":
@@ -293,12 +265,20 @@ class WizardApp(SecretSafeApp):
                         self.exit(0)
                         return
                     if choice is None or choice is SIGN_IN_AGAIN:
-                        # A new profile, or this one's sign-in has ended (prefill came from it).
+                        # A new profile (the three ways first), or this one's sign-in has ended:
+                        # its own form, filled from it (prefill_from_profile).
                         if choice is None:
-                            self.prefill = self.new_profile_prefill()
-                        flow.form, flow.profile = None, None
+                            self.prefill, self.prefill_replaces = self.new_profile_prefill(), None
+                        flow.consumer, flow.profile = None, None
                         self.profile = None
-                        step = "consumer"
+                        again = self.consumer_prefill()
+                        if choice is None:
+                            step = "kind"
+                        elif again.is_token_kind:
+                            self.road.sign_in, self.road.kind = True, again.kind
+                            step = "token_form"
+                        else:
+                            step = "consumer"
                         continue
                     flow.profile = self.profile = choice  # already made usable by the Profiles step
                     step = "repositories"
@@ -307,9 +287,12 @@ class WizardApp(SecretSafeApp):
                     from bbwizard.tui.screens.kind import KindScreen
 
                     self.road.sign_in, self.road.ways = True, True
-                    screen = KindScreen()
-                    screen.first_step = not await self.has_profiles()
-                    kind = await self.push_screen_wait(screen)
+                    if pushed is not None:
+                        kind, pushed = await pushed[1], None
+                    else:
+                        screen = KindScreen()
+                        screen.first_step = not await self.has_profiles()
+                        kind = await self.push_screen_wait(screen)
                     if kind is BACK:
                         if await self.has_profiles():
                             step = "profiles"
@@ -324,27 +307,28 @@ class WizardApp(SecretSafeApp):
 
                     start = self.consumer_prefill()
                     profile = await self.push_screen_wait(
-                        TokenFormScreen(self.road.kind, site_url=start.site_url, api_url=start.api_url, name=start.name)
+                        TokenFormScreen(self.road.kind, site_url=start.site_url, api_url=start.api_url, name=start.name,
+                                        replaces=self.consumer_replaces())
                     )
                     if profile is BACK:
-                        step = "kind"
+                        step = "kind" if self.road.ways else "profiles"
                     else:
                         flow.profile = self.profile = profile
                         step = "repositories"
 
                 elif step == "consumer":
-                    if consumer is not None:
-                        form, consumer = await consumer, None
+                    if pushed is not None:
+                        consumer, pushed = await pushed[1], None
                     else:
                         from bbwizard.tui.screens.consumer import ConsumerScreen
 
                         prefill = self.consumer_prefill()
                         self.road.sign_in, self.road.own_identity = True, False
                         self.road.paste = pastes_the_code(prefill.callback_url)
-                        screen = ConsumerScreen(prefill)
+                        screen = ConsumerScreen(prefill, replaces=self.consumer_replaces())
                         screen.first_step = not self.road.ways and not await self.has_profiles()
-                        form = await self.push_screen_wait(screen)
-                    if form is BACK:
+                        consumer = await self.push_screen_wait(screen)
+                    if consumer is BACK:
                         if self.road.ways:
                             step = "kind"
                             continue
@@ -353,15 +337,15 @@ class WizardApp(SecretSafeApp):
                             continue
                         self.exit(0)
                         return
-                    flow.form = form
-                    self.road.own_identity = form.use_client_credentials
-                    self.road.paste = pastes_the_code(form.callback_url)
-                    step = "token" if form.use_client_credentials else "authorize"
+                    flow.consumer = consumer
+                    self.road.own_identity = consumer.grant == "client_credentials"
+                    self.road.paste = pastes_the_code(consumer.callback_url)
+                    step = "token" if self.road.own_identity else "authorize"
 
                 elif step == "authorize":
                     from bbwizard.tui.screens.authorize import AuthorizeScreen, PasteRequested
 
-                    outcome = await self.push_screen_wait(AuthorizeScreen(flow.form))
+                    outcome = await self.push_screen_wait(AuthorizeScreen(flow.consumer))
                     if outcome is BACK:
                         step = "consumer"
                     elif isinstance(outcome, PasteRequested):
@@ -370,7 +354,7 @@ class WizardApp(SecretSafeApp):
                         step = "code"
                     else:
                         flow.authorization, flow.code = outcome.authorization, outcome.code
-                        self.road.paste = pastes_the_code(flow.form.callback_url)
+                        self.road.paste = pastes_the_code(flow.consumer.callback_url)
                         step = "token"
 
                 elif step == "code":
@@ -388,7 +372,7 @@ class WizardApp(SecretSafeApp):
                     from bbwizard.tui.screens.token import TokenScreen
 
                     profile = await self.push_screen_wait(
-                        TokenScreen(flow.form, code=flow.code, authorization=flow.authorization)
+                        TokenScreen(flow.consumer, code=flow.code, authorization=flow.authorization)
                     )
                     flow.code = None
                     if profile is BACK:
@@ -404,7 +388,7 @@ class WizardApp(SecretSafeApp):
                     chosen = await self.push_screen_wait(RepositoriesScreen(flow.profile, selected=flow.repositories))
                     if chosen is BACK:
                         flow.repositories, flow.clone_plan = [], {}
-                        step = "profiles" if await self.has_profiles() else "consumer"
+                        step = await self.step_before_repositories()
                     else:
                         flow.repositories = chosen
                         step = "clone"
@@ -434,7 +418,18 @@ class WizardApp(SecretSafeApp):
                 raise
             except Exception as error:  # a bug: say so, log it without secrets, go back a step
                 await self.show_unexpected(error)
-                step = "profiles" if await self.has_profiles() else "consumer"
+                step = "profiles" if await self.has_profiles() else "kind"
+
+    async def step_before_repositories(self) -> str:
+        """Where Back from Repositories goes: the saved profiles when the run came from there (or
+        an OAuth sign-in saved one), else the start of the road taken."""
+        if self.road.profiles:
+            return "profiles"
+        if self.road.sign_in and self.road.kind != "oauth":
+            return "kind" if self.road.ways else "token_form"
+        if await self.has_profiles():
+            return "profiles"
+        return "kind" if self.road.ways else "consumer"
 
     def hung_up(self) -> None:
         """The terminal is gone. Textual can't restore it, and its shutdown would wait forever on a
@@ -471,7 +466,7 @@ class WizardApp(SecretSafeApp):
         from bbwizard import oauth
         from bbwizard.tui.screens.modals import ErrorModal
 
-        if profile.token_state(utc_now()) == "fresh":
+        if profile.token_state(self.now()) == "fresh":
             return profile
         failure: BBWizardError | None = None
         try:
@@ -484,7 +479,6 @@ class WizardApp(SecretSafeApp):
         finally:
             self.refreshing = False
         if isinstance(failure, SignInRequired):
-            self.flow.form = None
             self.prefill_from_profile(profile)
             await self.push_screen_wait(
                 ErrorModal("Sign in again", str(failure), failure.hint or "The consumer is filled in; check it and sign in.")
@@ -497,38 +491,39 @@ class WizardApp(SecretSafeApp):
         return fresh
 
     def prefill_from_profile(self, profile: Profile) -> None:
-        self.prefill = ConsumerPrefill(
-            name=profile.name,
-            client_id=profile.client_id,
-            client_secret=profile.client_secret,
-            callback_url=profile.callback_url or "",
-            site_url=profile.site_url,
-            api_url=profile.api_url,
-            clone_dir=str(profile.clone_dir) if getattr(profile, "clone_dir", None) else None,
-            replaces=profile.name,
-        )
+        """Sign `profile` in again: its form comes filled from it, and saving asks nothing."""
+        self.flow.consumer = None
+        self.prefill, self.prefill_replaces = profile, profile.name
 
-    def new_profile_prefill(self) -> ConsumerPrefill:
+    def new_profile_prefill(self) -> Profile:
         """An empty form on the app's hosts. The demo keeps its consumer (a person could not know
         its key), never a saved profile's name."""
-        start = self.start_prefill or ConsumerPrefill()
-        if self.demo:
-            return start.replace(name="", replaces=None)
-        return ConsumerPrefill(site_url=start.site_url, api_url=start.api_url)
+        from bbwizard.config import Profile
 
-    def consumer_prefill(self) -> ConsumerPrefill:
-        form = self.flow.form
-        if form is not None:
-            return ConsumerPrefill(
-                name=form.name,
-                client_id=form.client_id,
-                client_secret=form.client_secret,
-                callback_url=form.callback_url,
-                site_url=form.site_url,
-                api_url=form.api_url,
-                replaces=form.name,  # confirmed (or new) when the form was sent on
-            )
-        return self.prefill or ConsumerPrefill()
+        start = self.start_prefill
+        if start is None:
+            return Profile(name="", client_id="")
+        if self.demo:
+            return start.replace(name="")
+        return Profile(name="", client_id="", site_url=start.site_url, api_url=start.api_url, ca_bundle=start.ca_bundle)
+
+    def consumer_prefill(self) -> Profile:
+        """What the Consumer step (or a token's form) starts with: what was sent on before (Back
+        from a later step), else the prefill, else an empty form for bitbucket.org."""
+        if self.flow.consumer is not None:
+            return self.flow.consumer
+        if self.prefill is not None:
+            return self.prefill
+        from bbwizard.config import Profile
+
+        return Profile(name="", client_id="")
+
+    def consumer_replaces(self) -> str | None:
+        """The saved profile's name the form may save over without asking: the consumer already
+        sent on (its name was confirmed, or new, then), or the profile being signed in again."""
+        if self.flow.consumer is not None:
+            return self.flow.consumer.name
+        return self.prefill_replaces
 
     # The token: countdown, automatic and manual refresh
 
@@ -727,4 +722,4 @@ class WizardApp(SecretSafeApp):
             screen.dismiss(BACK)
 
 
-__all__ = ["WizardApp", "ConsumerPrefill", "WizardStep", "BACK"]
+__all__ = ["WizardApp", "FlowState", "WizardStep", "BACK"]

@@ -218,9 +218,12 @@ def test_a_ca_bundle_that_is_not_certificates_is_named(tls_emulator, bbw, sec_en
 
 
 async def test_the_wizard_signs_in_over_https_to_the_repositories_step(tls_emulator, sec_env, callback_url, monkeypatch):
-    from bbwizard.tui.app import ConsumerPrefill, WizardApp
+    from bbwizard.config import Profile
+    from bbwizard.secret import Secret
+    from bbwizard.tui.app import WizardApp
     from bbwizard.tui.screens.authorize import AuthorizeScreen
     from bbwizard.tui.screens.consumer import ConsumerScreen
+    from bbwizard.tui.screens.kind import KindScreen
     from bbwizard.tui.screens.repositories import RepositoriesScreen
     from bbwizard.tui.screens.token import TokenScreen
 
@@ -229,8 +232,8 @@ async def test_the_wizard_signs_in_over_https_to_the_repositories_step(tls_emula
     monkeypatch.setenv("BROWSER", approver(emu.ca_file))
     app = WizardApp(
         store=ConfigStore(),
-        prefill=ConsumerPrefill(name="demo", client_id=DEMO_CONSUMER_KEY, client_secret=DEMO_CONSUMER_SECRET,
-                                callback_url=callback_url, site_url=emu.site_url, api_url=emu.api_url),
+        prefill=Profile(name="demo", client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
+                        callback_url=callback_url, site_url=emu.site_url, api_url=emu.api_url),
     )
 
     async with app.run_test(size=(100, 30)) as pilot:
@@ -244,6 +247,8 @@ async def test_the_wizard_signs_in_over_https_to_the_repositories_step(tls_emula
                 await asyncio.sleep(0.05)
             raise AssertionError(f"timed out waiting for {what}; screen is {app.screen!r}")
 
+        await until(lambda: isinstance(app.screen, KindScreen), "the kind step")
+        await pilot.press("enter")  # the first way: the OAuth client
         await until(lambda: isinstance(app.screen, ConsumerScreen), "the Consumer step")
         await pilot.press("enter")  # Check
         await until(lambda: "key and secret are right" in str(app.screen.query_one("#check-result").render()),

@@ -65,18 +65,19 @@ def wizard_env(tmp_path, monkeypatch, git_env) -> Path:
 @pytest.fixture
 def make_app(wizard_env, callback_url) -> Callable[..., Any]:
     """make_app(emulator, key=..., secret=..., callback=..., **app_kwargs) -> WizardApp."""
-    from bbwizard.config import ConfigStore
-    from bbwizard.tui.app import ConsumerPrefill, WizardApp
+    from bbwizard.config import ConfigStore, Profile
+    from bbwizard.secret import Secret
+    from bbwizard.tui.app import WizardApp
 
     def make(emulator: Any = None, *, key: str | None = None, secret: str | None = None,
              callback: str | None = None, name: str = "demo", prefill: bool = True, **kwargs: Any) -> WizardApp:
         from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
 
         if prefill and emulator is not None:
-            kwargs["prefill"] = ConsumerPrefill(
+            kwargs["prefill"] = Profile(
                 name=name,
                 client_id=key or DEMO_CONSUMER_KEY,
-                client_secret=secret or DEMO_CONSUMER_SECRET,
+                client_secret=Secret(secret or DEMO_CONSUMER_SECRET),
                 callback_url=callback or callback_url,
                 site_url=emulator.site_url,
                 api_url=emulator.api_url,
@@ -121,13 +122,27 @@ class Waiter:
 
         return await self.until(found, f"“{needle}” in #{widget_id}")
 
+    async def to_consumer(self) -> Any:
+        """From the kind step (the first step of a new profile): Enter takes the first way, the
+        OAuth client; wait for the Consumer step, which it returns."""
+        from bbwizard.tui.screens.consumer import ConsumerScreen
+        from bbwizard.tui.screens.kind import KindScreen
+
+        await self.screen(KindScreen)
+        await self.pilot.press("enter")
+        return await self.screen(ConsumerScreen)
+
     async def to_authorize(self) -> Any:
-        """From a prefilled Consumer step: check the consumer (Enter), go on (Enter), and wait for the
-        Authorize step, which it returns."""
+        """From the kind step or a prefilled Consumer step: check the consumer (Enter), go on
+        (Enter), and wait for the Authorize step, which it returns."""
         from bbwizard.tui.screens.authorize import AuthorizeScreen
         from bbwizard.tui.screens.consumer import ConsumerScreen
+        from bbwizard.tui.screens.kind import KindScreen
 
-        await self.screen(ConsumerScreen)
+        first = await self.until(lambda: isinstance(self.pilot.app.screen, (KindScreen, ConsumerScreen)),
+                                 "the kind step or the Consumer step")
+        if first and isinstance(self.pilot.app.screen, KindScreen):
+            await self.to_consumer()
         await self.pilot.press("enter")  # the Check button has the focus when the consumer is prefilled
         # Public ("…the browser sign-in comes next.") or, as the 2026 emulator answers, a refusal
         # that proves nothing ("… The browser sign-in comes next; …"): either way, on to the browser.
@@ -179,16 +194,18 @@ def texts() -> Any:
 
 @pytest.fixture
 def consumer_form(emulator, callback_url) -> Callable[..., Any]:
-    """consumer_form(key=..., secret=..., callback=...) -> ConsumerForm for the emulator."""
+    """consumer_form(key=..., secret=..., callback=..., own_identity=False) -> the Consumer step's
+    answer for the emulator: a Profile without tokens (`own_identity`: the client_credentials grant)."""
+    from bbwizard.config import Profile
     from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
     from bbwizard.secret import Secret
-    from bbwizard.tui.screens.consumer import ConsumerForm
 
     def make(key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET, callback: str = "",
-             name: str = "demo", **extra: Any) -> ConsumerForm:
+             name: str = "demo", own_identity: bool = False) -> Profile:
         callback = callback or callback_url
-        return ConsumerForm(name=name, client_id=key, client_secret=Secret(secret), callback_url=callback,
-                            site_url=emulator.site_url, api_url=emulator.api_url, **extra)
+        return Profile(name=name, client_id=key, client_secret=Secret(secret), callback_url=callback,
+                       site_url=emulator.site_url, api_url=emulator.api_url,
+                       grant="client_credentials" if own_identity else "authorization_code")
 
     return make
 
@@ -288,7 +305,7 @@ def saved_profile(emulator, snap_env, callback_url) -> Callable[..., Any]:
             name=name, client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
             callback_url=callback_url, site_url=emulator.site_url, api_url=emulator.api_url,
             access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
-            expires_at=SNAPSHOT_NOW + expires_in, scopes=answer["scopes"].split(),
+            expires_at=SNAPSHOT_NOW + expires_in, scopes=answer["scope"].split(),
             user=UserInfo(display_name="Alice Liddell", username="alice"), clone_dir="~/src",
         )
         for key, value in fields.items():

@@ -16,7 +16,7 @@ def _line(app) -> object:
 
 
 async def _check_then_continue(app, pilot, wait, needle: str) -> None:
-    await wait.screen(ConsumerScreen)
+    await wait.to_consumer()  # Enter on the kind step: the OAuth client
     await pilot.press("enter")  # Check (focused when prefilled)
     await wait.text("check-result", needle)
     assert _line(app).has_class("warning") and not _line(app).has_class("error")
@@ -49,7 +49,8 @@ async def test_the_legacy_public_text_still_says_the_key_is_right(emulator, make
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await pilot.press("enter")
+        await wait.to_consumer()
+        await pilot.press("enter")  # Check
         await wait.text("check-result", "The key and secret are right. This consumer is public")
         assert _line(app).has_class("ok")
 
@@ -59,6 +60,18 @@ async def test_a_wrong_secret_still_stops_at_the_consumer_step(emulator, make_ap
     app = make_app(emulator, secret="not-the-secret")
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await pilot.press("enter")
+        await wait.to_consumer()
+        await pilot.press("enter")  # Check
         await wait.text("check-result", "Bitbucket doesn't accept this key and secret.")
         assert _line(app).has_class("error") and isinstance(app.screen, ConsumerScreen)
+
+
+async def test_continue_goes_to_the_browser_and_says_what_the_check_saw(emulator, make_app, waiter_for, wizard_env):
+    app = make_app(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        wait = waiter_for(pilot)
+        await wait.to_consumer()  # Enter on the kind step: the OAuth client
+        await pilot.press("ctrl+n")  # Continue without a separate Check
+        await wait.screen(AuthorizeScreen)
+        said = [n.message for n in app._notifications]
+        assert any(m.startswith("Bitbucket refused the check without saying the key or secret is wrong") for m in said), said

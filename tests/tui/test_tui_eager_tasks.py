@@ -10,10 +10,10 @@ import re
 
 import pytest
 
+from bbwizard.config import Profile
 from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
 from bbwizard.secret import Secret
 from bbwizard.tui.screens.authorize import AuthorizeScreen
-from bbwizard.tui.screens.consumer import ConsumerForm
 
 SIZE = (100, 30)
 
@@ -28,8 +28,8 @@ def screenshot_text(svg: str) -> str:
 
 def test_authorize_under_app_run_is_drawn_with_the_steps_stylesheet(make_app, emulator, callback_url):
     port = callback_url.rsplit(":", 1)[1].strip("/")
-    form = ConsumerForm(name="demo", client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
-                        callback_url=callback_url, site_url=emulator.site_url, api_url=emulator.api_url)
+    form = Profile(name="demo", client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
+                   callback_url=callback_url, site_url=emulator.site_url, api_url=emulator.api_url)
     app = make_app(emulator, start="none")
     seen: dict[str, object] = {}
 

@@ -70,8 +70,8 @@ async def test_n_opens_an_empty_form_after_another_profile_filled_it(make_app, e
         assert escape_key(app) == "Back"  # Profiles comes first: escape goes back there
         await pilot.press("escape")
         await profiles_listed(app, wait, 1)
-        await pilot.press("n")
-        await wait.screen(ConsumerScreen)
+        await pilot.press("n")  # a new profile: the three ways in, then (Enter) the OAuth client's form
+        await wait.to_consumer()
         assert form_values(app) == {"name": "", "key": "", "secret": ""}
         assert app.screen.focused is app.screen.query_one("#name")
 
@@ -85,7 +85,7 @@ async def test_saving_under_a_saved_name_asks_before_replacing_it(make_app, emul
         wait = waiter_for(pilot)
         await profiles_listed(app, wait, 1)
         await pilot.press("n")
-        await wait.screen(ConsumerScreen)
+        await wait.to_consumer()
         typed = {"name": "work", "key": DEMO_CONSUMER_KEY, "secret": DEMO_CONSUMER_SECRET}
         for field, value in typed.items():
             app.screen.query_one(f"#{field}").value = value
@@ -169,18 +169,23 @@ async def test_a_profile_without_the_repository_scope_says_which_permission_to_t
 
 
 async def test_escape_on_the_first_step_asks_before_quitting(make_app, emulator, waiter_for):
+    from bbwizard.tui.screens.kind import KindScreen
+
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await wait.screen(ConsumerScreen)
-        assert escape_key(app) == "Quit"
+        await wait.to_consumer()  # the kind step came first: escape on the form goes back to it
+        assert escape_key(app) == "Back"
         app.screen.query_one("#name").value = "typed"
+        await pilot.press("escape")
+        await wait.screen(KindScreen)
+        assert escape_key(app) == "Quit"
         await pilot.press("escape")
         await wait.screen(ConfirmModal)
         assert text_of(app, "dialog-title") == "Quit bbwizard?"
         await pilot.press("n")
-        await wait.screen(ConsumerScreen)
-        assert form_values(app)["name"] == "typed" and app.is_running
+        await wait.screen(KindScreen)
+        assert app.is_running
         await pilot.press("escape")
         await wait.screen(ConfirmModal)
         await pilot.press("y")

@@ -44,11 +44,15 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
     from bbwizard.emulator.approve import approve
     from bbwizard.loopback import LoopbackCatcher
 
+    from bbwizard.tui.screens.kind import KindScreen
+
     app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await wait.screen(ConsumerScreen)
+        await wait.screen(KindScreen)
         headings = [heading(app)]
+        await wait.to_consumer()
+        headings.append(heading(app))
         await wait.to_authorize()
         headings.append(heading(app))
         url = text_of(app, "authorize-url")
@@ -71,14 +75,16 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
         await pilot.press("enter")
         summary = await clone_first_repository(app, pilot, wait, headings)
         assert summary.startswith("All cloned.")
-    # No profile saved, a loopback callback: five steps, until the code is pasted (then six).
+    # No profile saved, a loopback callback: six steps (the three ways in first), until the code
+    # is pasted (then seven).
     assert headings == [
-        "Step 1 of 5 · OAuth consumer",
-        "Step 2 of 5 · Grant access in the browser",
-        "Step 3 of 6 · Paste the code",
-        "Step 4 of 6 · Token",
-        "Step 5 of 6 · Repositories",
-        "Step 6 of 6 · Clone",
+        "Step 1 of 6 · How you sign in",
+        "Step 2 of 6 · OAuth client",
+        "Step 3 of 6 · Grant access in the browser",
+        "Step 4 of 7 · Paste the code",
+        "Step 5 of 7 · Token",
+        "Step 6 of 7 · Repositories",
+        "Step 7 of 7 · Clone",
     ]
     profile = ConfigStore(wizard_env).get("demo")
     assert profile.user.username == "alice" and profile.refresh_token
@@ -91,10 +97,10 @@ async def test_new_profile_through_client_credentials(make_app, emulator, waiter
     app = make_app(emulator, name="ci", key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET)
     async with app.run_test(size=SIZE) as pilot:
         wait = waiter_for(pilot)
-        await wait.screen(ConsumerScreen)
+        await wait.to_consumer()
         headings = [heading(app)]
         await pilot.press("enter")
-        await wait.text("check-result", "private consumer")
+        await wait.text("check-result", "may use client credentials")
         await pilot.click("#own-identity")
         await wait.screen(TokenScreen)
         headings.append(heading(app))
@@ -104,8 +110,8 @@ async def test_new_profile_through_client_credentials(make_app, emulator, waiter
         summary = await clone_first_repository(app, pilot, wait, headings)
         assert summary.startswith("All cloned.")
     # The consumer's own identity: no Authorize, no Code.
-    assert headings == ["Step 1 of 5 · OAuth consumer", "Step 2 of 4 · Token", "Step 3 of 4 · Repositories",
-                        "Step 4 of 4 · Clone"]
+    assert headings == ["Step 2 of 6 · OAuth client", "Step 3 of 5 · Token", "Step 4 of 5 · Repositories",
+                        "Step 5 of 5 · Clone"]
     assert ConfigStore(wizard_env).get("ci").grant == "client_credentials"
 
 
@@ -144,7 +150,7 @@ async def test_saved_profile_that_cannot_refresh_asks_to_sign_in_again(make_app,
         assert "Sign in again" in text_of(app, "dialog-message")
         await pilot.press("enter")
         await wait.screen(ConsumerScreen)
-        assert heading(app) == "Step 2 of 6 · OAuth consumer"  # Profiles, then a sign-in's five steps
+        assert heading(app) == "Step 2 of 6 · OAuth client"  # Profiles, then a sign-in's five steps
         assert app.screen.query_one("#name").value == "work"
         assert app.screen.query_one("#key").value == app.screen.prefill.client_id != ""
 
@@ -254,7 +260,7 @@ async def test_f1_shows_help_for_the_step(make_app, emulator):
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpModal)
-        assert text_of(app, "dialog-title") == "Help: Step 1 of 5 · OAuth consumer"
+        assert text_of(app, "dialog-title") == "Help: Step 1 of 5 · OAuth client"
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ConsumerScreen)
@@ -322,7 +328,9 @@ async def test_unexpected_error_is_a_sentence_without_secrets_and_a_way_back(mak
         assert secret.reveal() not in app.export_screenshot()
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, ConsumerScreen)
+        from bbwizard.tui.screens.kind import KindScreen
+
+        assert isinstance(app.screen, KindScreen)  # a new profile's first step
 
 
 async def test_escape_cancels_running_clones_and_leaves_nothing_behind(make_app, emulator, signed_in, waiter_for, tmp_path):

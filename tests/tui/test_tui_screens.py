@@ -21,7 +21,7 @@ from bbwizard.emulator import (
     PRIVATE_CONSUMER_KEY,
     PRIVATE_CONSUMER_SECRET,
 )
-from bbwizard.tui.app import ConsumerPrefill
+from bbwizard.config import Profile
 from bbwizard.tui.screens.authorize import AuthorizeScreen, CodeCaught, PasteRequested
 from bbwizard.tui.screens.clone import CloneScreen
 from bbwizard.tui.screens.code import CodeScreen
@@ -56,7 +56,7 @@ async def push(app, pilot, screen):
 async def test_consumer_empty_fields_are_named_one_by_one(make_app, emulator, waiter_for):
     app = make_app(emulator, start="none", prefill=False)
     async with app.run_test(size=SIZE) as pilot:
-        await push(app, pilot, ConsumerScreen(ConsumerPrefill(site_url=emulator.site_url, api_url=emulator.api_url)))
+        await push(app, pilot, ConsumerScreen(Profile(name="", client_id="", site_url=emulator.site_url, api_url=emulator.api_url)))
         app.screen.query_one("#callback").value = ""
         await pilot.press("ctrl+t")
         await pilot.pause()
@@ -71,9 +71,9 @@ async def test_consumer_empty_fields_are_named_one_by_one(make_app, emulator, wa
 async def test_consumer_suggests_the_loopback_callback_and_where_to_paste_it(make_app, emulator):
     app = make_app(emulator, start="none", prefill=False)
     async with app.run_test(size=SIZE) as pilot:
-        await push(app, pilot, ConsumerScreen(ConsumerPrefill()))
+        await push(app, pilot, ConsumerScreen(Profile(name="", client_id="")))
         assert app.screen.query_one("#callback").value == "http://localhost:8976/"
-        assert "Callback URL: paste this address" in text_of(app, "callback-where")
+        assert "paste this address as Callback URL" in text_of(app, "callback-where")
         assert app.screen.query_one("#secret").password is True
 
 
@@ -103,13 +103,13 @@ async def test_private_consumer_offers_its_own_identity(make_app, emulator, wait
     async with app.run_test(size=SIZE) as pilot:
         results = await push(app, pilot, ConsumerScreen(app.prefill))
         await pilot.press("enter")
-        await waiter_for(pilot).text("check-result", "private consumer")
+        await waiter_for(pilot).text("check-result", "may use client credentials")
         button = app.screen.query_one("#own-identity")
         assert not button.has_class("hidden")
         assert str(button.label) == "Use the consumer's own identity (no browser)"
         await pilot.click("#own-identity")
         await pilot.pause()
-        assert results and results[0].use_client_credentials is True
+        assert results and results[0].grant == "client_credentials"
 
 
 async def test_consumer_secret_is_never_drawn(make_app, emulator):
@@ -134,7 +134,7 @@ async def test_footer_shows_the_keys_for_the_focus_and_a_click_presses_one(make_
 
     app = make_app(emulator, start="none", prefill=False)
     async with app.run_test(size=SIZE, tooltips=True) as pilot:
-        await push(app, pilot, ConsumerScreen(ConsumerPrefill()))
+        await push(app, pilot, ConsumerScreen(Profile(name="", client_id="")))
         wait = waiter_for(pilot)
         # A text box has the focus: "r" types an r, so the Footer leaves it out.
         keys = await wait.until(lambda: footer_keys(app.screen), "the Footer's keys")
@@ -155,7 +155,7 @@ async def test_a_step_is_laid_out_again_when_the_terminal_changes_size(make_app,
 
     app = make_app(emulator, start="none", prefill=False)
     async with app.run_test(size=SIZE) as pilot:
-        await push(app, pilot, ConsumerScreen(ConsumerPrefill()))
+        await push(app, pilot, ConsumerScreen(Profile(name="", client_id="")))
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         footer = app.screen.query_one(Footer)
@@ -227,7 +227,8 @@ async def test_authorize_port_in_use_points_to_paste(make_app, emulator, consume
             assert isinstance(results[0], PasteRequested)
 
 
-async def test_authorize_without_display_suggests_paste_or_ssh_forwarding(make_app, emulator, consumer_form, monkeypatch, callback_url):
+async def test_authorize_without_display_suggests_paste_or_ssh_forwarding(make_app, emulator, consumer_form, monkeypatch, callback_url,
+                                                                         waiter_for):
     port = callback_url.rsplit(":", 1)[1].strip("/")
     monkeypatch.delenv("BROWSER", raising=False)
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -237,13 +238,31 @@ async def test_authorize_without_display_suggests_paste_or_ssh_forwarding(make_a
     app = make_app(emulator, start="none")
     async with app.run_test(size=SIZE) as pilot:
         await push(app, pilot, AuthorizeScreen(consumer_form()))
-        note = text_of(app, "display-note")
+        note = await waiter_for(pilot).text("display-note", "ssh -L")  # once the catcher listens
         assert note.startswith("There is no display here (an SSH session?), so no browser can open on this machine.")
         assert f"ssh -L {port}:localhost:{port} alice@10.0.0.9" in note
         await pilot.press("o")
         await pilot.pause()
         await pilot.pause()
         assert "No browser can open here: there is no display." in text_of(app, "browser-result")
+
+
+@pytest.mark.parametrize("callback", ["http://localhost:0/", "http://localhost/"])
+async def test_authorize_without_display_offers_no_ssh_line_for_a_port_it_cannot_listen_on(
+        make_app, emulator, consumer_form, monkeypatch, waiter_for, callback):
+    # Port 0 used to be shown as "ssh -L 80:…": the port is the core's reading of the callback URL,
+    # and a callback the catcher can't listen on has nothing to forward.
+    monkeypatch.delenv("BROWSER", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.9 22")
+    app = make_app(emulator, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        await push(app, pilot, AuthorizeScreen(consumer_form(callback=callback)))
+        said = await waiter_for(pilot).text("browser-result", "paste")
+        assert ("port 0" in said) if callback.endswith(":0/") else ("port 80" in said)
+        note = text_of(app, "display-note")
+        assert note.startswith("There is no display here") and "ssh -L" not in note
 
 
 # Code
@@ -304,7 +323,7 @@ async def test_token_refused_code_says_so(make_app, emulator, consumer_form, wai
 
 
 async def test_token_with_missing_scopes_names_the_permission_to_tick(make_app, emulator, consumer_form, waiter_for):
-    form = consumer_form(key=ACCOUNT_ONLY_CONSUMER_KEY, secret=ACCOUNT_ONLY_CONSUMER_SECRET, use_client_credentials=False)
+    form = consumer_form(key=ACCOUNT_ONLY_CONSUMER_KEY, secret=ACCOUNT_ONLY_CONSUMER_SECRET, own_identity=False)
     code, authorization = _grant_code(emulator, ACCOUNT_ONLY_CONSUMER_KEY, consumer_form().callback_url)
     app = make_app(emulator, start="none")
     async with app.run_test(size=SIZE) as pilot:

@@ -14,7 +14,7 @@ async def test_signing_in_again_in_the_wizard_keeps_the_clone_folder(make_app, e
     store = ConfigStore()
     store.save(Profile(name="work", client_id=PRIVATE_CONSUMER_KEY, client_secret=Secret(PRIVATE_CONSUMER_SECRET),
                        site_url=emulator.site_url, api_url=emulator.api_url, clone_dir="/srv/clones"))
-    form = consumer_form(key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET, name="work", use_client_credentials=True)
+    form = consumer_form(key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET, name="work", own_identity=True)
     app = make_app(emulator, start="none")
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(TokenScreen(form))
@@ -25,7 +25,7 @@ async def test_signing_in_again_in_the_wizard_keeps_the_clone_folder(make_app, e
 
 
 async def test_a_failing_who_am_i_shows_what_was_saved_and_why(make_app, emulator, consumer_form, waiter_for, wizard_env):
-    form = consumer_form(key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET, name="work", use_client_credentials=True)
+    form = consumer_form(key=PRIVATE_CONSUMER_KEY, secret=PRIVATE_CONSUMER_SECRET, name="work", own_identity=True)
     app = make_app(emulator, start="none")
     async with app.run_test(size=SIZE) as pilot:
         emulator.inject(kind="status", status=500, count=3, path_prefix="/2.0/user")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bbwizard.config import Profile
 from bbwizard.emulator import (
     DEMO_CALLBACK_URL,
     DEMO_CONSUMER_KEY,
@@ -16,11 +17,11 @@ from bbwizard.emulator import (
     PRIVATE_CONSUMER_SECRET,
 )
 from bbwizard.secret import Secret
-from bbwizard.tui.app import ConsumerPrefill, Road
+from bbwizard.tui.app import Road
 from bbwizard.tui.screens.authorize import AuthorizeScreen
 from bbwizard.tui.screens.clone import CloneScreen
 from bbwizard.tui.screens.code import CodeScreen
-from bbwizard.tui.screens.consumer import ConsumerForm, ConsumerScreen
+from bbwizard.tui.screens.consumer import ConsumerScreen
 from bbwizard.tui.screens.profiles import ProfilesScreen
 from bbwizard.tui.screens.repositories import RepositoriesScreen
 from bbwizard.tui.screens.token import TokenScreen
@@ -40,11 +41,11 @@ def text_of(app, widget_id: str) -> str:
     return app.screen.query_one(f"#{widget_id}").visual.plain
 
 
-def demo_prefill(emulator=None) -> ConsumerPrefill:
-    return ConsumerPrefill(
+def demo_prefill(emulator=None) -> Profile:
+    return Profile(
         name="demo",
         client_id=DEMO_CONSUMER_KEY,
-        client_secret=DEMO_CONSUMER_SECRET,
+        client_secret=Secret(DEMO_CONSUMER_SECRET),
         callback_url=DEMO_CALLBACK_URL,
         site_url=emulator.site_url if emulator else BITBUCKET,
         api_url=emulator.api_url if emulator else "https://api.bitbucket.org/2.0",
@@ -66,8 +67,24 @@ def test_snapshot_profiles(snap_compare, snap_app, saved_profile, settled):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+def test_snapshot_kind(snap_compare, snap_app, settled):
+    from bbwizard.tui.screens.kind import KindScreen
+
+    app = snap_app()
+    app.road = Road(ways=True)  # a new profile's road: the three ways in first
+
+    async def run_before(pilot):
+        screen = KindScreen()
+        screen.first_step = True
+        app.push_screen(screen)
+        await settled(pilot, lambda: isinstance(app.screen, KindScreen), "the kind step")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
 def test_snapshot_consumer(snap_compare, snap_app, settled):
     app = snap_app()
+    app.road = Road(ways=True)  # the road this step is on: after the kind step
 
     async def run_before(pilot):
         app.push_screen(ConsumerScreen(demo_prefill()))
@@ -78,6 +95,7 @@ def test_snapshot_consumer(snap_compare, snap_app, settled):
 
 def test_snapshot_consumer_wrong_secret(snap_compare, snap_app, emulator, settled):
     app = snap_app()
+    app.road = Road(ways=True)  # the road this step is on
     prefill = demo_prefill(emulator)
     prefill.client_secret = Secret("not-the-right-secret")
 
@@ -92,8 +110,9 @@ def test_snapshot_consumer_wrong_secret(snap_compare, snap_app, emulator, settle
 
 def test_snapshot_authorize(snap_compare, snap_app, settled):
     app = snap_app()
-    form = ConsumerForm(name="demo", client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
-                        callback_url=DEMO_CALLBACK_URL, site_url=BITBUCKET, api_url="https://api.bitbucket.org/2.0")
+    app.road = Road(ways=True)  # the road this step is on
+    form = Profile(name="demo", client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
+                   callback_url=DEMO_CALLBACK_URL, site_url=BITBUCKET, api_url="https://api.bitbucket.org/2.0")
 
     async def run_before(pilot):
         app.push_screen(AuthorizeScreen(form))
@@ -106,7 +125,7 @@ def test_snapshot_code_refused(snap_compare, snap_app, settled):
     from bbwizard import oauth
 
     app = snap_app()
-    app.road = Road(paste=True)  # the road this step is on
+    app.road = Road(ways=True, paste=True)  # the road this step is on
 
     async def run_before(pilot):
         authorization = oauth.start_authorization(BITBUCKET, DEMO_CONSUMER_KEY)
@@ -121,10 +140,10 @@ def test_snapshot_code_refused(snap_compare, snap_app, settled):
 
 def test_snapshot_token(snap_compare, snap_app, emulator, settled):
     app = snap_app()
-    app.road = Road(own_identity=True)  # the road this step is on
-    form = ConsumerForm(name="ci", client_id=PRIVATE_CONSUMER_KEY, client_secret=Secret(PRIVATE_CONSUMER_SECRET),
-                        callback_url=DEMO_CALLBACK_URL, site_url=emulator.site_url, api_url=emulator.api_url,
-                        kind="private", use_client_credentials=True)
+    app.road = Road(ways=True, own_identity=True)  # the road this step is on
+    form = Profile(name="ci", client_id=PRIVATE_CONSUMER_KEY, client_secret=Secret(PRIVATE_CONSUMER_SECRET),
+                   callback_url=DEMO_CALLBACK_URL, site_url=emulator.site_url, api_url=emulator.api_url,
+                   grant="client_credentials")
 
     async def run_before(pilot):
         app.push_screen(TokenScreen(form))
@@ -218,6 +237,7 @@ def test_snapshot_help(snap_compare, snap_app, settled):
     from bbwizard.tui.screens.modals import HelpModal
 
     app = snap_app()
+    app.road = Road(ways=True)  # the road this step is on
 
     async def run_before(pilot):
         app.push_screen(ConsumerScreen(demo_prefill()))

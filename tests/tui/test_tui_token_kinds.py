@@ -35,7 +35,7 @@ async def test_the_kind_step_offers_three_ways_and_says_which_one_is_which(make_
     from bbwizard.tui.screens.kind import KindScreen
     from bbwizard.tui.screens.modals import HelpModal
 
-    app = make_app(emulator, start="kind")
+    app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         waiter = waiter_for(pilot)
         screen = await waiter.screen(KindScreen)
@@ -51,7 +51,7 @@ async def test_the_kind_step_offers_three_ways_and_says_which_one_is_which(make_
         from bbwizard.tui.screens.consumer import ConsumerScreen
 
         consumer = await waiter.screen(ConsumerScreen)
-        assert consumer.heading.startswith("Step 2 of 6 · OAuth consumer")
+        assert consumer.heading == "Step 2 of 6 · OAuth client"
         await pilot.press("escape")
         await waiter.screen(KindScreen)
 
@@ -60,7 +60,7 @@ async def test_an_api_token_signs_in_and_goes_on_to_repositories(make_app, emula
     from bbwizard.tui.screens.repositories import RepositoriesScreen
 
     token = emulator.add_api_token("alice@example.com")
-    app = make_app(emulator, start="kind", clock=lambda: FROZEN_NOW)
+    app = make_app(emulator, clock=lambda: FROZEN_NOW)
     async with app.run_test(size=SIZE) as pilot:
         waiter = waiter_for(pilot)
         form = await _choose(pilot, waiter, 1)
@@ -82,7 +82,7 @@ async def test_an_api_token_signs_in_and_goes_on_to_repositories(make_app, emula
 
 async def test_an_unscoped_api_token_is_a_sentence_and_nothing_is_saved(make_app, emulator, wizard_env, waiter_for):
     token = emulator.add_api_token("alice@example.com", scopes=())
-    app = make_app(emulator, start="kind")
+    app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         waiter = waiter_for(pilot)
         form = await _choose(pilot, waiter, 1)
@@ -98,7 +98,7 @@ async def test_an_access_token_signs_in_for_its_repository(make_app, emulator, w
     from bbwizard.tui.screens.repositories import RepositoriesScreen
 
     token = emulator.add_access_token("repository", "acme", repository="webapp")
-    app = make_app(emulator, start="kind")
+    app = make_app(emulator)
     async with app.run_test(size=SIZE) as pilot:
         waiter = waiter_for(pilot)
         form = await _choose(pilot, waiter, 2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from textual import work
 from textual.app import ComposeResult
@@ -19,6 +18,7 @@ from bbwizard.tui.browser import has_display
 from bbwizard.tui.screens.base import WizardStep
 
 if TYPE_CHECKING:
+    from bbwizard.config import Profile
     from bbwizard.loopback import LoopbackCatcher
     from bbwizard.oauth import Authorization
 
@@ -36,6 +36,13 @@ class CodeCaught:
 
     authorization: Authorization
     code: str = field(repr=False)  # a live code: kept out of repr and tracebacks' locals
+
+
+NO_DISPLAY = (
+    "There is no display here (an SSH session?), so no browser can open on this machine. Copy the "
+    "address (c), open it on a machine with a browser, then press p and paste the address the "
+    "browser lands on."
+)
 
 
 def is_loopback(url: str) -> bool:
@@ -66,9 +73,9 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
         Binding("p", "paste", "Paste code", id="authorize-paste", tooltip="Paste the code or the address the browser landed on"),
     ]
 
-    def __init__(self, form: Any) -> None:
+    def __init__(self, consumer: Profile) -> None:
         super().__init__()
-        self.form = form
+        self.consumer = consumer
         self.authorization: Authorization | None = None
         self.catcher: LoopbackCatcher | None = None
 
@@ -98,22 +105,16 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
         from bbwizard import oauth
 
         self.stop_catcher()
-        form = self.form
+        consumer = self.consumer
         # No redirect_uri: Bitbucket then uses the consumer's own callback URL, and nothing has to match.
-        self.authorization = oauth.start_authorization(form.site_url, form.client_id)
+        self.authorization = oauth.start_authorization(consumer.site_url, consumer.client_id)
         self.query_one("#authorize-url", Static).update(self.authorization.url)
         self.query_one("#waiting-line").display = False
         if not has_display():
-            port = urlsplit(form.callback_url).port or 80
-            self.say(
-                "display-note",
-                "There is no display here (an SSH session?), so no browser can open on this machine. "
-                "Copy the address (c), open it on a machine with a browser, then press p and paste the "
-                f"address the browser lands on. Or forward the port first and keep the automatic path:\n"
-                f"{ssh_forward_hint(port)}",
-                "warning",
-            )
-        if is_loopback(form.callback_url):
+            # The ssh -L line comes once the catcher listens: its port is the core's reading of the
+            # callback URL, and a URL it can't listen on (port 0, 80, …) has no line to forward.
+            self.say("display-note", NO_DISPLAY, "warning")
+        if is_loopback(consumer.callback_url):
             self.catch_redirect(self.authorization)
         else:
             self.say(
@@ -134,13 +135,19 @@ Bitbucket asks you, in a browser, whether bbwizard may act for you.
     async def catch_redirect(self, authorization: Authorization) -> None:
         from bbwizard.loopback import LoopbackCatcher
 
-        catcher = LoopbackCatcher(self.form.callback_url, authorization.state)
+        catcher = LoopbackCatcher(self.consumer.callback_url, authorization.state)
         try:
             await asyncio.to_thread(catcher.start)
         except BBWizardError as error:
             self.say("browser-result", f"{error} Press p to paste the code instead.", "error")
             return
         self.catcher = catcher
+        if not has_display():
+            self.say(
+                "display-note",
+                f"{NO_DISPLAY} Or forward the port first and keep the automatic path:\n{ssh_forward_hint(catcher.port)}",
+                "warning",
+            )
         self.query_one("#waiting-line").display = True
         self.say("waiting", f"waiting for the browser… (port {catcher.port})")
         try:

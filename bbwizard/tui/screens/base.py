@@ -70,6 +70,12 @@ class WizardStep(Screen[T], Generic[T]):
 
     _resumed = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Saved profiles this step's form may save over without asking: the profile being signed
+        # in again, or one the person already said yes to replacing.
+        self.may_replace: set[str] = set()
+
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Runs before Screen's own handler (Textual dispatches a class's handlers along its MRO).
         # A step is made fresh for each push, and Textual styled every widget when compose mounted
@@ -115,6 +121,43 @@ class WizardStep(Screen[T], Generic[T]):
                 self.dismiss(BACK)  # type: ignore[arg-type]
 
         self.app.push_screen(ConfirmModal("Quit bbwizard?", self.QUIT_DETAIL, yes="Quit"), answered)
+
+    async def may_save_as(self, name: str, result_id: str) -> bool:
+        """True when saving under `name` replaces nothing, or the person said to replace it. No
+        leaves the form as typed, with its `#name` field focused for another name and the reason
+        in `#{result_id}`."""
+        import asyncio
+
+        from bbwizard.errors import BBWizardError
+
+        if name in self.may_replace:
+            return True
+        try:
+            saved = (await asyncio.to_thread(self.wizard.store.load)).get(name)
+        except BBWizardError:
+            return True  # the config's own trouble is said where it is saved
+        if saved is None:
+            return True
+        from bbwizard.secret import printable
+        from bbwizard.tui.screens.modals import ConfirmModal
+        from bbwizard.tui.widgets.status import user_label
+
+        who = printable(user_label(saved.user))
+        replace = await self.app.push_screen_wait(
+            ConfirmModal(
+                f"Replace the profile “{name}”?",
+                f"A profile named “{name}” is saved already"
+                + (f" (signed in as {who})" if who else "")
+                + ". Signing in replaces its credentials and tokens. Choose No to pick another name.",
+                yes="Replace",
+            )
+        )
+        if replace:
+            self.may_replace.add(name)
+            return True
+        self.query_one("#name").focus()
+        self.say(result_id, f"A profile named “{name}” is saved already: choose another name, or replace it.", "warning")
+        return False
 
     def say(self, widget_id: str, text: str, state: str | None = None) -> None:
         """Put a sentence in a message line, with `error`, `warning` or `ok` as its class."""

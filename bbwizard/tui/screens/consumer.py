@@ -1,8 +1,10 @@
-"""Step 2: the OAuth consumer: profile name, key, secret, callback URL, and a check before any browser."""
+"""The OAuth client (formerly OAuth consumer): profile name, key, secret, callback URL, and a check
+before any browser. The step answers with a :class:`~bbwizard.config.Profile` without tokens: the
+consumer the rest of the sign-in uses (its ``grant`` says whether the browser is skipped)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual import on, work
@@ -11,48 +13,19 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Static
 
-from bbwizard.config import is_profile_name
+from bbwizard.config import Profile, is_profile_name
 from bbwizard.errors import BBWizardError
-from bbwizard.records import Record
-from bbwizard.secret import Secret
+from bbwizard.secret import Secret, printable
 from bbwizard.tui.screens.base import WizardStep
+
+if TYPE_CHECKING:
+    from bbwizard.oauth import ConsumerCheck
 
 WHERE_TO_PASTE = (
     "In Bitbucket: Workspace settings → Apps and features → OAuth clients (formerly OAuth consumers) "
     "→ your client → Authorization: tick Authorization code, paste this address as Callback URL; "
     "Scopes: tick Account: Read and Repositories: Read."
 )
-
-
-class ConsumerForm(Record):
-    """The consumer as the person typed it, plus what the check said."""
-
-    _fields = (
-        "name", "client_id", "client_secret", "callback_url", "site_url", "api_url", "kind", "check",
-        "use_client_credentials",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        client_id: str,
-        client_secret: Secret,
-        callback_url: str,
-        site_url: str,
-        api_url: str,
-        kind: str | None = None,
-        check: Any = None,
-        use_client_credentials: bool = False,
-    ) -> None:
-        self.name = name
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.callback_url = callback_url
-        self.site_url = site_url
-        self.api_url = api_url
-        self.kind = kind  # "private", "public" or "unconfirmed", once checked
-        self.check = check  # oauth.ConsumerCheck
-        self.use_client_credentials = use_client_credentials
 
 
 def suggested_callback_url() -> str:
@@ -111,14 +84,16 @@ on the last one it checks.
         Binding("ctrl+n", "continue", "Continue", id="consumer-continue", tooltip="Go on to sign in"),
     ]
 
-    def __init__(self, prefill: Any) -> None:
+    def __init__(self, prefill: Profile, *, replaces: str | None = None) -> None:
+        """`prefill`: the consumer fields to start from (its tokens, if any, are not read).
+        `replaces`: a saved profile's name this form may save over without asking (the profile
+        being signed in again)."""
         super().__init__()
         self.prefill = prefill
-        self.checked: ConsumerForm | None = None
-        # Names that may be saved over without asking: the profile being signed in again, or one
-        # the person already said yes to replacing.
-        replaces = getattr(prefill, "replaces", None)
-        self.may_replace: set[str] = {replaces} if replaces else set()
+        self.checked: Profile | None = None  # the consumer as last checked
+        self.check: ConsumerCheck | None = None  # what Bitbucket said about it
+        if replaces:
+            self.may_replace.add(replaces)
 
     def compose_body(self) -> ComposeResult:
         prefill = self.prefill
@@ -184,7 +159,7 @@ on the last one it checks.
                     self.set_focus(field)
                     break
 
-    def read_form(self) -> ConsumerForm | None:
+    def read_form(self) -> Profile | None:
         values = {field_id: self.query_one(f"#{field_id}", Input).value.strip() for field_id in ("name", "key", "callback")}
         secret = Secret(self.query_one("#secret", Input).value.strip())  # wrapped the moment it is read
         problems = field_problems(values["name"], values["key"], bool(secret), values["callback"])
@@ -196,19 +171,20 @@ on the last one it checks.
             self.query_one(f"#{first}", Input).focus()
             self.say("check-result", "Fix the fields marked above first.", "error")
             return None
-        return ConsumerForm(
+        return Profile(
             name=values["name"],
             client_id=values["key"],
             client_secret=secret,
             callback_url=values["callback"],
             site_url=self.prefill.site_url,
             api_url=self.prefill.api_url,
+            ca_bundle=self.prefill.ca_bundle,
         )
 
     @on(Input.Changed)
     def forget_check(self, event: Input.Changed) -> None:
         if self.checked is not None:
-            self.checked = None
+            self.checked, self.check = None, None
             self.say("check-result", "")
             self.show_own_identity(False)
 
@@ -232,8 +208,8 @@ on the last one it checks.
             self.go_on(form)
 
     @work(group="consumer-continue", exclusive=True, exit_on_error=False)
-    async def go_on(self, form: ConsumerForm) -> None:
-        if not await self.may_save_as(form.name):
+    async def go_on(self, form: Profile) -> None:
+        if not await self.may_save_as(form.name, "check-result"):
             return
         if self.checked is not None and self.checked.client_id == form.client_id:
             self.dismiss(self.checked)
@@ -246,50 +222,13 @@ on the last one it checks.
             self.go_on_as_consumer(self.checked)
 
     @work(group="consumer-continue", exclusive=True, exit_on_error=False)
-    async def go_on_as_consumer(self, checked: ConsumerForm) -> None:
-        if not await self.may_save_as(checked.name):
+    async def go_on_as_consumer(self, checked: Profile) -> None:
+        if not await self.may_save_as(checked.name, "check-result"):
             return
-        checked.use_client_credentials = True
-        self.dismiss(checked)
-
-    async def may_save_as(self, name: str) -> bool:
-        """True when saving under `name` replaces nothing, or the person said to replace it. No
-        leaves the form as typed, with the name field focused for another name."""
-        import asyncio
-
-        if name in self.may_replace:
-            return True
-        try:
-            saved = (await asyncio.to_thread(self.wizard.store.load)).get(name)
-        except BBWizardError:
-            return True  # the config's own trouble is said where it is saved
-        if saved is None:
-            return True
-        from bbwizard.tui.screens.modals import ConfirmModal
-        from bbwizard.tui.widgets.status import user_label
-
-        from bbwizard.secret import printable
-
-        who = printable(user_label(saved.user))
-        replace = await self.app.push_screen_wait(
-            ConfirmModal(
-                f"Replace the profile “{name}”?",
-                f"A profile named “{name}” is saved already"
-                + (f" (signed in as {who})" if who else "")
-                + ". Signing in replaces its consumer and its tokens. Choose No to pick another name.",
-                yes="Replace",
-            )
-        )
-        if replace:
-            self.may_replace.add(name)
-            return True
-        field = self.query_one("#name", Input)
-        field.focus()
-        self.say("check-result", f"A profile named “{name}” is saved already: choose another name, or replace it.", "warning")
-        return False
+        self.dismiss(checked.replace(grant="client_credentials"))
 
     @work(group="consumer-check", exclusive=True, exit_on_error=False)
-    async def run_check(self, form: ConsumerForm, then_continue: bool) -> None:
+    async def run_check(self, form: Profile, then_continue: bool) -> None:
         import asyncio
 
         from bbwizard import oauth
@@ -303,9 +242,7 @@ on the last one it checks.
             return
         finally:
             self.query_one("#check", Button).disabled = False
-        form.kind = result.kind
-        form.check = result
-        self.checked = form
+        self.checked, self.check = form, result
         self.show_own_identity(result.kind == "private")
         if result.kind == "private":
             sentence = (
@@ -314,10 +251,11 @@ on the last one it checks.
             )
         else:
             sentence = f"{result.message} Next, the browser asks you to grant access."
-        if then_continue and result.kind == "public":
+        if then_continue and result.kind != "private":
+            if result.kind == "unconfirmed":  # said, and on to the browser, as `bbwizard login` does
+                self.app.notify(printable(result.message), severity="warning", markup=False)
             self.dismiss(form)
             return
-        # Focus first, then the sentence: whoever reads it and presses Enter goes on. A check that
-        # proved nothing stops here once, so what Bitbucket said is read before the browser opens.
+        # Focus first, then the sentence: whoever reads it and presses Enter goes on.
         self.set_focus(self.query_one("#continue", Button))
         self.say("check-result", sentence, "warning" if result.kind == "unconfirmed" else "ok")

@@ -92,8 +92,12 @@ class TokenFormScreen(WizardStep[Any]):
     HELP = WHICH_ONE
     AUTO_FOCUS = "#name"
 
-    def __init__(self, kind: str, *, site_url: str, api_url: str, name: str = "") -> None:
+    def __init__(self, kind: str, *, site_url: str, api_url: str, name: str = "", replaces: str | None = None) -> None:
+        """`replaces`: a saved profile's name this form may save over without asking (the profile
+        being signed in again); any other saved name is replaced only when the person says so."""
         super().__init__()
+        if replaces:
+            self.may_replace.add(replaces)
         self.kind = kind
         self.site_url = site_url
         self.api_url = api_url
@@ -148,9 +152,15 @@ class TokenFormScreen(WizardStep[Any]):
         if self.kind == "access_token" and not self.value("workspace"):
             self.say("sign-in-result", "Say which workspace the access token was made for.", "error")
             return
+        self.confirm_and_sign_in(name, Secret(token), expires)
+
+    @work(group="token-confirm", exclusive=True, exit_on_error=False)
+    async def confirm_and_sign_in(self, name: str, token: Secret, expires: date | None) -> None:
+        if not await self.may_save_as(name, "sign-in-result"):
+            return
         self.say("sign-in-result", "Asking Bitbucket…", "busy")
-        self.query_one("#token", Input).value = ""  # the Secret below carries it; no widget keeps it
-        self.sign_in(name, Secret(token), expires)
+        self.query_one("#token", Input).value = ""  # the Secret carries it; no widget keeps it
+        self.sign_in(name, token, expires)
 
     @work(group="token-sign-in", exclusive=True, thread=True, exit_on_error=False)
     def sign_in(self, name: str, token: Secret, expires: date | None) -> None:

@@ -197,10 +197,9 @@ first; so does escape, which quits here.
         if reason is not None:
             title, detail = reason
             again = await self.app.push_screen_wait(
-                ConfirmModal(title, detail + " The consumer is filled in for you.", yes="Sign in again")
+                ConfirmModal(title, detail + (" The form is filled in for you." if profile.is_token_kind else " The consumer is filled in for you."), yes="Sign in again")
             )
             if again:
-                self.wizard.flow.form = None
                 self.wizard.prefill_from_profile(profile)
                 self.dismiss(SIGN_IN_AGAIN)
             return

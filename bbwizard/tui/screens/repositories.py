@@ -14,6 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from bbwizard.errors import BBWizardError
+from bbwizard.secret import printable
 from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryList, RepositoryRow
 
@@ -21,6 +22,18 @@ if TYPE_CHECKING:
     from bbwizard.api import BitbucketClient, Repository
     from bbwizard.config import Profile
     from bbwizard.tui.screens.base import Back
+
+
+def reach_text(reach: dict[str, str]) -> str:
+    """"An access token for acme/webapp: it reaches that repository only." (config text, cleaned)."""
+    workspace = reach["workspace"]
+    if reach.get("repository"):
+        where, what = f"{workspace}/{reach['repository']}", "that repository only"
+    elif reach.get("project"):
+        where, what = f"project {reach['project']} in {workspace}", "that project's repositories only"
+    else:
+        where, what = workspace, "that workspace's repositories only"
+    return printable(f"An access token for {where}: it reaches {what}.")
 
 
 def count_text(loaded: int, total: int | None, done: bool) -> str:
@@ -68,6 +81,9 @@ the selected repositories, or the one under the cursor.
             with Vertical(id="workspaces-pane"):
                 yield Static("Workspaces", classes="pane-title", markup=False)
                 yield OptionList(id="workspaces")
+                reach = self.reach()
+                if reach is not None:
+                    yield Static(reach_text(reach), id="reach-note", classes="note", markup=False)
             with Vertical(id="repositories-pane"):
                 yield Input(placeholder="filter: name, slug, project, language", id="filter")
                 yield Static("", id="repositories-count", markup=False)
@@ -95,8 +111,25 @@ the selected repositories, or the one under the cursor.
             )
         return self.client
 
+    def reach(self) -> dict[str, str] | None:
+        """What an access token was made for (its workspace, and repository or project); None for
+        the other kinds, which list the account's workspaces."""
+        reach = self.profile.reach if self.profile.kind == "access_token" else None
+        return reach if reach and reach.get("workspace") else None
+
     @work(group="workspaces", exclusive=True, exit_on_error=False)
     async def load_workspaces(self) -> None:
+        reach = self.reach()
+        if reach is not None:
+            # Bitbucket refuses to list workspaces for an access token: its workspace is the one
+            # it was made for, and listing that workspace shows what the token reaches in it.
+            slug = reach["workspace"]
+            options = self.query_one("#workspaces", OptionList)
+            options.clear_options()
+            options.add_option(Option(Text(printable(slug)), id=slug))
+            options.highlighted = 0
+            self.show_workspace(slug)
+            return
         self.say("repositories-count", "loading workspaces…", "busy")
         try:
             client = await self.get_client()
@@ -110,7 +143,7 @@ the selected repositories, or the one under the cursor.
         for workspace in workspaces:
             slug = workspace.slug
             name = getattr(workspace, "name", None) or slug
-            options.add_option(Option(Text(name if name == slug else f"{name} ({slug})"), id=slug))
+            options.add_option(Option(Text(printable(name if name == slug else f"{name} ({slug})")), id=slug))
         if not workspaces:
             self.say("repositories-count", "")
             self.say("repositories-result", "This account belongs to no workspace yet.", "warning")

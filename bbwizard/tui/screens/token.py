@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +17,11 @@ from bbwizard.humanize import human_duration
 from bbwizard.secret import printable
 from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.status import display_path
+
+if TYPE_CHECKING:
+    from bbwizard.config import Profile
+    from bbwizard.oauth import Authorization
+
 
 def widget_text(widget: Static) -> str:
     return str(getattr(widget.visual, "plain", widget.visual))
@@ -53,9 +58,11 @@ press escape and sign in again.
         Binding("enter", "continue", "Continue", id="token-continue", tooltip="Choose repositories"),
     ]
 
-    def __init__(self, form: Any, *, code: str | None = None, authorization: Any = None) -> None:
+    def __init__(self, consumer: Profile, *, code: str | None = None, authorization: Authorization | None = None) -> None:
+        """`consumer`: the Consumer step's answer (no tokens); its `grant` says whether a code is
+        exchanged or the consumer's own identity is used."""
         super().__init__()
-        self.form = form
+        self.consumer = consumer
         self.code = code
         self.authorization = authorization
         self.profile: Any = None
@@ -116,15 +123,15 @@ press escape and sign in again.
         from bbwizard import oauth
         from bbwizard.signin import finish_sign_in
 
-        form = self.form
-        if form.use_client_credentials:
+        consumer = self.consumer
+        own_identity = consumer.grant == "client_credentials"
+        if own_identity:
             self.say("exchange", "Getting a token with the consumer's own identity…", "busy")
         else:
             self.say("exchange", "Exchanging the code for a token…", "busy")
         try:
-            consumer = self.blank_profile()
             transport = self.wizard.oauth_transport
-            if form.use_client_credentials:
+            if own_identity:
                 tokens = await asyncio.to_thread(oauth.client_credentials, consumer, transport=transport)
             else:
                 tokens = await asyncio.to_thread(
@@ -149,20 +156,6 @@ press escape and sign in again.
             "token-result",
             str(error) + (f"\n{error.hint}" if error.hint else "") + "\nPress escape to go back and try again.",
             "error",
-        )
-
-    def blank_profile(self) -> Any:
-        from bbwizard.config import Profile
-
-        form = self.form
-        return Profile(
-            name=form.name,
-            client_id=form.client_id,
-            client_secret=form.client_secret,
-            callback_url=form.callback_url,
-            site_url=form.site_url,
-            api_url=form.api_url,
-            grant="client_credentials" if form.use_client_credentials else "authorization_code",
         )
 
     def show_profile(self, profile: Any, store: Any, user_error: BBWizardError | None = None) -> None:
