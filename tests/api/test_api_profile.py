@@ -30,7 +30,7 @@ def saved_profile(emulator, tmp_path):
                 access_token=Secret(answer["access_token"]),
                 refresh_token=Secret(answer["refresh_token"]),
                 expires_at=datetime.now(UTC) + expires_in,
-                scopes=answer["scopes"].split(),
+                scopes=answer["scope"].split(),
             ),
             make_default=True,
         )

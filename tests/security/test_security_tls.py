@@ -110,7 +110,7 @@ def _profile(emu, site: str) -> Profile:
         api_url=site + "/2.0",
         access_token=Secret(answer["access_token"]),
         expires_at=datetime.now(timezone.utc) + timedelta(hours=1),
-        scopes=answer["scopes"].split(),
+        scopes=answer["scope"].split(),
     )
 
 
