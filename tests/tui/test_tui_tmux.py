@@ -1,6 +1,6 @@
 """`bbwizard demo` in a real terminal (tmux), driven the way a person would: keys in, screen text out.
 
-From the consumer check to a cloned `develop` branch on disk, with only the keyboard.
+From the three ways in, through the consumer check, to a cloned `develop` branch on disk, with only the keyboard.
 """
 
 from __future__ import annotations
@@ -75,7 +75,11 @@ def terminal(tmp_path, git_env):
 
 
 def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
-    screen = terminal.wait_for("Step 1 of 5 · OAuth consumer", timeout=60)
+    screen = terminal.wait_for("Step 1 of 6 · How you sign in", timeout=60)
+    assert "An OAuth client" in screen and "access token" in screen  # the three ways in
+
+    terminal.keys("Enter")  # the first way, highlighted: the OAuth client
+    screen = terminal.wait_for("Step 2 of 6 · OAuth client")
     assert "bbwDemoKey7qR2mN4x" in screen  # the demo consumer is filled in
     assert "bbwDemoSecret" not in screen  # its secret is not drawn
 
@@ -84,7 +88,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     assert "Next, the browser asks you to grant access." in screen
 
     terminal.keys("Enter")  # Continue in the browser
-    screen = terminal.wait_for("Step 2 of 5")
+    screen = terminal.wait_for("Step 3 of 6")
     screen = terminal.wait_for("waiting for the browser")
     assert "/site/oauth2/authorize?client_id=bbwDemoKey7qR2mN4x" in screen.replace(" ", "")
 
@@ -112,7 +116,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
     terminal.keys("Space")
     screen = terminal.wait_for("1 selected")
     terminal.keys("Enter")
-    screen = terminal.wait_for("Step 5 of 5 · Clone")
+    screen = terminal.wait_for("Step 6 of 6 · Clone")
     assert "acme/webapp" in screen
 
     deadline = time.monotonic() + 90
@@ -148,7 +152,7 @@ def test_demo_in_a_terminal_from_consumer_to_a_cloned_develop_branch(terminal):
 
 
 def test_demo_cleans_up_when_its_terminal_closes(terminal):
-    terminal.wait_for("Step 1 of 5 · OAuth consumer", timeout=60)
+    terminal.wait_for("Step 1 of 6 · How you sign in", timeout=60)
     leftovers = list(terminal.tmp.glob("bbwizard-demo-*"))
     assert len(leftovers) == 1
     terminal.tmux("kill-session", "-t", terminal.session)  # the terminal goes away: SIGHUP
