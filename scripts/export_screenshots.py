@@ -57,18 +57,24 @@ async def shoot(app: Any, pilot: Any, out: Path, name: str) -> None:
 
 
 async def new_profile_flow(emulator: Any, consumer: dict, callback_url: str, out: Path) -> None:
-    from bbwizard.tui.app import ConsumerPrefill, WizardApp
+    from bbwizard.config import Profile
+    from bbwizard.secret import Secret
+    from bbwizard.tui.app import WizardApp
     from bbwizard.tui.screens.authorize import AuthorizeScreen
     from bbwizard.tui.screens.clone import CloneScreen
     from bbwizard.tui.screens.code import CodeScreen
     from bbwizard.tui.screens.consumer import ConsumerScreen
+    from bbwizard.tui.screens.kind import KindScreen
     from bbwizard.tui.screens.repositories import RepositoriesScreen
     from bbwizard.tui.screens.token import TokenScreen
 
-    prefill = ConsumerPrefill(name="demo", client_id=consumer["key"], client_secret=consumer["secret"],
-                              callback_url=callback_url, site_url=emulator.site_url, api_url=emulator.api_url)
+    prefill = Profile(name="demo", client_id=consumer["key"], client_secret=Secret(consumer["secret"]),
+                      callback_url=callback_url, site_url=emulator.site_url, api_url=emulator.api_url)
     app = WizardApp(prefill=prefill, demo=True)
     async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, KindScreen), "the kind step")
+        await shoot(app, pilot, out, "1-kind")
+        await pilot.press("enter")  # the OAuth client
         await until(pilot, lambda: isinstance(app.screen, ConsumerScreen), "the consumer step")
         await pilot.press("enter")
         await until(pilot, lambda: "right" in text(app, "check-result"), "the consumer check")
@@ -125,7 +131,7 @@ def save_other_profiles(emulator: Any, demo: Any) -> int:
         return demo.replace(
             name=name, access_token=Secret(answer["access_token"]),
             refresh_token=Secret(answer["refresh_token"]), expires_at=now + expires_in,
-            scopes=answer["scopes"].split(), **fields,
+            scopes=(answer.get("scope") or answer.get("scopes") or "").split(), **fields,
         )
 
     store.save(signed_in("side-project", timedelta(minutes=7), workspaces=["acme"]))
