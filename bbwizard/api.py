@@ -762,6 +762,15 @@ class BitbucketClient:
                 await self._sleep(self._delay(attempt, None))
                 attempt += 1
                 continue
+            except httpx.DecodingError as error:
+                reason = net.clean(str(error), 120) or type(error).__name__
+                raise ProtocolError(
+                    f"Bitbucket's answer for {what} can't be read: it says it is compressed, but it "
+                    f"isn't ({reason}). A proxy between here and Bitbucket may have changed it; try again, "
+                    "or check HTTPS_PROXY."
+                ) from None
+            except httpx.HTTPError as error:  # any other way httpx fails is still a sentence
+                raise net.network_error(error, str(url), address="the API URL", proxied=not self._custom_transport) from None
             finally:
                 del headers
 

@@ -305,6 +305,10 @@ class _Handler(Exchange):
         if fault.kind == "drop":
             self.drop()
             return True
+        if fault.kind == "bad_encoding":
+            self.send(200, fault.body or b"not gzip", fault.content_type or "application/json",
+                      {"Content-Encoding": "gzip"})
+            return True
         if fault.kind == "html200":
             self.send(200, fault.body or _CAPTIVE_PORTAL, fault.content_type or "text/html; charset=utf-8")
             return True

@@ -190,7 +190,7 @@ class Fault:
     page: int | None = None
 
 
-FAULT_KINDS = ("status", "html200", "truncated", "drop", "drop_after")
+FAULT_KINDS = ("status", "html200", "truncated", "drop", "drop_after", "bad_encoding")
 
 
 class Hold:
@@ -411,7 +411,8 @@ class State:
         given), ``html200`` (an HTML page with 200, like a captive portal), ``truncated`` (the
         real answer, cut in half, with a Content-Length that matches the cut), ``drop`` (close the
         connection without an answer; the request is not processed), ``drop_after`` (process the
-        request, e.g. spend a refresh token, then close without an answer).
+        request, e.g. spend a refresh token, then close without an answer), ``bad_encoding`` (200
+        with ``Content-Encoding: gzip`` and a body that isn't gzip, as a broken proxy sends).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}")

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from bbwizard.errors import BBWizardError
 from bbwizard.secret import printable
+from bbwizard.secret import printable
 from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryList, RepositoryRow
 
@@ -34,6 +35,20 @@ def reach_text(reach: dict[str, str]) -> str:
     else:
         where, what = workspace, "that workspace's repositories only"
     return printable(f"An access token for {where}: it reaches {what}.")
+
+
+def listing_failure(error: Exception) -> str:
+    """Why a listing stopped, as a line: the sentence of a bbwizard error, or, for a bug, its kind
+    and where its details went (the traceback, without secrets, in the wizard's log)."""
+    if isinstance(error, BBWizardError):
+        return printable(str(error) + (f" {error.hint}" if error.hint else ""))
+    from bbwizard.tui.crash import write_crash_log
+
+    where = write_crash_log(error)
+    return printable(
+        f"The listing stopped on an unexpected error ({type(error).__name__}). "
+        f"Details, without secrets, are in {where}."
+    )
 
 
 def count_text(loaded: int, total: int | None, done: bool) -> str:
@@ -204,12 +219,12 @@ the selected repositories, or the one under the cursor.
                     loaded = len(repositories.rows)
                     self.total = page.size
                     self.say("repositories-count", f"{slug}: {count_text(loaded, page.size, False)}", "busy")
-        except BBWizardError as error:
+        except Exception as error:  # every failure is said here: a screen's worker error reaches no one
             self.say(
                 "repositories-count",
                 f"{slug}: {count_text(len(repositories.rows), self.total, False)} (stopped)",
             )
-            self.say("repositories-result", str(error) + (f" {error.hint}" if error.hint else ""), "error")
+            self.say("repositories-result", listing_failure(error), "error")
             return
         finally:
             self.listing = False
