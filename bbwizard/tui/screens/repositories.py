@@ -15,7 +15,6 @@ from textual.widgets.option_list import Option
 
 from bbwizard.errors import BBWizardError
 from bbwizard.secret import printable
-from bbwizard.secret import printable
 from bbwizard.tui.screens.base import WizardStep
 from bbwizard.tui.widgets.repository_list import RepositoryList, RepositoryRow
 
