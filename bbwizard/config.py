@@ -860,10 +860,12 @@ class ConfigStore:
 
         if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             what = "the disk is full" if error.errno != errno.EFBIG else "the file is too large for this system's limit"
-            return ConfigError(
+            problem = ConfigError(
                 f"bbwizard can't save in {folder}: {what} ({reason.lower()}). Nothing was saved and the "
                 f"existing config was left as it was. Free some space (or raise the limit), then try again."
             )
+            problem.cause = "file too large" if error.errno == errno.EFBIG else "disk full"  # type: ignore[attr-defined]
+            return problem
         return ConfigError(
             f"bbwizard can't write in {folder} ({reason.lower()}), so nothing was saved and the "
             f"existing config was left as it was. Make the folder writable (chmod u+w {folder}), "
@@ -970,6 +972,119 @@ class ConfigStore:
             elif make_default is None:
                 document.default = prior or profile.name
             self._write(document)
+
+    # -- a rotated pair the config could not take --
+
+    def recovery_path(self, name: str) -> Path:
+        """Where :meth:`keep_for_recovery` keeps profile ``name``'s new pair: beside the file a
+        save writes, ``config.toml.recovery-NAME``."""
+        target = self.target
+        return target.with_name(f"{target.name}.recovery-{name}")
+
+    def keep_for_recovery(self, profile: Profile) -> Path:
+        """Write ``profile``'s token pair to :meth:`recovery_path` when the config itself could not
+        be saved after a refresh was spent (the old refresh token then dies minutes later, so the
+        new one must be kept somewhere). A small file: mode 0600 from its creation, written to a
+        temp file, fsynced and renamed. :meth:`recover` merges it into the config later. Raises
+        :class:`ConfigError` when even this can't be written."""
+        import secrets
+
+        import tomli_w
+
+        table: dict[str, Any] = {"profile": profile.name, "kept_at": utc_now().replace(microsecond=0)}
+        for key in ("access_token", "refresh_token"):
+            value = getattr(profile, key)
+            if value is not None:
+                table[key] = value.reveal()
+        if profile.expires_at is not None:
+            table["expires_at"] = profile.expires_at.astimezone(timezone.utc)
+        if profile.issued_at is not None:
+            table["issued_at"] = profile.issued_at.astimezone(timezone.utc)
+        table["scopes"] = list(profile.scopes)
+        data = _Sealed(tomli_w.dumps(table).encode("utf-8"))
+        del table
+        path = self.recovery_path(profile.name)
+        temp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        except OSError as error:
+            raise self._write_error(error) from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data.value)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except OSError as error:
+            try:
+                temp.unlink()
+            except OSError:
+                pass
+            raise self._write_error(error) from None
+        _fsync_folder(path.parent)
+        return path
+
+    def recover(self, name: str) -> Profile | None:
+        """Under :meth:`lock`: merge profile ``name``'s recovery file (see
+        :meth:`keep_for_recovery`) into the config when its pair is newer than the saved one,
+        save, and remove the file only once that save succeeded. The merged profile (used even
+        when the save fails again: the file then stays for the next run), or None when there was
+        nothing to recover. A file older than the saved tokens (a sign-in since) is removed."""
+        path = self.recovery_path(name)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None  # none (the usual case), or unreadable: the config is used as it is
+        import tomllib
+
+        try:
+            table = tomllib.loads(data.decode("utf-8"))
+            access = table["access_token"]
+            refresh = table.get("refresh_token")
+            expires_at = table["expires_at"]
+            issued_at = table.get("issued_at")
+            scopes = table.get("scopes", [])
+            if not (
+                isinstance(access, str)
+                and isinstance(refresh, (str, type(None)))
+                and isinstance(expires_at, datetime)
+                and isinstance(issued_at, (datetime, type(None)))
+                and isinstance(scopes, list)
+                and all(isinstance(scope, str) for scope in scopes)
+            ):
+                raise TypeError
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+            return None  # not ours to fix: left in place, named by nothing, harmless
+        del data, table
+        document = self._read()
+        saved = document.profiles.get(name)
+        if saved is None:
+            return None  # the profile was removed since: its pair goes with it when it signs in again
+        saved = self._with_secrets(saved)
+
+        def utc(moment: datetime) -> datetime:
+            return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+        newer = (
+            saved.access_token is None
+            or (issued_at is not None and saved.issued_at is not None and utc(issued_at) > saved.issued_at)
+            or (
+                (issued_at is None or saved.issued_at is None)
+                and (saved.expires_at is None or utc(expires_at) > saved.expires_at)
+            )
+        ) and saved.access_token != Secret(access)
+        if not newer:
+            _remove_quietly(path)
+            return None
+        merged = saved.with_tokens(
+            Secret(access), Secret(refresh) if refresh else None, utc(expires_at), scopes,
+            issued_at=utc(issued_at) if issued_at is not None else None,
+        )
+        try:
+            self.save(merged, make_default=False)
+        except ConfigError:
+            return merged  # still no room: the pair stays in its file, and is used from there
+        _remove_quietly(path)
+        return merged
 
     def _place_secrets(self, profile: Profile, saved: Profile | None) -> Profile:
         """Where ``profile``'s secrets go: the place recorded for the saved profile of that name
@@ -1101,6 +1216,15 @@ class _GuardedLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    else:
+        _fsync_folder(path.parent)
 
 
 def _fsync_folder(folder: Path) -> None:

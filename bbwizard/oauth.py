@@ -756,17 +756,19 @@ def ensure_fresh(
         if force:
             raise token_refused(profile)
         return profile
-    if state == "fresh" and not force:
+    # A new pair the config could not take last time waits beside it: merged under the lock below.
+    pending = store.recovery_path(profile.name).exists()
+    if state == "fresh" and not force and not pending:
         return profile
-    if state == "signed_out":
+    if state == "signed_out" and not pending:
         raise _signed_out(profile)
-    if not profile.can_refresh:
+    if not profile.can_refresh and not pending:
         if state == "expiring" and not force:
             return profile  # still usable a little longer; nothing to refresh it with
         raise _sign_in_again(profile, f"The token of profile '{profile.name}' has expired and can't be refreshed.")
     seen = refused if refused is not None else profile.access_token
     with _flight_lock(store, profile.name), store.lock():
-        current = store.get(profile.name)
+        current = store.recover(profile.name) or store.get(profile.name)
         current_state = current.token_state(None, min_valid)
         if current_state == "fresh" and (not force or current.access_token != seen):
             return current  # another thread or process refreshed while we waited
@@ -809,8 +811,30 @@ def ensure_fresh(
         updated = current.with_tokens(
             tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes, issued_at=tokens.issued_at
         )
-        store.save(updated, make_default=False)
+        try:
+            store.save(updated, make_default=False)
+        except ConfigError as error:
+            raise _kept_for_recovery(store, updated, error) from None
         return updated
+
+
+def _kept_for_recovery(store: ConfigStore, profile: Profile, error: ConfigError) -> ConfigError:
+    """The refresh was spent but the config could not take the new pair: keep it in a recovery
+    file beside the config (the next run merges it), and say so."""
+    why = getattr(error, "cause", None) or "it could not be written"
+    try:
+        path = store.keep_for_recovery(profile)
+    except ConfigError:
+        return ConfigError(
+            f"Bitbucket gave a new token but neither the config nor a recovery file could be saved ({why}). "
+            "The sign-in ends when the old refresh token does, in a few minutes.",
+            hint=f"Free some space, then run: {login_command(profile)}",
+        )
+    return ConfigError(
+        f"Bitbucket gave a new token but the config could not be saved ({why}); it is kept in {path} "
+        "and used on the next run.",
+        hint="Free some space (or raise the limit) so that run can save it into the config.",
+    )
 
 
 def _renew(profile: Profile, transport: httpx.BaseTransport | None) -> TokenSet:
