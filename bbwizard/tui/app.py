@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from bbwizard.errors import BBWizardError, SignInRequired
-from bbwizard.secret import Secret, printable, redact
+from bbwizard.secret import printable, redact
 from bbwizard.tui.crash import SecretSafeApp, write_crash_log
 from bbwizard.tui.screens.base import BACK, SIGN_IN_AGAIN, WizardStep
 

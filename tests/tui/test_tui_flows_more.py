@@ -43,7 +43,6 @@ async def test_new_profile_through_paste(make_app, emulator, waiter_for, wizard_
     from bbwizard.config import ConfigStore
     from bbwizard.emulator.approve import approve
     from bbwizard.loopback import LoopbackCatcher
-
     from bbwizard.tui.screens.kind import KindScreen
 
     app = make_app(emulator)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from bbwizard.config import Profile
 from bbwizard.emulator import (
     ACCOUNT_ONLY_CONSUMER_KEY,
     ACCOUNT_ONLY_CONSUMER_SECRET,
@@ -21,7 +22,6 @@ from bbwizard.emulator import (
     PRIVATE_CONSUMER_KEY,
     PRIVATE_CONSUMER_SECRET,
 )
-from bbwizard.config import Profile
 from bbwizard.tui.screens.authorize import AuthorizeScreen, CodeCaught, PasteRequested
 from bbwizard.tui.screens.clone import CloneScreen
 from bbwizard.tui.screens.code import CodeScreen
