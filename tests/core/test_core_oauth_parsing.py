@@ -351,5 +351,6 @@ def test_an_untrusted_certificate_says_how_to_add_a_ca_bundle() -> None:
         oauth.check_consumer(SITE, "KEY", "the-consumer-secret", transport=httpx.MockTransport(handler))
     assert str(caught.value) == (
         "The TLS certificate of bitbucket.example isn't trusted, so bbwizard stopped (it never turns verification off). "
-        "If your network inspects TLS, point SSL_CERT_FILE at your organisation's CA bundle, then try again."
+        "If your network inspects TLS or the server has a private CA, sign in with --ca-bundle FILE "
+        "(bbwizard login), or point SSL_CERT_FILE at that CA bundle, then try again."
     )
