@@ -141,12 +141,14 @@ def run_setup_git(args: argparse.Namespace) -> int:
         result = git.unset_git(profile, scope=scope)
         if result.changed:
             output.ok(f"Removed bbwizard as the credential helper for {site} from {result.where}.")
-        else:
+        _say_ca_bundle(result, output, removed=True)
+        if not result.changed and not result.ca_bundle:
             output.ok(f"bbwizard was not the credential helper for {site} in {result.where}; nothing to undo.")
         return EXIT_OK
     result = git.setup_git(profile, scope=scope, store=store)
     if not result.changed:
         output.ok(f"git in {result.where} already asks bbwizard (profile “{profile.name}”) for {site}.")
+        _say_ca_bundle(result, output)
         _warn_after_ours(result, site, output)
         return EXIT_FAILED if result.after_ours else EXIT_OK
     output.ok(f"git in {result.where} now asks bbwizard (profile “{profile.name}”) for credentials for {site}.")
@@ -154,12 +156,25 @@ def run_setup_git(args: argparse.Namespace) -> int:
         f"  It set {result.key} to an empty value (so no other helper answers for that host) and then to "
         "bbwizard's helper command. It stores a command, never a token."
     )
+    _say_ca_bundle(result, output)
     for value in result.replaced:
         output.warn(f"The helper “{value}” for {site} was replaced.")
     undo = "bbwizard setup-git --unset" + (" --global" if args.global_ else "") + (f" --profile {profile.name}" if args.profile else "")
     output.info(f"  Undo with `{undo}`.")
     _warn_after_ours(result, site, output)
     return EXIT_FAILED if result.after_ours else EXIT_OK
+
+
+def _say_ca_bundle(result, output, *, removed: bool = False) -> None:
+    from bbwizard.secret import printable
+
+    if not result.ca_bundle:
+        return
+    key, path = (printable(text, one_line=True) for text in result.ca_bundle)
+    if removed:
+        output.ok(f"Removed {key} (the profile's CA bundle) from {result.where}.")
+    else:
+        output.info(f"  It set {key} to {path}, so git trusts the profile's CA bundle for that site.")
 
 
 def _warn_after_ours(result, site: str, output) -> None:

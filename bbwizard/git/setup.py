@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bbwizard.errors import GitError, UsageError
-from bbwizard.git.env import _config_path_for, git_env, helper_command, helper_key
+from bbwizard.git.env import _config_path_for, ca_bundle_config, git_env, helper_command, helper_key
 from bbwizard.git.failures import _error_lines
 from bbwizard.git.refs import _netloc, site_base
 from bbwizard.secret import redact
@@ -20,11 +20,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from bbwizard.config import ConfigStore, Profile
 
 
-class SetupResult(namedtuple("SetupResult", "key scope changed replaced where after_ours", defaults=((), "", ()))):
+class SetupResult(namedtuple("SetupResult", "key scope changed replaced where after_ours ca_bundle",
+                             defaults=((), "", (), ()))):
     """What :func:`setup_git` or :func:`unset_git` did: ``scope`` is "local" or "global";
     ``replaced`` the helper values that were there before and are now gone; ``after_ours`` the
     helpers for the host that git reads *after* bbwizard's in that file (git hands each of them
-    the token after every use; empty when bbwizard's helper comes last)."""
+    the token after every use; empty when bbwizard's helper comes last). ``changed`` is about the
+    helper; ``ca_bundle`` is the ``(key, path)`` of the profile's CA bundle this call wrote or
+    removed, else empty."""
 
     __slots__ = ()
 
@@ -186,14 +189,25 @@ def setup_git(
     key = helper_key(profile.site_url)
     wanted = lasting_helper_command(profile.name, config_path=_config_path_for(store))
     before = configured_helpers(key, scope, cwd=cwd, git=git)
+    # The profile's CA bundle, as bbwizard's own clones keep it: without it a later `git pull`
+    # from a site with a private CA fails TLS before the helper is ever asked.
+    trust = ca_bundle_config(profile.site_url, profile.ca_bundle)
+    trust_changed = False
+    for ca_key, ca_path in trust:
+        if configured_helpers(ca_key, scope, cwd=cwd, git=git) != [ca_path]:
+            _run_git(["config", *_scope_args(scope), "--replace-all", ca_key, ca_path], cwd=cwd, git=git)
+            trust_changed = True
+    ca_bundle = trust[0] if trust else ()
     if before == ["", wanted]:
         after = tuple(helpers_after_ours(profile.site_url, scope, cwd=cwd, git=git))
-        return SetupResult(key=key, scope=scope, changed=False, where=where, after_ours=after)
+        return SetupResult(key=key, scope=scope, changed=False, where=where, after_ours=after,
+                           ca_bundle=ca_bundle if trust_changed else ())
     _run_git(["config", *_scope_args(scope), "--replace-all", key, ""], cwd=cwd, git=git)
     _run_git(["config", *_scope_args(scope), "--add", key, wanted], cwd=cwd, git=git)
     replaced = tuple(v for v in before if v and v != wanted)
     after = tuple(helpers_after_ours(profile.site_url, scope, cwd=cwd, git=git))
-    return SetupResult(key=key, scope=scope, changed=True, replaced=replaced, where=where, after_ours=after)
+    return SetupResult(key=key, scope=scope, changed=True, replaced=replaced, where=where, after_ours=after,
+                       ca_bundle=ca_bundle)
 
 
 def unset_git(
@@ -208,16 +222,30 @@ def unset_git(
     where = "your global git config" if scope == "global" else _repository_root(cwd, git)
     key = helper_key(profile.site_url)
     before = configured_helpers(key, scope, cwd=cwd, git=git)
+    ca_bundle = _unset_ca_bundle(profile, scope, cwd=cwd, git=git)
     ours = [v for v in before if _is_our_helper(v)]
     if not ours:
-        return SetupResult(key=key, scope=scope, changed=False, where=where)
+        return SetupResult(key=key, scope=scope, changed=False, where=where, ca_bundle=ca_bundle)
     for value in dict.fromkeys(ours):
         _run_git(["config", *_scope_args(scope), "--fixed-value", "--unset-all", key, value], cwd=cwd, git=git)
     rest = [v for v in before if not _is_our_helper(v)]
     if all(v == "" for v in rest):
         _run_git(["config", *_scope_args(scope), "--unset-all", key], cwd=cwd, git=git, check=False)
         _remove_empty_section(key, scope, cwd=cwd, git=git)
-    return SetupResult(key=key, scope=scope, changed=True, where=where)
+    return SetupResult(key=key, scope=scope, changed=True, where=where, ca_bundle=ca_bundle)
+
+
+def _unset_ca_bundle(profile: Profile, scope: str, *, cwd: str | os.PathLike[str] | None, git: str) -> tuple[str, ...]:
+    """Remove the ``http.<site>/.sslCAInfo`` that :func:`setup_git` wrote: only while it still
+    names the profile's bundle (a path the person set there themselves stays)."""
+    removed: tuple[str, ...] = ()
+    for ca_key, ca_path in ca_bundle_config(profile.site_url, profile.ca_bundle):
+        if ca_path not in configured_helpers(ca_key, scope, cwd=cwd, git=git):
+            continue
+        _run_git(["config", *_scope_args(scope), "--fixed-value", "--unset-all", ca_key, ca_path], cwd=cwd, git=git)
+        _remove_empty_section(ca_key, scope, cwd=cwd, git=git)
+        removed = (ca_key, ca_path)
+    return removed
 
 
 def _remove_empty_section(key: str, scope: str, *, cwd: str | os.PathLike[str] | None, git: str) -> None:
