@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
+# The live check of a token is the one ``status`` uses too; named here for doctor's callers.
+from bbwizard.signin import check_live, check_with_bitbucket
+
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
@@ -28,8 +31,6 @@ Level = Literal["ok", "note", "warning", "problem"]
 #: An unused refresh token lives three months (bitbucket-cloud.md): warn this long before.
 REFRESH_TOKEN_LIFETIME = timedelta(days=90)
 REFRESH_TOKEN_WARNING = timedelta(days=14)
-#: How long the live check waits for Bitbucket (one try, as ``status`` does).
-LIVE_CHECK_TIMEOUT = 5.0
 #: The day SSH moved from ``git@bitbucket.org:`` to ``git@ssh.bitbucket.org:``.
 SSH_MOVE_DATE = "2026-11-12"
 APP_PASSWORDS_ENDED = "2026-07-28"
@@ -166,43 +167,6 @@ def check_config_file(store: ConfigStore) -> list[Finding]:
 
 
 # --- profiles -----------------------------------------------------------------------------------
-
-
-def check_with_bitbucket(profile: Profile, *, timeout: float = LIVE_CHECK_TIMEOUT,
-                         transport: httpx.BaseTransport | None = None) -> tuple[str, str]:
-    """Ask Bitbucket whether it takes the profile's token (``GET /user``; for an access token, what
-    it was made for), one try with a short timeout. Returns ``("ok" | "refused" | "unreachable",
-    the sentence of the failure)``; a missing scope counts as ``ok``: the token itself works."""
-    from bbwizard.errors import BBWizardError, ScopeError, SignInRequired
-    from bbwizard.net import UserNotShown, fetch_user
-
-    try:
-        if profile.kind == "access_token":  # GET /user refuses it: ask about what it was made for
-            from bbwizard.signin import check_access_token
-
-            check_access_token(profile, timeout=timeout, transport=transport)
-        else:
-            fetch_user(profile.api_url, profile.access_token, timeout=timeout, attempts=1, ca_bundle=profile.ca_bundle,
-                       email=profile.email if profile.kind == "api_token" else None, transport=transport)
-    except SignInRequired as error:
-        return "refused", str(error)
-    except (ScopeError, UserNotShown):
-        return "ok", ""
-    except BBWizardError as error:
-        return "unreachable", str(error)
-    return "ok", ""
-
-
-def check_live(profiles: list[Profile], *, now: datetime, transport: httpx.BaseTransport | None = None) -> dict[str, tuple[str, str]]:
-    """:func:`check_with_bitbucket` for each profile whose token the file calls usable, at once."""
-    usable = [p for p in profiles if p.access_token and p.token_state(now) in ("fresh", "expiring")]
-    if not usable:
-        return {}
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(8, len(usable)), thread_name_prefix="bbwizard-doctor") as pool:
-        answers = pool.map(lambda p: check_with_bitbucket(p, transport=transport), usable)
-        return dict(zip((p.name for p in usable), answers))
 
 
 def check_profile(profile: Profile, *, now: datetime, live: tuple[str, str] | None = None) -> list[Finding]:

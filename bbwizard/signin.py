@@ -420,3 +420,45 @@ def check_access_token(profile: Profile, *, timeout: float | None = None, transp
 
 
 __all__ += ["check_access_token"]
+
+
+#: How long the live check of a token (``status``, ``doctor``) waits for Bitbucket: one try.
+LIVE_CHECK_TIMEOUT = 5.0
+
+
+def check_with_bitbucket(profile: Profile, *, timeout: float = LIVE_CHECK_TIMEOUT,
+                         transport: httpx.BaseTransport | None = None) -> tuple[str, str]:
+    """Ask Bitbucket whether it takes the profile's token (``GET /user``; for an access token, what
+    it was made for), one try with a short timeout. Returns ``("ok" | "refused" | "unreachable",
+    the sentence of the failure)``; a missing scope counts as ``ok``: the token itself works."""
+    try:
+        if profile.kind == "access_token":  # GET /user refuses it: ask about what it was made for
+            check_access_token(profile, timeout=timeout, transport=transport)
+        else:
+            net.fetch_user(profile.api_url, profile.access_token, timeout=timeout, attempts=1, ca_bundle=profile.ca_bundle,
+                           email=profile.email if profile.kind == "api_token" else None, transport=transport)
+    except SignInRequired as error:
+        return "refused", str(error)
+    except (ScopeError, net.UserNotShown):
+        return "ok", ""
+    except BBWizardError as error:  # NetworkError, ProtocolError, a bad API URL: no verdict from Bitbucket
+        return "unreachable", str(error)
+    return "ok", ""
+
+
+def check_live(profiles: list[Profile], *, now: datetime,
+               transport: httpx.BaseTransport | None = None) -> dict[str, tuple[str, str]]:
+    """:func:`check_with_bitbucket` for each profile whose token the file calls usable, all at once.
+    An expired token is not asked about (refreshing it here would spend its refresh token), and a
+    signed-out profile has nothing to ask with."""
+    usable = [p for p in profiles if p.access_token and p.token_state(now) in ("fresh", "expiring")]
+    if not usable:
+        return {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(usable)), thread_name_prefix="bbwizard-check") as pool:
+        answers = pool.map(lambda p: check_with_bitbucket(p, transport=transport), usable)
+        return dict(zip((p.name for p in usable), answers))
+
+
+__all__ += ["LIVE_CHECK_TIMEOUT", "check_live", "check_with_bitbucket"]

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from bbwizard.errors import EXIT_OK, EXIT_SIGN_IN, CodeError, LoopbackError, ScopeError, UsageError
+from bbwizard.errors import EXIT_OK, EXIT_SIGN_IN, CodeError, LoopbackError, UsageError
 
 if TYPE_CHECKING:
     from typing import Any
@@ -751,12 +751,6 @@ def _finish(store: Any, base: Any, tokens: Any, output: Any) -> int:
 # --- status -------------------------------------------------------------------------------------
 
 
-#: How long `status` waits for Bitbucket to answer about one token.
-STATUS_CHECK_TIMEOUT = 5.0
-#: What Bitbucket said of a token: "ok", "refused" (401), "unreachable" or "skipped" (not asked).
-_CHECKED = ("ok", "refused", "unreachable", "skipped")
-
-
 def _named_profile(store: Any, name: str | None) -> Any:
     """The profile ``--profile`` names (or the default one); a name that isn't there is an error
     that lists the names that are (exit 1: nothing to sign in to)."""
@@ -770,37 +764,6 @@ def _named_profile(store: Any, name: str | None) -> Any:
             raise BBWizardError(f"There is no profile named '{name}'. {there}", hint="See them with: bbwizard status --offline")
         return profiles[name]
     return store.get(None)
-
-
-def _check_with_bitbucket(profiles: list[Any]) -> dict[str, str]:
-    """``GET /user`` with each profile's token, all at once, one try each with a short timeout."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from bbwizard.errors import BBWizardError, SignInRequired
-    from bbwizard.net import UserNotShown
-    from bbwizard.oauth import fetch_user
-
-    def check(profile: Any) -> str:
-        try:
-            if profile.kind == "access_token":  # GET /user refuses it: ask what it was made for
-                from bbwizard.signin import check_access_token
-
-                check_access_token(profile, timeout=STATUS_CHECK_TIMEOUT)
-                return "ok"
-            fetch_user(profile.api_url, profile.access_token, timeout=STATUS_CHECK_TIMEOUT, attempts=1, ca_bundle=profile.ca_bundle,
-                       email=profile.email if profile.kind == "api_token" else None)
-        except SignInRequired:
-            return "refused"
-        except (ScopeError, UserNotShown):
-            return "ok"  # the token works; a missing scope is shown from the file
-        except BBWizardError:  # NetworkError, ProtocolError, a bad API URL: no verdict from Bitbucket
-            return "unreachable"
-        return "ok"
-
-    if not profiles:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(profiles)), thread_name_prefix="bbwizard-status") as pool:
-        return dict(zip((p.name for p in profiles), pool.map(check, profiles)))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -820,16 +783,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     from bbwizard import keyring_store
 
     keyring_problem = keyring_store.problem()
-    # A token the file calls usable is asked about; an expired one is not refreshed here (that
-    # would spend its refresh token), and a signed-out one has nothing to ask with.
-    to_check = [p for p in profiles.values() if p.access_token and p.token_state(now) in ("fresh", "expiring")]
-    checked = {} if args.offline else _check_with_bitbucket(to_check)
+    checked: dict[str, str] = {}
+    if not args.offline:
+        from bbwizard.signin import check_live
+
+        checked = {name: verdict for name, (verdict, _) in check_live(list(profiles.values()), now=now).items()}
     rows = []
     needs_sign_in = not profiles and from_environment is None
     lacks_scope = False
     for name, profile in sorted(profiles.items()):
         state = profile.token_state(now)
-        verdict = checked.get(name, "skipped")
+        verdict = checked.get(name, "skipped")  # "ok", "refused" (401), "unreachable", or "skipped": not asked
         usable = state in ("fresh", "expiring") or (state == "expired" and profile.can_refresh)
         usable = usable and verdict != "refused"
         needs_sign_in = needs_sign_in or not usable
