@@ -1,4 +1,5 @@
-"""`bbwizard` (no command): the Textual wizard, and `bbwizard demo`: the same wizard offline.
+"""`bbwizard demo`: the Textual wizard offline, against the built-in emulator (`bbwizard` with no
+command, the wizard against Bitbucket Cloud, is wizard.py).
 
 Nothing heavy is imported at module level: `bbwizard --help` and `bbwizard token` load this module
 to build the parser, and must not pay for Textual or the emulator.
@@ -28,15 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="only start the emulator and print its URLs and the demo consumer (Ctrl+C stops it)",
     )
     demo.set_defaults(func=run_demo)
-
-
-def run_wizard(args: argparse.Namespace) -> int:
-    """`bbwizard` with no command: the wizard against the real Bitbucket Cloud."""
-    from bbwizard.tui.app import WizardApp
-
-    app = WizardApp(handle_signals=True)
-    result = app.run()
-    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)
 
 
 def free_loopback_port() -> int:
@@ -119,7 +111,7 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"bbwizard demo: removed {config_dir} (its config and clones).", file=sys.stderr, flush=True)
 
 
-def demo_app(emulator, consumer: dict, callback_url: str, config_dir: Path, **app_options: object):  # noqa: ANN001, ANN201
+def demo_app(emulator, consumer: dict, callback_url: str, config_dir: Path, **app_options: object):
     """The wizard as `bbwizard demo` runs it: the demo consumer filled in, the config and the
     clones inside the demo's own folder (removed on quit), never in the folder it was started
     from: a clone's credential helper names the demo's config, which does not outlive the demo."""
