@@ -29,10 +29,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from bbwizard.config import ConfigStore, Profile, utc_now
+
+#: What tells the time: ``utc_now`` unless a caller (the wizard, a test) brings its own.
+Clock = Callable[[], datetime]
 from bbwizard.errors import (
     AuthorizationDenied,
     BBWizardError,
@@ -289,6 +292,7 @@ def _post_token(
     data: dict[str, str | Secret],
     transport: httpx.BaseTransport | None,
     ca_bundle: str | None = None,
+    clock: Clock = utc_now,
 ) -> _Answer:
     import httpx
 
@@ -300,7 +304,7 @@ def _post_token(
         )
     secret = client_secret if isinstance(client_secret, Secret) else Secret(client_secret)
     url = token_endpoint(site_url)
-    started_at = utc_now()
+    started_at = clock()
     with http_client(transport, ca_bundle=ca_bundle) as client:
         try:
             # Secrets are revealed only inside this call, so no local of ours holds one bare.
@@ -584,6 +588,7 @@ def exchange_code(
     authorization: Authorization | None = None,
     *,
     transport: httpx.BaseTransport | None = None,
+    clock: Clock = utc_now,
 ) -> TokenSet:
     """Trade a code for tokens, once. Never retried: a code works a single time."""
     wrapped = Secret((code or "").strip())
@@ -596,7 +601,9 @@ def exchange_code(
     if authorization is not None and authorization.code_verifier is not None:
         data["code_verifier"] = authorization.code_verifier
     try:
-        answer = _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport, consumer.ca_bundle)
+        answer = _post_token(
+            consumer.site_url, consumer.client_id, consumer.client_secret, data, transport, consumer.ca_bundle, clock
+        )
         return _tokens_or_error(answer, "exchange")
     except ServerNotReached:
         raise  # the code never left this machine: it is still good
@@ -609,16 +616,18 @@ def exchange_code(
         ) from None
 
 
-def client_credentials(consumer: Profile, *, transport: httpx.BaseTransport | None = None) -> TokenSet:
+def client_credentials(
+    consumer: Profile, *, transport: httpx.BaseTransport | None = None, clock: Clock = utc_now
+) -> TokenSet:
     """A client_credentials token: since 2026 the consumer's own app user's, without a refresh token."""
     answer = _post_token(
         consumer.site_url, consumer.client_id, consumer.client_secret, {"grant_type": "client_credentials"}, transport,
-        consumer.ca_bundle,
+        consumer.ca_bundle, clock,
     )
     return _tokens_or_error(answer, "client_credentials")
 
 
-def refresh(consumer: Profile, *, transport: httpx.BaseTransport | None = None) -> TokenSet:
+def refresh(consumer: Profile, *, transport: httpx.BaseTransport | None = None, clock: Clock = utc_now) -> TokenSet:
     """One ``refresh_token`` grant, retried only while the request never reached the server.
 
     Call it under the profile's locks (see :func:`ensure_fresh`): refresh tokens rotate.
@@ -628,7 +637,9 @@ def refresh(consumer: Profile, *, transport: httpx.BaseTransport | None = None) 
     data: dict[str, str | Secret] = {"grant_type": "refresh_token", "refresh_token": consumer.refresh_token}
     return _with_connect_retries(
         lambda: _tokens_or_error(
-            _post_token(consumer.site_url, consumer.client_id, consumer.client_secret, data, transport, consumer.ca_bundle),
+            _post_token(
+                consumer.site_url, consumer.client_id, consumer.client_secret, data, transport, consumer.ca_bundle, clock
+            ),
             "refresh",
         )
     )
@@ -732,6 +743,7 @@ def ensure_fresh(
     force: bool = False,
     refused: Secret | None = None,
     transport: httpx.BaseTransport | None = None,
+    clock: Clock = utc_now,
 ) -> Profile:
     """The profile with an access token valid for at least ``min_valid`` (by default the token's
     own refresh window: 5 minutes, or half its lifetime when shorter), refreshing when needed.
@@ -743,10 +755,11 @@ def ensure_fresh(
     replaced it meanwhile. ``refused`` is the access token the caller saw refused: a stored token
     that differs from it was saved by someone else since, so it is used instead of spending the
     refresh token again. Without it, the token read on entry is taken as the refused one, which a
-    caller that reads after another's refresh mistakes for its own.
+    caller that reads after another's refresh mistakes for its own. ``clock`` tells the time the
+    token states are judged by and the new pair's expiry counts from.
     """
     profile = store.get(name)
-    state = profile.token_state(None, min_valid)
+    state = profile.token_state(clock(), min_valid)
     if profile.is_token_kind:
         # A token the person made is used as it is: nothing can refresh it.
         if state == "signed_out":
@@ -769,7 +782,7 @@ def ensure_fresh(
     seen = refused if refused is not None else profile.access_token
     with _flight_lock(store, profile.name), store.lock():
         current = store.recover(profile.name) or store.get(profile.name)
-        current_state = current.token_state(None, min_valid)
+        current_state = current.token_state(clock(), min_valid)
         if current_state == "fresh" and (not force or current.access_token != seen):
             return current  # another thread or process refreshed while we waited
         if current_state == "signed_out" or not current.can_refresh:
@@ -782,12 +795,12 @@ def ensure_fresh(
                 return current  # still usable a little longer
             raise
         try:
-            tokens = _renew(current, transport)
+            tokens = _renew(current, transport, clock)
         except SignInRequired as error:
             # Remembered, so `status` and the next `token` say so without asking Bitbucket
             # again; under the lock still, and cleared by the next sign-in.
             try:
-                store.save(current.with_refresh_refused(), make_default=False)
+                store.save(current.with_refresh_refused(clock()), make_default=False)
             except ConfigError:
                 pass  # the sentence below is what matters; the next try asks Bitbucket again
             raise _sign_in_again(current, error.message) from None
@@ -798,7 +811,7 @@ def ensure_fresh(
                 # The request may have reached Bitbucket and spent the refresh token. The old
                 # one stays valid for a while after rotation, so a later try can still work.
                 reread = store.get(current.name)
-                if reread.token_state(None, min_valid) == "fresh":
+                if reread.token_state(clock(), min_valid) == "fresh":
                     return reread
                 error = type(error)(
                     f"{error.message} The refresh may have reached Bitbucket; if the next try says "
@@ -837,11 +850,11 @@ def _kept_for_recovery(store: ConfigStore, profile: Profile, error: ConfigError)
     )
 
 
-def _renew(profile: Profile, transport: httpx.BaseTransport | None) -> TokenSet:
+def _renew(profile: Profile, transport: httpx.BaseTransport | None, clock: Clock) -> TokenSet:
     if profile.grant == "client_credentials" and profile.client_secret:
         # No rotation hazard here: a private consumer can always mint a new pair.
-        return _with_connect_retries(lambda: client_credentials(profile, transport=transport))
-    return refresh(profile, transport=transport)
+        return _with_connect_retries(lambda: client_credentials(profile, transport=transport, clock=clock))
+    return refresh(profile, transport=transport, clock=clock)
 
 
 def describe_expiry(expires_at: datetime | None, now: datetime | None = None) -> str:
@@ -857,6 +870,7 @@ def describe_expiry(expires_at: datetime | None, now: datetime | None = None) ->
 
 __all__ = [
     "Authorization",
+    "Clock",
     "ConsumerCheck",
     "IncompletePaste",
     "PERMISSION_FOR_SCOPE",

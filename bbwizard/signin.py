@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote
 
 from bbwizard import net
@@ -89,12 +89,17 @@ def finish_sign_in(
     tokens: TokenSet,
     *,
     transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> SignIn:
     """Save ``tokens`` under ``consumer.name`` (keeping that profile's own settings), ask Bitbucket
-    who they belong to, and save the user too. Raises only when the profile can't be saved."""
+    who they belong to, and save the user too. Raises only when the profile can't be saved.
+    ``clock`` dates tokens that don't say when they were issued (by default the real time)."""
+    from bbwizard.config import utc_now
+
     saved = store.load().get(consumer.name)
+    issued_at = tokens.issued_at or (clock or utc_now)()
     profile = signed_in_profile(saved, consumer).with_tokens(
-        tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes or [], issued_at=tokens.issued_at
+        tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scopes or [], issued_at=issued_at
     )
     store.save(profile)
     try:
@@ -190,8 +195,27 @@ def _api_token_scope_error(missing: list[str]) -> ScopeError:
     )
 
 
-def _saved_start(store: ConfigStore, name: str) -> Profile | None:
-    return store.load().get(name)
+def _save_made_token(store: ConfigStore, name: str, token: Secret, *, clone_dir: str | None,
+                     ca_bundle: str | None, **fields: Any) -> Profile:
+    """Save a token the person made as profile ``name``: the saved profile of that name, if any,
+    keeps its clone folder and CA bundle unless new ones are given, and loses its old sign-in and
+    consumer; ``fields`` are the kind and what goes with it."""
+    from bbwizard.config import Profile
+
+    saved = store.load().get(name)
+    start = saved.signed_out() if saved is not None else Profile(name=name, client_id="")
+    profile = start.replace(
+        client_id="",
+        client_secret=None,
+        callback_url=None,
+        grant="authorization_code",
+        access_token=token,
+        clone_dir=clone_dir or (saved.clone_dir if saved else None),
+        ca_bundle=ca_bundle or (saved.ca_bundle if saved else None),
+        **fields,
+    )
+    store.save(profile)
+    return profile
 
 
 def sign_in_with_api_token(
@@ -205,18 +229,19 @@ def sign_in_with_api_token(
     expires_on: date | None = None,
     clone_dir: str | None = None,
     ca_bundle: str | None = None,
-    today: date | None = None,
     transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> TokenSignIn:
     """Check an Atlassian API token with ``GET /user`` (Basic ``EMAIL:TOKEN``), then save it as
     profile ``name`` with the user it belongs to. Every refusal is one sentence: a username for
     the email, an expiry date already past, a token without Bitbucket scopes or without
     ``read:user:bitbucket``, a token Bitbucket refuses with that email, and a Bearer-only token
-    (an OAuth or access token) given as an API token. Nothing is saved when it fails."""
-    from bbwizard.config import Profile
+    (an OAuth or access token) given as an API token. Nothing is saved when it fails. ``clock``
+    tells today's date for ``expires_on`` (by default the real time)."""
+    from bbwizard.config import utc_now
 
     email = check_email(email)
-    today = today or datetime.now(timezone.utc).date()
+    today = (clock or utc_now)().date()
     if expires_on is not None and expires_on < today:
         raise SignInRequired(
             f"This API token expired on {expires_on:%Y-%m-%d} (the date given with --expires-on). "
@@ -257,25 +282,10 @@ def sign_in_with_api_token(
         if status != 200 or not isinstance(payload, dict):
             raise ProtocolError(f"Bitbucket's API answered HTTP {status} to 'who am I'. Check the API URL, then try again.")
         user = net.parse_user(payload)
-    saved = _saved_start(store, name)
-    start = saved.signed_out() if saved is not None else Profile(name=name, client_id="")
-    profile = start.replace(
-        kind="api_token",
-        client_id="",
-        client_secret=None,
-        callback_url=None,
-        grant="authorization_code",
-        email=email,
-        access_token=token,
-        token_expires_on=expires_on,
-        reach=None,
-        user=user,
-        site_url=site_url,
-        api_url=api_url,
-        clone_dir=clone_dir or (saved.clone_dir if saved else None),
-        ca_bundle=ca_bundle or (saved.ca_bundle if saved else None),
+    profile = _save_made_token(
+        store, name, token, clone_dir=clone_dir, ca_bundle=ca_bundle, kind="api_token", email=email,
+        token_expires_on=expires_on, reach=None, user=user, site_url=site_url, api_url=api_url,
     )
-    store.save(profile)
     return TokenSignIn(profile)
 
 
@@ -304,8 +314,6 @@ def sign_in_with_access_token(
     person said it is for (``workspace``, and ``repository`` in it); the answer says what it can
     and cannot do. A token ``GET /user`` accepts is an OAuth token (it would die in two hours); a
     401 is an expired or revoked token, or an API token given without its email."""
-    from bbwizard.config import Profile
-
     net.require_https(api_url, "The API URL")
     bearer = net.authorization(token)
     where = f"{workspace}/{repository}" if repository else f"the workspace {workspace}"
@@ -366,27 +374,11 @@ def sign_in_with_access_token(
             shown = ", ".join(sorted(names)[:5]) + (" …" if size > 5 else "")
             can.append(f"It reaches {size} repositor{'ies' if size != 1 else 'y'} in {workspace}" + (f": {shown}." if names else "."))
         cannot.append(f"It can't reach repositories outside {workspace}.")
-    saved = _saved_start(store, name)
-    start = saved.signed_out() if saved is not None else Profile(name=name, client_id="")
     reach = {"workspace": workspace, **({"repository": repository} if repository else {})}
-    profile = start.replace(
-        kind="access_token",
-        client_id="",
-        client_secret=None,
-        callback_url=None,
-        grant="authorization_code",
-        email=None,
-        access_token=token,
-        token_expires_on=None,
-        reach=reach,
-        user=None,
-        site_url=site_url,
-        api_url=api_url,
-        workspaces=[workspace],
-        clone_dir=clone_dir or (saved.clone_dir if saved else None),
-        ca_bundle=ca_bundle or (saved.ca_bundle if saved else None),
+    profile = _save_made_token(
+        store, name, token, clone_dir=clone_dir, ca_bundle=ca_bundle, kind="access_token", email=None,
+        token_expires_on=None, reach=reach, user=None, site_url=site_url, api_url=api_url, workspaces=[workspace],
     )
-    store.save(profile)
     return TokenSignIn(profile, can, cannot)
 
 

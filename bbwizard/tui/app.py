@@ -472,7 +472,7 @@ class WizardApp(SecretSafeApp):
         try:
             self.refreshing = True
             fresh = await asyncio.to_thread(
-                oauth.ensure_fresh, self.store, profile.name, transport=self.oauth_transport
+                oauth.ensure_fresh, self.store, profile.name, transport=self.oauth_transport, clock=self.clock
             )
         except BBWizardError as error:
             failure = error
@@ -556,7 +556,9 @@ class WizardApp(SecretSafeApp):
             return
         self.call_from_thread(setattr, self, "refreshing", True)
         try:
-            fresh = oauth.ensure_fresh(self.store, profile.name, force=force, transport=self.oauth_transport)
+            fresh = oauth.ensure_fresh(
+                self.store, profile.name, force=force, transport=self.oauth_transport, clock=self.clock
+            )
         except BBWizardError as error:
             message = printable(str(error) + (f" {error.hint}" if error.hint else ""))
             self.call_from_thread(self.notify, message, title="Token not refreshed", severity="error", markup=False)

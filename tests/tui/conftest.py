@@ -254,9 +254,9 @@ class _FixedSecrets:
 
 @pytest.fixture
 def snap_env(tmp_path, monkeypatch, git_env) -> Path:
-    """A frozen world for snapshots: the core's clock at SNAPSHOT_NOW, a fixed OAuth state, HOME in a
-    temp folder with the config under it (so paths read ~/...), the approver as browser."""
-    import bbwizard.config
+    """A frozen world for snapshots: a fixed OAuth state, HOME in a temp folder with the config under
+    it (so paths read ~/...), the approver as browser. The clock is the app's (``snap_app``), which
+    the wizard hands to the core."""
     import bbwizard.oauth
 
     for key, value in git_env.items():
@@ -266,8 +266,6 @@ def snap_env(tmp_path, monkeypatch, git_env) -> Path:
     monkeypatch.setenv("BBWIZARD_CONFIG", str(config))
     monkeypatch.setenv("BROWSER", approver())
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
-    monkeypatch.setattr(bbwizard.config, "utc_now", lambda: SNAPSHOT_NOW)
-    monkeypatch.setattr(bbwizard.oauth, "utc_now", lambda: SNAPSHOT_NOW)
     monkeypatch.setattr(bbwizard.oauth, "secrets", _FixedSecrets)
     (home / "src").mkdir()
     monkeypatch.chdir(home / "src")

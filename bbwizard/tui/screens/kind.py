@@ -171,7 +171,8 @@ class TokenFormScreen(WizardStep[Any]):
             if self.kind == "api_token":
                 email = signin.check_email(self.app.call_from_thread(self.value, "email"))
                 done = signin.sign_in_with_api_token(self.wizard.store, name, email, token, site_url=self.site_url,
-                                                     api_url=self.api_url, expires_on=expires, transport=transport)
+                                                     api_url=self.api_url, expires_on=expires, transport=transport,
+                                                     clock=self.wizard.clock)
             else:
                 workspace = self.app.call_from_thread(self.value, "workspace")
                 repository = self.app.call_from_thread(self.value, "repository") or None

@@ -131,15 +131,16 @@ press escape and sign in again.
             self.say("exchange", "Exchanging the code for a token…", "busy")
         try:
             transport = self.wizard.oauth_transport
+            clock = self.wizard.clock
             if own_identity:
-                tokens = await asyncio.to_thread(oauth.client_credentials, consumer, transport=transport)
+                tokens = await asyncio.to_thread(oauth.client_credentials, consumer, transport=transport, clock=clock)
             else:
                 tokens = await asyncio.to_thread(
-                    oauth.exchange_code, consumer, self.code, self.authorization, transport=transport
+                    oauth.exchange_code, consumer, self.code, self.authorization, transport=transport, clock=clock
                 )
             self.say("exchange", "Asking Bitbucket who this token belongs to…", "busy")
             store = self.wizard.store
-            done = await asyncio.to_thread(finish_sign_in, store, consumer, tokens, transport=transport)
+            done = await asyncio.to_thread(finish_sign_in, store, consumer, tokens, transport=transport, clock=clock)
         except BBWizardError as error:
             self.query_one("#exchange-line").display = False
             self.say_error(error)
