@@ -64,7 +64,7 @@ def main() -> int:
         config = root / "config" / "config.toml"
         env = clean_env(root, config)
         adopt(env)
-        store, profile = save_profile(config, emu.site_url, emu.api_url, emu.token_answer)
+        store, profile = save_profile(config, emu)
         url = git.clone_url(emu.site_url, "acme", "monorepo")
         token = profile.access_token.reveal()
         numbers = count()

@@ -3,7 +3,9 @@ profile, and a clean environment. Not a benchmark itself.
 
 The emulator relays git http-backend's output through Python threads; run in the benchmark's own
 process it would share the GIL with the clone being measured and blur the comparison. So it runs
-in a child process, and the child mints the token the profile gets.
+in a child process, and the child mints the token the profile gets. The profile is built by the
+tests' one builder (``tests/support/bbwizard_test_profiles.py``), so a change in what Bitbucket
+answers is followed in one place.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ import os
 import statistics
 import subprocess
 import time
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 PLAIN_HELPER = '!f() { test "$1" = get && echo username=x-token-auth && echo "password=$BENCH_GIT_TOKEN"; }; f'
 
 
 def _serve(seed: dict, knobs: dict, repos: list[tuple[str, str]], conn) -> None:
-    from bbwizard.emulator import DEMO_CONSUMER_KEY, Emulator
+    from bbwizard.emulator import Emulator
 
     with Emulator(seed, **knobs) as emu:
         for workspace, slug in repos:
             emu.materialise(workspace, slug)
-        conn.send((emu.site_url, emu.api_url, emu.mint_token(DEMO_CONSUMER_KEY)))
+        conn.send((emu.site_url, emu.api_url))
         while True:
             message = conn.recv()
             if message == "stop":
@@ -34,13 +39,18 @@ def _serve(seed: dict, knobs: dict, repos: list[tuple[str, str]], conn) -> None:
             if message == "requests":  # how many requests the emulator has answered so far
                 conn.send(len(emu.stats.requests))
                 continue
+            if message[0] == "mint":
+                _, key, username, scopes = message
+                conn.send(emu.mint_token(key, username, scopes))
+                continue
             name, value = message
             setattr(emu, name, value)
             conn.send("ok")
 
 
 class EmulatorProcess:
-    """``with EmulatorProcess(seed, repos=[...], latency=0.1) as emu:`` -> site_url, api_url, token answer."""
+    """``with EmulatorProcess(seed, repos=[...], latency=0.1) as emu:`` -> site_url, api_url, and
+    ``mint_token`` as the emulator has it, so ``save_signed_in`` takes either."""
 
     def __init__(self, seed: dict, *, repos: list[tuple[str, str]] = (), **knobs) -> None:
         context = multiprocessing.get_context("spawn")
@@ -49,8 +59,12 @@ class EmulatorProcess:
 
     def __enter__(self) -> EmulatorProcess:
         self._proc.start()
-        self.site_url, self.api_url, self.token_answer = self._conn.recv()
+        self.site_url, self.api_url = self._conn.recv()
         return self
+
+    def mint_token(self, consumer_key: str, username: str | None = None, scopes: list[str] | None = None) -> dict:
+        self._conn.send(("mint", consumer_key, username, scopes))
+        return self._conn.recv()
 
     def set(self, name: str, value) -> None:
         self._conn.send((name, value))
@@ -66,25 +80,14 @@ class EmulatorProcess:
         self._proc.join(timeout=30)
 
 
-def save_profile(config: Path, site_url: str, api_url: str, answer: dict, name: str = "bench"):
-    from bbwizard.config import ConfigStore, Profile
-    from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
-    from bbwizard.secret import Secret
+def save_profile(config: Path, emu: EmulatorProcess, name: str = "bench"):
+    """A profile signed in at ``emu`` the tests' way, the default one: (store, profile)."""
+    from bbwizard_test_profiles import save_signed_in
+
+    from bbwizard.config import ConfigStore
 
     store = ConfigStore(config)
-    profile = Profile(
-        name=name,
-        client_id=DEMO_CONSUMER_KEY,
-        client_secret=Secret(DEMO_CONSUMER_SECRET),
-        site_url=site_url,
-        api_url=api_url,
-        access_token=Secret(answer["access_token"]),
-        refresh_token=Secret(answer["refresh_token"]),
-        expires_at=datetime.now(timezone.utc) + timedelta(seconds=answer["expires_in"]),
-        scopes=answer["scopes"].split(),
-    )
-    store.save(profile, make_default=True)
-    return store, store.get(name)
+    return store, save_signed_in(emu, store, name=name, make_default=True)
 
 
 # Bitbucket's tokens are JWTs of 2,500 characters and more since 2026: the benchmarks store such.

@@ -46,7 +46,7 @@ def main() -> int:
         root = Path(tmp)
         config = root / "config" / "config.toml"
         adopt(clean_env(root, config))
-        store, profile = save_profile(config, emu.site_url, emu.api_url, emu.token_answer)
+        store, profile = save_profile(config, emu)
         requests = [git.CloneRequest("fleet", name) for name in names]
         numbers = count()
 

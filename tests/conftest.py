@@ -11,7 +11,8 @@
 - ``save_signed_in``: ``save_signed_in(emu, store, name=..., key=..., secret=..., scopes=None,
   expires_at=None, make_default=None, **fields)`` mints a token pair at the emulator and saves a
   profile holding it, as after the browser step; returns the profile as the store reads it back.
-  Every folder's ``signed_in``/``sign_in`` fixture is this with its own defaults.
+  Every folder's ``signed_in``/``sign_in`` fixture is this with its own defaults, and so is the
+  benchmarks' profile: it lives in ``tests/support/bbwizard_test_profiles.py``.
 - ``own_processes``: ``own_processes()`` gives the ids of this test run's process and every process
   it started (children, their children…), for tests that read /proc: the machine's other
   processes are none of their business, and may hold the demo secret in their arguments.
@@ -21,15 +22,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bbwizard.config import ConfigStore, Profile
-from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, Emulator, demo_seed
-from bbwizard.secret import Secret
+from bbwizard.emulator import Emulator, demo_seed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+from bbwizard_test_profiles import save_signed_in  # noqa: E402  (tests/support is a folder of plain modules)
 
 # No test reaches the real keyring of the machine it runs on (a developer's GNOME Keyring or macOS
 # Keychain): without a usable one new profiles keep their secrets in the file. The keyring tests
@@ -67,25 +68,6 @@ def emulator_factory(tmp_path_factory):
 @pytest.fixture
 def emulator(emulator_factory) -> Emulator:
     return emulator_factory()
-
-
-def save_signed_in(emu: Emulator, store: ConfigStore, *, name: str = "default", key: str = DEMO_CONSUMER_KEY,
-                   secret: str = DEMO_CONSUMER_SECRET, scopes: list[str] | None = None,
-                   expires_at: datetime | None = None, make_default: bool | None = None, **fields: Any) -> Profile:
-    """The one way the tests sign a profile in without a browser: a pair the emulator minted for
-    consumer ``key`` (``scopes`` narrows it), saved under ``name``; ``expires_at`` defaults to the
-    answer's ``expires_in`` from now; ``fields`` are any other Profile fields (user, callback_url,
-    grant, clone_dir...)."""
-    answer = emu.mint_token(key, scopes=scopes)
-    granted = answer.get("scope") or answer.get("scopes") or ""  # the 2026 answer says "scope"
-    profile = Profile(
-        name=name, client_id=key, client_secret=Secret(secret), site_url=emu.site_url, api_url=emu.api_url,
-        access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
-        expires_at=expires_at or datetime.now(timezone.utc) + timedelta(seconds=answer["expires_in"]),
-        scopes=granted.split(), **fields,
-    )
-    store.save(profile, make_default=make_default)
-    return store.get(name)
 
 
 @pytest.fixture(name="save_signed_in")

@@ -210,32 +210,25 @@ def consumer_form(emulator, callback_url) -> Callable[..., Any]:
     return make
 
 
+ALICE = {"display_name": "Alice Liddell", "username": "alice"}
+
+
 @pytest.fixture
-def signed_in(emulator, wizard_env, callback_url) -> Callable[..., Any]:
-    """signed_in(name="demo", key=..., secret=..., **profile_fields) -> a Profile saved in the test config,
-    with a real token minted by the emulator."""
+def signed_in(emulator, wizard_env, callback_url, save_signed_in) -> Callable[..., Any]:
+    """signed_in(name="demo", key=..., secret=..., expires_in=timedelta, **profile_fields) -> a Profile
+    saved in the test config, with a real token minted by the emulator (``save_signed_in``), Alice's."""
     from datetime import timedelta
 
-    from bbwizard.config import ConfigStore, Profile, UserInfo
+    from bbwizard.config import ConfigStore, UserInfo
     from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
-    from bbwizard.secret import Secret
 
     def make(name: str = "demo", key: str = DEMO_CONSUMER_KEY, secret: str = DEMO_CONSUMER_SECRET,
              expires_in: timedelta | None = None, **fields: Any) -> Any:
-        answer = emulator.mint_token(key)
-        now = datetime.now(timezone.utc)
-        profile = Profile(
-            name=name, client_id=key, client_secret=Secret(secret), callback_url=callback_url,
-            site_url=emulator.site_url, api_url=emulator.api_url,
-            access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
-            expires_at=now + (expires_in if expires_in is not None else timedelta(seconds=answer["expires_in"])),
-            scopes=answer.get("scopes", "").split(),
-            user=UserInfo(display_name="Alice Liddell", username="alice"),
-        )
-        for field_name, value in fields.items():
-            setattr(profile, field_name, value)
-        ConfigStore(wizard_env).save(profile)
-        return profile
+        if expires_in is not None:
+            fields["expires_at"] = datetime.now(timezone.utc) + expires_in
+        fields.setdefault("user", UserInfo(**ALICE))
+        fields.setdefault("callback_url", callback_url)
+        return save_signed_in(emulator, ConfigStore(wizard_env), name=name, key=key, secret=secret, **fields)
 
     return make
 
@@ -288,28 +281,18 @@ def snap_app(snap_env) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def saved_profile(emulator, snap_env, callback_url) -> Callable[..., Any]:
+def saved_profile(emulator, snap_env, callback_url, save_signed_in) -> Callable[..., Any]:
     """saved_profile(name, expires_in=timedelta, ...) -> a Profile with a real emulator token, saved,
     expiring relative to the frozen snapshot clock."""
     from datetime import timedelta
 
-    from bbwizard.config import ConfigStore, Profile, UserInfo
-    from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET
-    from bbwizard.secret import Secret
+    from bbwizard.config import ConfigStore, UserInfo
 
     def make(name: str = "demo", expires_in: timedelta = timedelta(hours=1), **fields: Any) -> Any:
-        answer = emulator.mint_token(DEMO_CONSUMER_KEY)
-        profile = Profile(
-            name=name, client_id=DEMO_CONSUMER_KEY, client_secret=Secret(DEMO_CONSUMER_SECRET),
-            callback_url=callback_url, site_url=emulator.site_url, api_url=emulator.api_url,
-            access_token=Secret(answer["access_token"]), refresh_token=Secret(answer["refresh_token"]),
-            expires_at=SNAPSHOT_NOW + expires_in, scopes=answer["scope"].split(),
-            user=UserInfo(display_name="Alice Liddell", username="alice"), clone_dir="~/src",
-        )
-        for key, value in fields.items():
-            setattr(profile, key, value)
-        ConfigStore(snap_env).save(profile)
-        return profile
+        fields.setdefault("user", UserInfo(**ALICE))
+        fields.setdefault("clone_dir", "~/src")
+        return save_signed_in(emulator, ConfigStore(snap_env), name=name, expires_at=SNAPSHOT_NOW + expires_in,
+                              callback_url=callback_url, **fields)
 
     return make
 
