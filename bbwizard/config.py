@@ -907,10 +907,15 @@ class ConfigStore:
     def _write(self, document: _Document) -> None:
         data = _serialize(document, self.path)  # sealed: its repr shows no secret
         self._ensure_folder()
-        target = self.target  # through a symlink: the link stays, its target is replaced
-        folder = target.parent
+        self._replace_file(self.target, data)  # through a symlink: the link stays, its target is replaced
+        self._remove_orphans()
+
+    def _replace_file(self, target: Path, data: _Sealed) -> None:
+        """Write ``data`` to ``target`` all or nothing: a temp file beside it, mode 0600 from its
+        creation, fsynced, renamed over it, and the folder fsynced; :class:`ConfigError` if not."""
         import secrets
 
+        folder = target.parent
         temp = folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
@@ -929,7 +934,6 @@ class ConfigStore:
                 pass
             raise self._write_error(error) from None
         _fsync_folder(folder)
-        self._remove_orphans()
 
     def _remove_orphans(self) -> None:
         """Temp files of writers that were killed mid-save (never the live file)."""
@@ -987,8 +991,6 @@ class ConfigStore:
         new one must be kept somewhere). A small file: mode 0600 from its creation, written to a
         temp file, fsynced and renamed. :meth:`recover` merges it into the config later. Raises
         :class:`ConfigError` when even this can't be written."""
-        import secrets
-
         import tomli_w
 
         table: dict[str, Any] = {"profile": profile.name, "kept_at": utc_now().replace(microsecond=0)}
@@ -1004,24 +1006,7 @@ class ConfigStore:
         data = _Sealed(tomli_w.dumps(table).encode("utf-8"))
         del table
         path = self.recovery_path(profile.name)
-        temp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        except OSError as error:
-            raise self._write_error(error) from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data.value)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except OSError as error:
-            try:
-                temp.unlink()
-            except OSError:
-                pass
-            raise self._write_error(error) from None
-        _fsync_folder(path.parent)
+        self._replace_file(path, data)
         return path
 
     def recover(self, name: str) -> Profile | None:

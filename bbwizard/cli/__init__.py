@@ -72,6 +72,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def positive_number(text: str) -> int:
+    """An argparse ``type`` for counts (``--jobs``, ``--limit``, ``--depth``): a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return value
+
+
 def _without_stray_values(message: str) -> str:
     """argparse echoes words it did not expect, and a secret pasted in the wrong place is one."""
     prefix = "unrecognized arguments: "

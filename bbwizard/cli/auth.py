@@ -353,19 +353,11 @@ class _TerminalPaste:
                 text, joined = joined + line, ""
                 try:
                     self.pasted = parse_pasted(text, self.expected_state)
-                except IncompletePaste as error:
-                    if line.strip() and len(text) < MAX_PASTE:
+                except CodeError as error:
+                    if isinstance(error, IncompletePaste) and line.strip() and len(text) < MAX_PASTE:
                         joined = text  # the rest of the address may come on the next line
                         self.prompt(self.REST_PROMPT)
                         continue
-                    attempts -= 1
-                    if attempts == 0:
-                        self.error = error
-                        break
-                    output.fail(str(error))
-                    self.prompt()
-                    continue
-                except CodeError as error:
                     attempts -= 1
                     if attempts == 0:
                         self.error = error

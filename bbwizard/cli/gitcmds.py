@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bbwizard.cli import positive_number
 from bbwizard.errors import EXIT_FAILED, EXIT_OK, BBWizardError
 
 EXIT_CANCELLED = 130
@@ -34,10 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     clone.add_argument("repositories", nargs="+", metavar="REPOSITORY", help="WORKSPACE/REPO or a clone URL, then an optional DEST folder; with --into, several repositories")
     clone.add_argument("--branch", "-b", metavar="BRANCH", help="check out BRANCH (for example develop) instead of the main branch; a repository without it gets its main branch")
-    clone.add_argument("--depth", type=_positive, metavar="N", help="shallow clone with the last N commits")
+    clone.add_argument("--depth", type=positive_number, metavar="N", help="shallow clone with the last N commits")
     clone.add_argument("--profile", "-p", metavar="NAME", help="the profile to use (default: the default profile)")
     clone.add_argument("--into", metavar="DIR", help="clone each repository into DIR/REPO (needed for several)")
-    clone.add_argument("--jobs", "-j", type=_positive, default=4, metavar="N", help="clones at the same time (default 4)")
+    clone.add_argument("--jobs", "-j", type=positive_number, default=4, metavar="N", help="clones at the same time (default 4)")
     clone.set_defaults(func=run_clone)
 
     credential = subparsers.add_parser(
@@ -66,16 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     setup.add_argument("--global", dest="global_", action="store_true", help="edit your global git config instead of this repository's")
     setup.add_argument("--unset", action="store_true", help="remove what setup-git added")
     setup.set_defaults(func=run_setup_git)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
-    return value
 
 
 # --- credential -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bbwizard.cli import positive_number
 from bbwizard.errors import EXIT_OK
 
 SORTS = {"updated": "-updated_on", "name": "name"}
@@ -36,19 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     repos.add_argument("--profile", "-p", metavar="NAME", help="the profile to use (default: the default profile)")
     repos.add_argument("--query", "-q", metavar="TEXT", help="only repositories whose name contains TEXT")
     repos.add_argument("--sort", choices=tuple(SORTS), default="updated", help="most recently updated first (default), or by name")
-    repos.add_argument("--limit", "-L", type=_positive, metavar="N", help="at most N repositories in all")
+    repos.add_argument("--limit", "-L", type=positive_number, metavar="N", help="at most N repositories in all")
     repos.add_argument("--json", action="store_true", help="one JSON array of objects, for scripts")
     repos.set_defaults(func=run_repos)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
-    return value
 
 
 def name_query(text: str) -> str:

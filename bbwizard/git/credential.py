@@ -332,14 +332,10 @@ def _check_helpers(site: str, state_path: str, lines: list[str], fingerprint: st
 def _leaves_tokens_alone(value: str) -> bool:
     """A helper known to ignore ``store``: gh's (``gh auth git-credential``)."""
     import os
-    import shlex
 
-    if not value.startswith("!"):
-        return False
-    try:
-        words = shlex.split(value[1:])
-    except ValueError:
-        return False
+    from bbwizard.git.setup import helper_words
+
+    words = helper_words(value)
     return len(words) >= 3 and os.path.basename(words[0]) == "gh" and words[1:3] == ["auth", "git-credential"]
 
 

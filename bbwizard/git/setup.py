@@ -107,15 +107,21 @@ def lasting_helper_command(profile_name: str, *, config_path: str | os.PathLike[
     return "!" + " ".join(shlex.quote(word) for word in words)
 
 
+def helper_words(value: str) -> list[str]:
+    """The command line of a ``!command`` helper value, split as git's shell would; empty for a
+    helper of another form (a name, a path) or one that doesn't split."""
+    if not value.startswith("!"):
+        return []
+    try:
+        return shlex.split(value[1:])
+    except ValueError:
+        return []
+
+
 def _is_our_helper(value: str) -> bool:
     """A value bbwizard wrote: ``!bbwizard credential …`` (through PATH), ``!…/bbwizard
     credential …`` or ``!… -m bbwizard credential …``."""
-    if not value.startswith("!"):
-        return False
-    try:
-        words = shlex.split(value[1:])
-    except ValueError:
-        return False
+    words = helper_words(value)
     if words[1:4] == ["-m", "bbwizard", "credential"]:
         return True
     return len(words) > 1 and os.path.basename(words[0]) == "bbwizard" and words[1] == "credential"
