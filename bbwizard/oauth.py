@@ -27,15 +27,13 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from bbwizard.config import ConfigStore, Profile, utc_now
-
-#: What tells the time: ``utc_now`` unless a caller (the wizard, a test) brings its own.
-Clock = Callable[[], datetime]
 from bbwizard.errors import (
     AuthorizationDenied,
     BBWizardError,
@@ -69,6 +67,8 @@ from bbwizard.secret import Secret, redact, remember
 if TYPE_CHECKING:
     import httpx
 
+#: What tells the time: ``utc_now`` unless a caller (the wizard, a test) brings its own.
+Clock = Callable[[], datetime]
 #: A refresh that never reached the server is tried this many times in all.
 REFRESH_ATTEMPTS = 3
 #: The longest token lifetime bbwizard believes (Bitbucket's is two hours): anything beyond is a

@@ -14,8 +14,8 @@ import multiprocessing
 import os
 import statistics
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path

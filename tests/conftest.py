@@ -30,7 +30,7 @@ import pytest
 from bbwizard.emulator import Emulator, demo_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
-from bbwizard_test_profiles import save_signed_in  # noqa: E402  (tests/support is a folder of plain modules)
+from bbwizard_test_profiles import save_signed_in
 
 # No test reaches the real keyring of the machine it runs on (a developer's GNOME Keyring or macOS
 # Keychain): without a usable one new profiles keep their secrets in the file. The keyring tests
