@@ -25,8 +25,8 @@ import asyncio
 import json
 import math
 import random
-from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any

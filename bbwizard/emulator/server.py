@@ -29,7 +29,6 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
 from urllib.parse import urlsplit
 
 from bbwizard.emulator import githttp, oauth, rest

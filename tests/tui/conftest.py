@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -299,9 +300,7 @@ def saved_profile(emulator, snap_env, callback_url, save_signed_in) -> Callable[
 
 async def settle(pilot: Any, condition: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
     """Pause until `condition()` holds, then turn every cursor blink off for a still picture."""
-    from textual.widgets import Input
-
-    from textual.widgets import Footer
+    from textual.widgets import Footer, Input
 
     waiter = Waiter(pilot, timeout)
     await waiter.until(condition, what)

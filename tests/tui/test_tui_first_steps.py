@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
 from bbwizard.emulator import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, PRIVATE_CONSUMER_KEY, PRIVATE_CONSUMER_SECRET
+from bbwizard.humanize import human_duration
 from bbwizard.tui.screens.authorize import AuthorizeScreen
 from bbwizard.tui.screens.consumer import ConsumerScreen
 from bbwizard.tui.screens.modals import ConfirmModal, ErrorModal, HelpModal
 from bbwizard.tui.screens.profiles import ProfilesScreen
 from bbwizard.tui.screens.repositories import RepositoriesScreen
 from bbwizard.tui.screens.token import TokenScreen
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
-
-from bbwizard.humanize import human_duration
 from bbwizard.tui.widgets.status import StatusBar
 
 SIZE = (100, 30)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -21,7 +21,6 @@ from bbwizard.tui.widgets.repository_list import RepositoryList, RepositoryRow
 if TYPE_CHECKING:
     from bbwizard.api import BitbucketClient, Repository
     from bbwizard.config import Profile
-    from bbwizard.tui.screens.base import Back
 
 
 def reach_text(reach: dict[str, str]) -> str:
