@@ -622,7 +622,7 @@ class BitbucketClient:
             if count > pagelen:
                 return first_next
             if count == pagelen and link is not None:
-                if number == last or number == top:
+                if number in (last, top):
                     return link  # more than size promised: carry on from here
                 continue
             # A short or empty page, or a full one without `next`: the list should end here,

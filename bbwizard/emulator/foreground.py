@@ -106,7 +106,10 @@ def _print(mark: str) -> Say:
     return say
 
 
-def run(args: argparse.Namespace, *, ok: Say = _print("✓"), info: Say = _print(""), fail: Say = _print("X")) -> int:
+_OK, _INFO, _FAIL = _print("✓"), _print(""), _print("X")
+
+
+def run(args: argparse.Namespace, *, ok: Say = _OK, info: Say = _INFO, fail: Say = _FAIL) -> int:
     """Serve until Ctrl+C, SIGTERM or SIGHUP; 0 after a clean stop, 1 or 2 when it can't start.
 
     ``ok``/``info``/``fail`` print a line for a person (the CLI passes its own, with colour)."""

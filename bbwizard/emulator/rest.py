@@ -203,7 +203,6 @@ def _repositories(ex: Exchange, token: Principal, ident: str) -> None:
 
 
 def _repo_for(ex: Exchange, token: Principal, ident: str, slug: str) -> Repo | None:
-    user = _user_of(ex, token)
     ws = ex.emu.world.workspace(ident)
     repo = ex.emu.world.repo(ws, slug) if ws is not None else None
     if repo is None or (repo.is_private and not token.sees(ws, repo)):

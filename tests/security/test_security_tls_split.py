@@ -288,7 +288,7 @@ def test_the_trust_is_the_profile_bundle_then_ssl_cert_file_then_the_system(monk
 
 def test_an_unreadable_ssl_cert_file_is_a_sentence(monkeypatch, tmp_path):
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))
-    with pytest.raises(ConfigError, match="SSL_CERT_FILE names .*gone.pem, which can't be read"):
+    with pytest.raises(ConfigError, match=r"SSL_CERT_FILE names .*gone\.pem, which can't be read"):
         net.ssl_context()
 
 

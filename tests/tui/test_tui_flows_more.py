@@ -277,7 +277,7 @@ async def test_copy_token_from_the_palette_warns_first(make_app, emulator, signe
         await pilot.press(*"copy token")
         await pilot.pause()
         await pilot.press("enter")
-        modal = await waiter_for(pilot).screen(ConfirmModal)
+        await waiter_for(pilot).screen(ConfirmModal)
         assert text_of(app, "dialog-title") == "Copy the access token to the clipboard?"
         assert text_of(app, "dialog-message").startswith("Anyone who can read your clipboard can act as you")
         assert app.clipboard == ""
