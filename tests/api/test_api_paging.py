@@ -109,7 +109,10 @@ async def test_size_too_large_stops_at_the_real_end(seed_with_repos, emulator_fa
     transport = tampering(inflate)
     pages = await collect(api_for(emulator, transport=transport))
     assert_complete(pages, 1000)
-    assert transport.sent == 20  # pages 11-20 came back empty: that's the end
+    # The ten real pages and at least the empty page 11 that proves the end; how many of the claimed
+    # pages 12-20 were already in flight when page 11 came back depends on timing, but never one past
+    # the claim (and test_api_lying_size.py bounds them for claims far larger).
+    assert 11 <= transport.sent <= 20
 
 
 async def test_short_page_in_the_middle_starts_over_by_next_without_duplicates(
