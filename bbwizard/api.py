@@ -35,7 +35,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from bbwizard import net
-from bbwizard.config import UserInfo
+from bbwizard.config import UserInfo, utc_now
 from bbwizard.errors import (
     BBWizardError,
     NetworkError,
@@ -380,10 +380,13 @@ class BitbucketClient:
         return lane
 
     @classmethod
-    def for_profile(cls, store: Any, name: str | None = None, **kwargs: Any) -> BitbucketClient:
+    def for_profile(
+        cls, store: Any, name: str | None = None, *, clock: Callable[[], datetime] = utc_now, **kwargs: Any
+    ) -> BitbucketClient:
         """A client for a saved profile; tokens come from ``bbwizard.oauth.ensure_fresh`` (in a
         thread, since it locks and reads files). The profile is kept while its token is fresh, so
-        sixteen concurrent requests don't read the config sixteen times."""
+        sixteen concurrent requests don't read the config sixteen times. ``clock`` (the wizard's,
+        a test's; by default the real one) judges the token's freshness, and is the client's."""
         from bbwizard import oauth  # the auth core; imported here so api stays importable alone
 
         profile = store.get(name)
@@ -391,7 +394,7 @@ class BitbucketClient:
         lock = asyncio.Lock()
 
         def usable(p: Any) -> bool:
-            return p.access_token is not None and p.token_state() == "fresh"
+            return p.access_token is not None and p.token_state(clock()) == "fresh"
 
         async def provider(force_refresh: bool) -> Secret:
             async with lock:
@@ -409,7 +412,9 @@ class BitbucketClient:
                 if force_refresh or not usable(current):
                     refused = current.access_token if force_refresh else None
                     current = await asyncio.to_thread(
-                        lambda: oauth.ensure_fresh(store, profile.name, force=force_refresh, refused=refused)
+                        lambda: oauth.ensure_fresh(
+                            store, profile.name, force=force_refresh, refused=refused, clock=clock
+                        )
                     )
                     state["profile"] = current
                 if current.access_token is None:
@@ -417,6 +422,7 @@ class BitbucketClient:
                 return current.access_token
 
         kwargs.setdefault("ca_bundle", getattr(profile, "ca_bundle", None))
+        kwargs["clock"] = clock
         if profile.kind == "api_token":
             kwargs.setdefault("email", profile.email)
         return cls(profile.api_url, provider, **kwargs)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from bbwizard.config import utc_now
 from bbwizard.errors import (
     CloneCancelled,
     DestinationExists,
@@ -43,7 +44,11 @@ from bbwizard.git.refs import RepositoryRef, _check_name, clone_url, site_base
 from bbwizard.secret import printable, redact
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from bbwizard.config import ConfigStore, Profile
+
+    Clock = Callable[[], datetime]
 
 # How long git gets to clean up after SIGTERM before it is killed.
 TERMINATE_GRACE = 5.0
@@ -236,16 +241,17 @@ def _kill_now(proc) -> None:
         pass
 
 
-async def _fresh_profile(profile: Profile, store: ConfigStore | None, *, force: bool = False) -> Profile:
+async def _fresh_profile(profile: Profile, store: ConfigStore | None, *, force: bool = False,
+                         clock: Clock = utc_now) -> Profile:
     if store is None:
         return profile
     if not force:
         current = store.get(profile.name)
-        if current.token_state() == "fresh":  # the common case: no oauth, no thread
+        if current.token_state(clock()) == "fresh":  # the common case: no oauth, no thread
             return current
     from bbwizard.oauth import ensure_fresh
 
-    return await asyncio.to_thread(lambda: ensure_fresh(store, profile.name, force=force))
+    return await asyncio.to_thread(lambda: ensure_fresh(store, profile.name, force=force, clock=clock))
 
 
 async def _run_git_clone(argv: list[str], env: dict[str, str], on_progress: ProgressCallback | None) -> tuple[int, list[str]]:
@@ -421,6 +427,7 @@ async def clone_repository(
     measure_size: bool = True,
     extra_args: Sequence[str] = (),
     branch_fallback: bool = False,
+    clock: Clock = utc_now,
 ) -> CloneResult:
     """Clone ``workspace/slug`` of the profile's site into ``dest`` (default ``./slug``).
 
@@ -437,14 +444,15 @@ async def clone_repository(
     what could move the destination, add an address or touch credentials); with
     ``branch_fallback`` a missing ``branch`` clones the main branch instead (``missing_branch``):
     git's answer says so before any object is fetched. With ``measure_size=False`` the result's
-    ``size_bytes`` stays None (no walk of the new tree).
+    ``size_bytes`` stays None (no walk of the new tree). ``clock`` tells the time the token's
+    freshness is judged by (the wizard's, a test's; by default the real one).
     """
     ref = _check_clone_request(workspace, slug, branch, depth)
     extra_args = check_clone_arguments(extra_args)
     started = time.monotonic()
     path, created = prepare_destination(dest if dest is not None else ref.slug)
     try:
-        profile = await _fresh_profile(profile, store)
+        profile = await _fresh_profile(profile, store, clock=clock)
         site = site_base(profile.site_url)
         host = urlsplit(site).netloc
         config_path = _config_path_for(store)
@@ -489,7 +497,7 @@ async def clone_repository(
                 # Bitbucket refused a token we thought fresh: refresh once, try once more.
                 refreshed = True
                 _remove_destination(path, created=False)
-                profile = await _fresh_profile(profile, store, force=True)
+                profile = await _fresh_profile(profile, store, force=True, clock=clock)
                 continue
             if branch_fallback and branch and missing_branch is None and _branch_not_found(kept):
                 # git stops at the list of refs, before fetching anything: start again on the main branch.
@@ -551,9 +559,10 @@ async def clone_many(
     git: str = "git",
     extra_args: Sequence[str] = (),
     branch_fallback: bool = False,
+    clock: Clock = utc_now,
 ) -> list[CloneResult]:
     """Clone several repositories, ``jobs`` at a time, each with its own events (by index).
-    ``extra_args`` and ``branch_fallback`` apply to each (see :func:`clone_repository`).
+    ``extra_args``, ``branch_fallback`` and ``clock`` apply to each (see :func:`clone_repository`).
 
     Never raises for one failed clone: each result says ok or carries the error sentence.
     Cancelling stops every clone (each removes what it created) and raises CloneCancelled.
@@ -575,7 +584,7 @@ async def clone_many(
         seen[target] = request.full_name
         targets.append(target)
     if store is not None:  # one refresh for all, before any git starts
-        profile = await _fresh_profile(profile, store)
+        profile = await _fresh_profile(profile, store, clock=clock)
     limit = asyncio.Semaphore(jobs)
 
     async def one(index: int, request: CloneRequest) -> CloneResult:
@@ -595,6 +604,7 @@ async def clone_many(
                     git=git,
                     extra_args=extra_args,
                     branch_fallback=branch_fallback,
+                    clock=clock,
                 )
             except (GitError, ScopeError, SignInRequired, UsageError, OSError) as error:
                 if isinstance(error, CloneCancelled):

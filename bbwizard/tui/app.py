@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from bbwizard.config import utc_now
 from bbwizard.errors import BBWizardError, SignInRequired
 from bbwizard.secret import printable, redact
 from bbwizard.tui.crash import SecretSafeApp, write_crash_log
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 AUTO_REFRESH_BEFORE = timedelta(minutes=5)
 # After a failed automatic refresh, wait this long before trying again.
 AUTO_REFRESH_PAUSE = timedelta(seconds=30)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

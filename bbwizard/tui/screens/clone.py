@@ -147,7 +147,9 @@ finishes.
 
         row = self.rows[index]
         workspace, _, slug = row.key.partition("/")
-        client = BitbucketClient.for_profile(self.wizard.store, self.profile.name, transport=self.wizard.transport)
+        client = BitbucketClient.for_profile(
+            self.wizard.store, self.profile.name, transport=self.wizard.transport, clock=self.wizard.clock
+        )
         try:
             branches = await client.list_branches(workspace, slug or row.slug)
         except BBWizardError as error:
@@ -299,6 +301,7 @@ finishes.
                 on_progress=self.clone_progress,
                 on_done=self.clone_done,
                 store=self.wizard.store,
+                clock=self.wizard.clock,
                 **({"git": self.wizard.git_runner} if self.wizard.git_runner else {}),
             )
         except CloneCancelled as error:

@@ -120,7 +120,7 @@ the selected repositories, or the one under the cursor.
             from bbwizard.api import BitbucketClient
 
             self.client = BitbucketClient.for_profile(
-                self.wizard.store, self.profile.name, transport=self.wizard.transport
+                self.wizard.store, self.profile.name, transport=self.wizard.transport, clock=self.wizard.clock
             )
         return self.client
 
