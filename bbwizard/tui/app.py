@@ -538,6 +538,16 @@ class WizardApp(SecretSafeApp):
         self._last_auto_refresh = now
         self.refresh_token(force=False)
 
+    def watch_profile(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "refresh_token":
+            # The key shows only with a profile whose token can be refreshed. While a text box has
+            # the focus, Textual leaves it out by itself: the box takes `r` as a character.
+            return self.profile is not None and self.profile.can_refresh
+        return True
+
     def action_refresh_token(self) -> None:
         if self.profile is None:
             self.notify("There is no profile yet: sign in first.", severity="warning")

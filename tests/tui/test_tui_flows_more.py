@@ -227,14 +227,18 @@ async def test_r_refreshes_now(make_app, emulator, signed_in, waiter_for):
         await waiter_for(pilot).until(lambda: app.profile.access_token != profile.access_token, "the new token")
 
 
-async def test_r_without_a_profile_says_so(make_app, emulator):
+async def test_r_without_a_profile_is_not_offered_and_the_palette_says_why(make_app, emulator):
     app = make_app(emulator, start="none")
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(ProfilesScreen())
         await pilot.pause()
-        await pilot.press("r")
+        await pilot.press("r")  # not a key of this step until a profile is chosen
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == []
+        app.action_refresh_token()  # what the palette's "Refresh token" runs
         await pilot.pause()
         assert [n.message for n in app._notifications] == ["There is no profile yet: sign in first."]
+    assert emulator.stats.grants["refresh_token"] == 0
 
 
 async def test_r_typed_in_a_text_box_is_just_a_letter(make_app, emulator):

@@ -132,6 +132,8 @@ def footer_keys(screen) -> list[str]:
 async def test_footer_shows_the_keys_for_the_focus_and_a_click_presses_one(make_app, emulator, waiter_for):
     from textual.widgets._footer import FooterKey
 
+    from bbwizard.secret import Secret
+
     app = make_app(emulator, start="none", prefill=False)
     async with app.run_test(size=SIZE, tooltips=True) as pilot:
         await push(app, pilot, ConsumerScreen(Profile(name="", client_id="")))
@@ -141,7 +143,12 @@ async def test_footer_shows_the_keys_for_the_focus_and_a_click_presses_one(make_
         assert keys[:4] == ["esc Back", "^t Check", "^n Continue", "f1 Help"]
         assert keys[-1] == "^p palette" and "r Refresh token" not in keys
         app.screen.set_focus(app.screen.query_one("#check"))
+        await pilot.pause()
+        assert "r Refresh token" not in footer_keys(app.screen)  # no profile yet: nothing to refresh
+        app.profile = Profile(name="work", client_id="key", refresh_token=Secret("refresh-token"))
         await wait.until(lambda: "r Refresh token" in footer_keys(app.screen), "r in the Footer")
+        app.screen.set_focus(app.screen.query_one("#name"))
+        await wait.until(lambda: "r Refresh token" not in footer_keys(app.screen), "r gone in a text box")
         back = next(key for key in app.screen.query(FooterKey) if key.description == "Back")
         assert back.tooltip == "Go back one step"
         check = next(key for key in app.screen.query(FooterKey) if key.description == "Check")
