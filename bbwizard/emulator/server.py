@@ -246,8 +246,20 @@ class _Handler(Exchange):
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Counted before the answer leaves: a client that has read it may look at the counters at once.
+        self._record(code)
+        super().send_response(code, message)
+
+    def _record(self, status: int) -> None:
+        if getattr(self, "_recorded", True):  # counted already, or not a request _dispatch took
+            return
+        self._recorded = True
+        self.emu.stats.requests.append(RequestRecord(self.command, self.url_path, status))
+
     def _dispatch(self, method: str) -> None:
         started = time.monotonic()
+        self._recorded = False
         if not self.begin():
             return
         emu = self.emu
@@ -268,7 +280,7 @@ class _Handler(Exchange):
             if not self.status:
                 self.send_json(500, error_doc("Internal Server Error"))
         finally:
-            emu.stats.requests.append(RequestRecord(method, self.url_path, self.status or 0))
+            self._record(self.status or 0)  # an answer never sent (a dropped connection) counts as 0
             shown = self.url_path + ("?" + self.query if self.query else "")
             log.info("%s %s -> %s (%.1f ms)", method, redact(shown), self.status or "dropped",
                      (time.monotonic() - started) * 1000)
