@@ -6,7 +6,11 @@ then look at the SVGs under __snapshots__/ before committing them.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
+from pathlib import Path
+
+from filelock import FileLock
 
 from bbwizard.config import Profile
 from bbwizard.emulator import (
@@ -118,7 +122,10 @@ def test_snapshot_authorize(snap_compare, snap_app, settled):
         app.push_screen(AuthorizeScreen(form))
         await settled(pilot, lambda: "port 8976" in text_of(app, "waiting"), "the loopback catcher")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    # The picture shows the demo's own callback port, so the catcher really listens on 8976: other
+    # copies of the suite on this machine take turns on it instead of finding it in use.
+    with FileLock(Path(tempfile.gettempdir()) / "bbwizard-tests-port-8976.lock"):
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_snapshot_code_refused(snap_compare, snap_app, settled):
